@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Backends run the plan's ops on hardware, behind one small ops table (as fio's I/O engines):
+ * cpu (OpenBLAS + MPI) and null (does nothing, so the executor and its accounting can be tested
+ * alone). The executor times every call; backends do the work and nothing else.
+ */
+#ifndef TRAINLOAD_BACKEND_H
+#define TRAINLOAD_BACKEND_H
+
+#include "trainload/job.h"
+#include "trainload/plan.h"
+
+struct tl_backend;
+
+/* A started collective; the backend keeps the request itself, the slot names it. */
+struct tl_req {
+	int slot;
+};
+
+struct tl_backend_ops {
+	const char *name; /* as the job's run.backend spells it */
+
+	/* Called once on every rank, collectively: create the communicators and allocate (and
+	 * touch) the buffers that the plan's ops need. Returns 0 or a negative TL_E*. */
+	int (*init)(struct tl_backend *be, const struct tl_job *job, const struct tl_plan *plan);
+
+	/* Run one TL_OP_GEMM to completion, with the op's shapes and transposes. */
+	int (*gemm)(struct tl_backend *be, const struct tl_op *op);
+
+	/* Run a collective, send or recv op to completion with the blocking call (MPI libraries
+	 * tune blocking collectives apart from non-blocking ones, so this is not start + wait). */
+	int (*coll_run)(struct tl_backend *be, const struct tl_op *op);
+
+	/* Start a collective, send or recv op without waiting for it. */
+	int (*coll_start)(struct tl_backend *be, const struct tl_op *op, struct tl_req *req);
+
+	/* Progress a started op; *done becomes 1 once it has completed (and req is spent). */
+	int (*coll_test)(struct tl_backend *be, struct tl_req *req, int *done);
+
+	/* Block until a started op completes. */
+	int (*coll_wait)(struct tl_backend *be, struct tl_req *req);
+
+	/* Free everything init allocated; collective. */
+	void (*fini)(struct tl_backend *be);
+};
+
+struct tl_backend {
+	const struct tl_backend_ops *ops;
+	void *priv; /* the backend's own state */
+};
+
+/* The registry: the backend a job names, or NULL when this build lacks it. */
+const struct tl_backend_ops *tl_backend_find(const char *name);
+
+extern const struct tl_backend_ops tl_backend_cpu;
+extern const struct tl_backend_ops tl_backend_null;
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The trainload program: command line (src/cli.c) and the run it starts (src/run.c). */
+#ifndef TRAINLOAD_CLI_H
+#define TRAINLOAD_CLI_H
+
+#include <stdbool.h>
+
+#include "trainload/job.h"
+
+struct tl_cli {
+	int argc;
+	char **argv;
+	const char *job_file; /* NULL: the built-in default job */
+	char **sets;          /* --set arguments, in order */
+	int nsets;
+	const char *output;   /* --output FILE.json, or NULL */
+	bool quiet;
+};
+
+/* trainload's main(); returns the exit status (enum tl_exit). */
+int tl_main(int argc, char **argv);
+
+/* The job that the command line describes: defaults, then the file, then each --set. */
+int tl_cli_load_job(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *diag);
+
+/* Start MPI, resolve the job against the world, run it and report; returns the exit status. */
+int tl_run(const struct tl_cli *cli, struct tl_job *job);
+
+#endif

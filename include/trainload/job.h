@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The job: what to run, read from an INI job file and --set overrides.
+ *
+ * One option table (src/job_options.c) drives parsing, overrides, defaults, ranges, --help-job and
+ * the JSON of the resolved job, as fio's does. Sections and key names are a contract (DESIGN.md §3):
+ * add keys, rename none. This module is pure: no MPI, no BLAS.
+ */
+#ifndef TRAINLOAD_JOB_H
+#define TRAINLOAD_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "trainload/log.h"
+
+enum tl_mlp { TL_MLP_GELU, TL_MLP_SWIGLU };
+enum tl_schedule { TL_SCHEDULE_1F1B, TL_SCHEDULE_GPIPE };
+/* TL_DTYPE_SAME is comm_dtype's "same as compute"; the resolved job never holds it. */
+enum tl_dtype { TL_DTYPE_SAME, TL_DTYPE_F32, TL_DTYPE_F64, TL_DTYPE_BF16, TL_DTYPE_F16 };
+enum tl_recompute { TL_RECOMPUTE_NONE, TL_RECOMPUTE_SELECTIVE, TL_RECOMPUTE_FULL };
+enum tl_memory { TL_MEMORY_FULL, TL_MEMORY_LEAN };
+enum tl_backend_kind { TL_BACKEND_CPU, TL_BACKEND_CUDA, TL_BACKEND_NULL };
+enum tl_bind { TL_BIND_AUTO, TL_BIND_CORE, TL_BIND_NUMA, TL_BIND_PACKAGE, TL_BIND_NONE };
+enum tl_group { TL_GROUP_WORLD, TL_GROUP_TP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_CP };
+
+#define TL_NAME_MAX 64
+#define TL_SWEEP_OPS_MAX 128
+
+struct tl_job {
+	/* [model] */
+	char name[TL_NAME_MAX];
+	uint64_t layers, hidden, heads, kv_heads, ffn_hidden, vocab, seq;
+	uint64_t experts, topk, moe_every;
+	int mlp; /* enum tl_mlp */
+	bool tied_embeddings;
+	/* [parallel] */
+	uint64_t tp, pp, cp, ep, dp, zero, microbatch, global_batch, grad_accum, bucket_mb;
+	bool sequence_parallel, overlap;
+	int schedule; /* enum tl_schedule */
+	/* [run] */
+	uint64_t steps, warmup, threads_per_rank, check, timeout_s;
+	double straggler_pct;
+	int compute_dtype, comm_dtype, recompute, memory, backend, bind;
+	/* [sweep] */
+	char sweep_op[TL_SWEEP_OPS_MAX];
+	uint64_t min_bytes, max_bytes, factor, iters;
+	int sweep_group; /* enum tl_group */
+
+	/* Where the job came from: the file ("built-in default" when none) and, per option, the
+	 * line that set it (0: default, -1: --set). Used to point validation errors at a line. */
+	char source[512];
+	int *set_line; /* indexed like tl_job_options */
+	bool has_model, has_sweep; /* sections present in the file */
+};
+
+enum tl_opt_type { TL_OPT_UINT, TL_OPT_BOOL, TL_OPT_ENUM, TL_OPT_STR, TL_OPT_DOUBLE };
+
+/* The accepted spellings of an enum option, each with the value stored. */
+struct tl_opt_enum {
+	const char *name;
+	int value;
+};
+
+#define TL_OPT_AUTO 0x1 /* accepts "auto", stored as 0 and resolved by tl_job_resolve() */
+
+struct tl_option {
+	const char *section;
+	const char *name;
+	enum tl_opt_type type;
+	size_t off;          /* offsetof(struct tl_job, field) */
+	size_t size;         /* TL_OPT_STR: the buffer's size */
+	uint64_t min, max;   /* TL_OPT_UINT range; TL_OPT_DOUBLE uses dmin/dmax */
+	double dmin, dmax;
+	const struct tl_opt_enum *names; /* TL_OPT_ENUM, NULL-terminated */
+	unsigned flags;
+	const char *def;     /* default, as it would be written in a job file */
+	const char *help;
+};
+
+extern const struct tl_option tl_job_options[];
+extern const size_t tl_job_option_count;
+extern const char *const tl_job_sections[]; /* NULL-terminated */
+
+/* Set every option to its default; the job then describes the built-in default run. */
+int tl_job_init(struct tl_job *job);
+void tl_job_free(struct tl_job *job);
+
+/* Read a job file into job (already initialised). Errors go to diag; returns TL_EINPUT if any. */
+int tl_job_parse_file(struct tl_job *job, const char *path, struct tl_diag *diag);
+/* Parse from a stream; "name" is used in messages (tests use fmemopen). */
+int tl_job_parse_stream(struct tl_job *job, void *file, const char *name, struct tl_diag *diag);
+
+/* Apply one "section.key=value" override (--set); errors go to diag. */
+int tl_job_set(struct tl_job *job, const char *assignment, struct tl_diag *diag);
+
+/*
+ * Fill every "auto" from the world size and check the combinations (divisibility, products,
+ * 64-bit overflow, features not implemented yet). Errors name the file, line and key.
+ */
+int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *diag);
+
+/* Look an option up by section and key; NULL when unknown. */
+const struct tl_option *tl_job_option(const char *section, const char *name);
+/* The option's value in job, as a job file would spell it (buf is returned). */
+const char *tl_job_format(const struct tl_job *job, const struct tl_option *opt, char *buf,
+			  size_t len);
+/* "file:line" of the option's setting, "--set section.key" or "default". */
+const char *tl_job_where(const struct tl_job *job, const struct tl_option *opt, char *buf,
+			 size_t len);
+
+/* The resolved job as a JSON object of sections; every key, including defaults. */
+json_t *tl_job_to_json(const struct tl_job *job);
+/* --help-job: every section and key with type, range, default and help. */
+void tl_job_print_help(void *file);
+
+/* Name of an enum value of the option "section.key" (for printing). */
+const char *tl_job_enum_name(const char *section, const char *key, int value);
+
+#endif

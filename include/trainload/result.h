@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The result: one JSON document (DESIGN.md §6), one JSON line per finished step, and rank 0's
+ * human summary. Pure: it formats what the run measured, it measures nothing.
+ */
+#ifndef TRAINLOAD_RESULT_H
+#define TRAINLOAD_RESULT_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "trainload/exec.h"
+#include "trainload/job.h"
+#include "trainload/model.h"
+#include "trainload/plan.h"
+
+/* Bumped whenever a key changes meaning; keys may be added without a bump. */
+#define TL_RESULT_SCHEMA 1
+
+/* How the run was obtained. */
+struct tl_env {
+	char mpi_version[256];
+	char blas_version[64]; /* "0.3.21" */
+	char blas_config[256]; /* openblas_get_config(): build options and core type */
+	char blas_core[64];
+	char command_line[1024];
+	int nodes;
+	const char *hosts; /* comma-separated distinct hosts */
+};
+
+/* One rank, as reported. */
+struct tl_rank_info {
+	int rank;
+	char host[64];
+	char cpuset[256];
+	int threads;
+	double gemm_gflops; /* this rank's GEMM rate over the measured steps */
+	uint64_t ops_per_step[TL_OP_KINDS];
+};
+
+struct tl_result {
+	const struct tl_job *job;
+	const struct tl_model *model;
+	const struct tl_plan *plan;
+	int ranks;
+	struct tl_env env;
+	struct tl_rank_info *rank_info; /* ranks entries */
+	struct tl_step *steps;          /* measured steps: the slowest rank's record of each */
+	int *step_rank;                 /* which rank that was */
+	size_t nsteps;
+};
+
+/* The conventions every output states in its header. */
+extern const char tl_conventions[];
+
+json_t *tl_world_json(const struct tl_job *job, int ranks, int nodes);
+json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
+		     const struct tl_plan *plan);
+/* Measured step i of r, as in the document's steps array and the JSONL. */
+json_t *tl_step_json(const struct tl_result *r, size_t i);
+json_t *tl_result_json(const struct tl_result *r);
+
+/* A 16-hex-digit hash of the resolved job (FNV-1a over its canonical JSON). */
+void tl_job_hash(const struct tl_job *job, char out[17]);
+
+/* Rank 0's human summary. */
+void tl_result_print(const struct tl_result *r, FILE *out);
+
+#endif

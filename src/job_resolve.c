@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Resolving a job against a world size: fill every "auto", then check the combinations that no
+ * single key can check alone. Each error names the file and line of the key it blames (or the
+ * --set that gave it), so that the user knows what to change.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "trainload/job.h"
+
+/* Describe where "section.key" was set, for messages. */
+static const char *where(const struct tl_job *job, const char *section, const char *key,
+			 char *buf, size_t len)
+{
+	return tl_job_where(job, tl_job_option(section, key), buf, len);
+}
+
+static bool was_set(const struct tl_job *job, const char *section, const char *key)
+{
+	return job->set_line[tl_job_option(section, key) - tl_job_options] != 0;
+}
+
+/* Report an error blamed on section.key. */
+#define BLAME(section, key, ...)                                                                 \
+	do {                                                                                     \
+		char w_[600];                                                                    \
+		tl_diag_add(diag, where(job, section, key, w_, sizeof(w_)), __VA_ARGS__);         \
+	} while (0)
+
+static void resolve_model(struct tl_job *job, struct tl_diag *diag)
+{
+	if (job->kv_heads == 0)
+		job->kv_heads = job->heads;
+	if (job->ffn_hidden == 0) {
+		if (job->mlp == TL_MLP_GELU) {
+			job->ffn_hidden = 4 * job->hidden;
+		} else {
+			/* 8/3·h, rounded up to a multiple of 256 as Llama's multiple_of does. */
+			uint64_t f = (8 * job->hidden + 2) / 3;
+			job->ffn_hidden = (f + 255) / 256 * 256;
+		}
+	}
+	if (job->hidden % job->heads)
+		BLAME("model", "heads",
+		      "heads = %" PRIu64 " does not divide hidden = %" PRIu64
+		      " (each head needs hidden/heads dimensions)",
+		      job->heads, job->hidden);
+	if (job->kv_heads > job->heads || job->heads % job->kv_heads)
+		BLAME("model", "kv_heads",
+		      "kv_heads = %" PRIu64 " does not divide heads = %" PRIu64, job->kv_heads,
+		      job->heads);
+	if (job->experts && job->topk > job->experts)
+		BLAME("model", "topk", "topk = %" PRIu64 " exceeds experts = %" PRIu64, job->topk,
+		      job->experts);
+}
+
+static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag *diag)
+{
+	uint64_t model_ranks;
+
+	if (__builtin_mul_overflow(job->tp, job->pp, &model_ranks) ||
+	    __builtin_mul_overflow(model_ranks, job->cp, &model_ranks) || model_ranks > world ||
+	    world % model_ranks) {
+		BLAME("parallel", "tp",
+		      "tp*pp*cp = %" PRIu64 "*%" PRIu64 "*%" PRIu64 " does not divide the %" PRIu64
+		      " ranks of this run",
+		      job->tp, job->pp, job->cp, world);
+		return;
+	}
+	if (job->dp == 0) {
+		job->dp = world / model_ranks;
+	} else if (job->dp != world / model_ranks) {
+		BLAME("parallel", "dp",
+		      "dp*tp*pp*cp = %" PRIu64 "*%" PRIu64 "*%" PRIu64 "*%" PRIu64
+		      " must equal the %" PRIu64 " ranks of this run",
+		      job->dp, job->tp, job->pp, job->cp, world);
+		return;
+	}
+	if (job->heads % job->tp)
+		BLAME("parallel", "tp", "tp = %" PRIu64 " does not divide heads = %" PRIu64,
+		      job->tp, job->heads);
+	if (job->kv_heads % job->tp)
+		BLAME("parallel", "tp", "tp = %" PRIu64 " does not divide kv_heads = %" PRIu64,
+		      job->tp, job->kv_heads);
+	if (job->layers % job->pp)
+		BLAME("parallel", "pp", "pp = %" PRIu64 " does not divide layers = %" PRIu64,
+		      job->pp, job->layers);
+	if (job->dp % job->ep)
+		BLAME("parallel", "ep",
+		      "ep = %" PRIu64 " does not divide dp = %" PRIu64
+		      " (expert groups are carved out of the data-parallel ranks)",
+		      job->ep, job->dp);
+	if (job->ep > 1 && (job->experts == 0 || job->experts % job->ep))
+		BLAME("parallel", "ep", "ep = %" PRIu64 " does not divide experts = %" PRIu64,
+		      job->ep, job->experts);
+
+	uint64_t per_step; /* sequences one microbatch round moves across all dp ranks */
+	if (__builtin_mul_overflow(job->microbatch, job->dp, &per_step)) {
+		BLAME("parallel", "microbatch", "microbatch*dp does not fit in 64 bits");
+		return;
+	}
+	if (job->global_batch == 0) {
+		if (job->grad_accum == 0)
+			job->grad_accum = 1;
+		if (__builtin_mul_overflow(per_step, job->grad_accum, &job->global_batch))
+			BLAME("parallel", "grad_accum",
+			      "microbatch*dp*grad_accum does not fit in 64 bits");
+		return;
+	}
+	if (job->global_batch % per_step) {
+		BLAME("parallel", "global_batch",
+		      "global_batch = %" PRIu64 " is not a multiple of microbatch*dp = %" PRIu64
+		      "*%" PRIu64,
+		      job->global_batch, job->microbatch, job->dp);
+		return;
+	}
+	uint64_t accum = job->global_batch / per_step;
+	if (job->grad_accum && job->grad_accum != accum)
+		BLAME("parallel", "grad_accum",
+		      "grad_accum = %" PRIu64 " disagrees with global_batch/(microbatch*dp) = %" PRIu64,
+		      job->grad_accum, accum);
+	job->grad_accum = accum;
+}
+
+static void resolve_run(struct tl_job *job, struct tl_diag *diag)
+{
+	bool cpu = job->backend == TL_BACKEND_CPU || job->backend == TL_BACKEND_NULL;
+
+	if (cpu && job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
+		BLAME("run", "compute_dtype", "compute_dtype %s needs backend = cuda (cpu: f32, f64)",
+		      tl_job_enum_name("run", "compute_dtype", job->compute_dtype));
+	if (job->comm_dtype == TL_DTYPE_SAME)
+		job->comm_dtype = job->compute_dtype;
+}
+
+/*
+ * Keys whose behaviour later work implements: a value other than the one this version runs is
+ * refused, never silently ignored.
+ */
+static void refuse_unimplemented(struct tl_job *job, struct tl_diag *diag)
+{
+#define LATER(cond, section, key, what)                                                          \
+	do {                                                                                     \
+		if (cond)                                                                        \
+			BLAME(section, key, "%s is not implemented yet", what);                  \
+	} while (0)
+
+	LATER(job->has_sweep, "sweep", "op", "a [sweep] job");
+	LATER(job->tp > 1, "parallel", "tp", "tensor parallelism (tp > 1)");
+	LATER(job->pp > 1, "parallel", "pp", "pipeline parallelism (pp > 1)");
+	LATER(job->cp > 1, "parallel", "cp", "context parallelism (cp > 1)");
+	LATER(job->ep > 1, "parallel", "ep", "expert parallelism (ep > 1)");
+	LATER(job->experts > 0, "model", "experts", "a mixture-of-experts model (experts > 0)");
+	LATER(job->zero > 0, "parallel", "zero", "ZeRO (zero > 0)");
+	LATER(job->sequence_parallel, "parallel", "sequence_parallel", "sequence parallelism");
+	LATER(job->backend == TL_BACKEND_CUDA, "run", "backend", "backend = cuda");
+	LATER(job->bind != TL_BIND_AUTO && job->bind != TL_BIND_NONE, "run", "bind",
+	      "binding by trainload (bind = core, numa or package)");
+	LATER(job->check > 0, "run", "check", "collective result checking (check > 0)");
+	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
+	LATER(job->comm_dtype != job->compute_dtype, "run", "comm_dtype",
+	      "a comm_dtype other than compute_dtype");
+	LATER(was_set(job, "run", "straggler_pct"), "run", "straggler_pct", "straggler detection");
+#undef LATER
+}
+
+int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *diag)
+{
+	int before = diag->count + diag->dropped;
+
+	if (job->has_model && job->has_sweep) {
+		tl_diag_add(diag, job->source,
+			    "a job holds either [model] (a training step) or [sweep] (a collective "
+			    "sweep), not both");
+		return TL_EINPUT;
+	}
+	resolve_model(job, diag);
+	resolve_parallel(job, world_ranks, diag);
+	resolve_run(job, diag);
+	refuse_unimplemented(job, diag);
+	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A run: MPI up, the job resolved against the world (every rank reaches the same verdict without
+ * communicating), the plan built, the backend initialised, warm-up and measured steps, and the
+ * results written by rank 0 as they come.
+ */
+#include "config.h"
+
+#include <cblas.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpi_check.h"
+#include "trainload/backend.h"
+#include "trainload/cli.h"
+#include "trainload/exec.h"
+#include "trainload/model.h"
+#include "trainload/plan.h"
+#include "trainload/result.h"
+#include "trainload/stats.h"
+#include "trainload/topo.h"
+
+struct run {
+	const struct tl_cli *cli;
+	struct tl_job *job;
+	struct tl_model model;
+	struct tl_plan plan;
+	struct tl_backend backend;
+	struct tl_result result;
+	struct tl_rank_info me;
+	struct tl_step *gathered; /* rank 0: one record per rank */
+	char *hosts;
+	FILE *jsonl;
+	int rank, ranks;
+};
+
+/* Resolve, build the model and plan: pure work that every rank does alike, so that all of them
+ * agree on bad input without a message between them. */
+static int prepare(struct run *run)
+{
+	struct tl_diag diag = { 0 };
+	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, &diag);
+
+	if (!rc)
+		rc = tl_model_build(&run->model, run->job, &diag);
+	if (!rc)
+		rc = tl_plan_build(&run->plan, run->job, &run->model, run->rank);
+	if (rc && run->rank == 0)
+		tl_diag_print(&diag);
+	tl_diag_free(&diag);
+	return rc;
+}
+
+/* JSONL path: FILE.json → FILE.jsonl; any other name gets ".jsonl" appended. */
+static char *jsonl_path(const char *output)
+{
+	size_t len = strlen(output);
+	char *p = malloc(len + 7);
+
+	if (!p)
+		return NULL;
+	if (len > 5 && !strcmp(output + len - 5, ".json"))
+		snprintf(p, len + 7, "%sl", output);
+	else
+		snprintf(p, len + 7, "%s.jsonl", output);
+	return p;
+}
+
+/* Rank 0 opens the output; every rank learns whether that worked. */
+static int open_outputs(struct run *run)
+{
+	int ok = 1;
+
+	if (run->rank == 0 && run->cli->output) {
+		char *path = jsonl_path(run->cli->output);
+		FILE *probe = fopen(run->cli->output, "w");
+		run->jsonl = path ? fopen(path, "w") : NULL;
+		if (!probe || !run->jsonl) {
+			tl_err("trainload: cannot write %s: %m\n",
+			       probe ? (path ? path : "?") : run->cli->output);
+			ok = 0;
+		}
+		if (probe)
+			fclose(probe);
+		free(path);
+	}
+	TL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
+	return ok ? 0 : TL_EINPUT;
+}
+
+/* Hosts, node count, binding, threads, library versions. */
+static int collect_environment(struct run *run)
+{
+	struct tl_env *env = &run->result.env;
+	struct tl_topo topo;
+	MPI_Comm local;
+	int local_rank, local_size, first_on_node, len;
+	char host[64] = "?";
+
+	gethostname(host, sizeof(host) - 1);
+	TL_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+					 &local));
+	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
+	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
+	MPI_Comm_free(&local);
+	first_on_node = local_rank == 0;
+	TL_MPI_CHECK(MPI_Allreduce(&first_on_node, &env->nodes, 1, MPI_INT, MPI_SUM,
+				   MPI_COMM_WORLD));
+
+	if (tl_topo_discover(&topo))
+		return TL_ERUN;
+	int threads = (int)run->job->threads_per_rank;
+	if (threads == 0) {
+		/* The node's cores shared among its ranks, within what the launcher bound us to. */
+		threads = topo.cores / local_size;
+		if (threads > topo.bound_pus)
+			threads = topo.bound_pus;
+		if (threads < 1)
+			threads = 1;
+	}
+	openblas_set_num_threads(threads);
+
+	run->me.rank = run->rank;
+	snprintf(run->me.host, sizeof(run->me.host), "%s", host);
+	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", topo.cpuset);
+	run->me.threads = threads;
+
+	MPI_Get_library_version(env->mpi_version, &len);
+	env->mpi_version[strcspn(env->mpi_version, ",\n")] = '\0';
+	/* openblas_get_config() reads "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …". */
+	const char *config = openblas_get_config();
+	if (!strncmp(config, "OpenBLAS ", 9))
+		config += 9;
+	snprintf(env->blas_version, sizeof(env->blas_version), "%.*s", (int)strcspn(config, " "),
+		 config);
+	snprintf(env->blas_config, sizeof(env->blas_config), "%s", openblas_get_config());
+	snprintf(env->blas_core, sizeof(env->blas_core), "%s", openblas_get_corename());
+
+	size_t used = 0;
+	for (int i = 0; i < run->cli->argc; i++)
+		used += (size_t)snprintf(env->command_line + used,
+					 used < sizeof(env->command_line)
+						 ? sizeof(env->command_line) - used
+						 : 0,
+					 "%s%s", i ? " " : "", run->cli->argv[i]);
+	return 0;
+}
+
+/* Gather every rank's description to rank 0 and list the distinct hosts. */
+static int gather_ranks(struct run *run)
+{
+	struct tl_rank_info *all = NULL;
+
+	if (run->rank == 0) {
+		all = calloc((size_t)run->ranks, sizeof(*all));
+		run->hosts = calloc((size_t)run->ranks, sizeof(all->host) + 1);
+		if (!all || !run->hosts)
+			return TL_ENOMEM;
+	}
+	TL_MPI_CHECK(MPI_Gather(&run->me, (int)sizeof(run->me), MPI_BYTE, all,
+				(int)sizeof(run->me), MPI_BYTE, 0, MPI_COMM_WORLD));
+	if (run->rank != 0)
+		return 0;
+	run->result.rank_info = all;
+	for (int i = 0; i < run->ranks; i++) {
+		bool seen = false;
+		for (int j = 0; j < i && !seen; j++)
+			seen = !strcmp(all[i].host, all[j].host);
+		if (!seen) {
+			if (*run->hosts)
+				strcat(run->hosts, ",");
+			strcat(run->hosts, all[i].host);
+		}
+	}
+	run->result.env.hosts = run->hosts;
+	return 0;
+}
+
+static void progress(const struct run *run, uint64_t step, uint64_t total, double time_s)
+{
+	if (run->rank != 0 || run->cli->quiet || !isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr, "\r# step %llu/%llu  %.4f s ", (unsigned long long)step,
+		(unsigned long long)total, time_s);
+	if (step == total)
+		fputc('\n', stderr);
+}
+
+/* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one. */
+static int run_steps(struct run *run)
+{
+	const struct tl_job *job = run->job;
+	uint64_t total = job->warmup + job->steps;
+	struct tl_step mine;
+	double gemm_s = 0, gemm_flops = 0;
+
+	if (run->rank == 0) {
+		run->gathered = calloc((size_t)run->ranks, sizeof(*run->gathered));
+		run->result.steps = calloc(job->steps, sizeof(*run->result.steps));
+		run->result.step_rank = calloc(job->steps, sizeof(*run->result.step_rank));
+		if (!run->gathered || !run->result.steps || !run->result.step_rank)
+			return TL_ENOMEM;
+	}
+	for (uint64_t s = 0; s < total; s++) {
+		int rc = tl_exec_step(&run->backend, &run->plan, &mine);
+		if (rc)
+			return rc;
+		/* Gathered outside the timed region: it costs the run time, never the step. */
+		rc = tl_stats_gather_step(&mine, run->gathered, &(MPI_Comm){ MPI_COMM_WORLD });
+		if (rc)
+			return rc;
+		progress(run, s + 1, total, mine.time_s);
+		if (s < job->warmup)
+			continue;
+		gemm_s += mine.gemm_s;
+		gemm_flops += mine.gemm_flops;
+		memcpy(run->me.ops_per_step, mine.ops, sizeof(mine.ops));
+		if (run->rank != 0)
+			continue;
+		size_t i = run->result.nsteps++;
+		size_t worst = tl_slowest(run->gathered, (size_t)run->ranks);
+		run->result.steps[i] = run->gathered[worst];
+		run->result.step_rank[i] = (int)worst;
+		if (run->jsonl) {
+			json_t *line = tl_step_json(&run->result, i);
+			json_dumpf(line, run->jsonl, JSON_COMPACT);
+			fputc('\n', run->jsonl);
+			fflush(run->jsonl);
+			json_decref(line);
+		}
+	}
+	run->me.gemm_gflops = gemm_s > 0 ? gemm_flops / gemm_s / 1e9 : 0;
+	return 0;
+}
+
+static int report(struct run *run)
+{
+	int rc = gather_ranks(run);
+
+	if (rc || run->rank != 0)
+		return rc;
+	if (!run->cli->quiet) {
+		tl_result_print(&run->result, stdout);
+		fflush(stdout);
+	}
+	if (run->cli->output) {
+		json_t *doc = tl_result_json(&run->result);
+		rc = json_dump_file(doc, run->cli->output, JSON_INDENT(2)) ? TL_EIO : 0;
+		json_decref(doc);
+		if (rc)
+			tl_err("trainload: cannot write %s\n", run->cli->output);
+	}
+	return rc;
+}
+
+static void cleanup(struct run *run)
+{
+	if (run->backend.ops)
+		run->backend.ops->fini(&run->backend);
+	if (run->jsonl)
+		fclose(run->jsonl);
+	tl_plan_free(&run->plan);
+	free(run->gathered);
+	free(run->result.steps);
+	free(run->result.step_rank);
+	free(run->result.rank_info);
+	free(run->hosts);
+}
+
+int tl_run(const struct tl_cli *cli, struct tl_job *job)
+{
+	struct run run = { .cli = cli, .job = job };
+	int rc;
+
+	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
+		fprintf(stderr, "trainload: MPI_Init failed\n");
+		return TL_EXIT_RUN_FAILED;
+	}
+	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
+	tl_log_set_rank(run.rank);
+
+	rc = prepare(&run);
+	if (!rc)
+		rc = open_outputs(&run);
+	if (rc) {
+		cleanup(&run);
+		MPI_Finalize();
+		return TL_EXIT_BAD_INPUT;
+	}
+	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
+					 .ranks = run.ranks };
+	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
+	rc = collect_environment(&run);
+	if (!rc)
+		rc = run.backend.ops->init(&run.backend, job, &run.plan);
+	if (!rc)
+		rc = run_steps(&run);
+	if (!rc)
+		rc = report(&run);
+	if (rc) {
+		/* One rank's failure ends the job; no rank is left waiting in a collective. */
+		fprintf(stderr, "trainload: rank %d: run failed (%s)\n", run.rank,
+			rc == TL_ENOMEM ? "out of memory" : "see above");
+		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
+	}
+	cleanup(&run);
+	MPI_Finalize();
+	return TL_EXIT_OK;
+}
