@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The parallel grid: rank → (tp, cp, dp, pp) coordinates and the members of every group, as
+ * Megatron lays them out. tp varies fastest, so a tensor-parallel group stays inside a node;
+ * then cp, then dp, then pp. Expert-parallel groups are carved out of the data-parallel group:
+ * ep consecutive dp indices form one (the expert-data-parallel group links the ranks holding
+ * the same experts). Pure, and O(group size) per query: never O(world).
+ */
+#ifndef TRAINLOAD_GRID_H
+#define TRAINLOAD_GRID_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trainload/job.h"
+
+/* The groups a rank belongs to. TL_GROUP_* of job.h, plus the expert-data-parallel one. */
+#define TL_GROUP_EDP (TL_GROUP_CP + 1)
+#define TL_GRID_GROUPS (TL_GROUP_EDP + 1)
+
+struct tl_grid {
+	uint64_t tp, cp, dp, pp, ep, world;
+	uint64_t ranks_per_node; /* 0: unknown (every group is taken as inside one node) */
+};
+
+struct tl_coords {
+	uint64_t tp, cp, dp, pp;
+	uint64_t ep;  /* index inside the expert-parallel group */
+	uint64_t edp; /* index inside the expert-data-parallel group */
+};
+
+/* Grid of a resolved job on world ranks. */
+void tl_grid_init(struct tl_grid *grid, const struct tl_job *job, uint64_t world,
+		  uint64_t ranks_per_node);
+
+void tl_grid_coords(const struct tl_grid *grid, uint64_t rank, struct tl_coords *c);
+uint64_t tl_grid_rank(const struct tl_grid *grid, const struct tl_coords *c);
+
+/* Size of a group (TL_GROUP_* or TL_GROUP_EDP); the world for TL_GROUP_WORLD. */
+uint64_t tl_grid_group_size(const struct tl_grid *grid, int group);
+/* This rank's index inside its group. */
+uint64_t tl_grid_group_index(const struct tl_grid *grid, uint64_t rank, int group);
+/* The i-th member of rank's group, in group order (ascending world rank). */
+uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int group, uint64_t i);
+/* Whether rank's group spans more than one node. */
+bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group);
+
+/* "tp", "dp", … and "edp". */
+const char *tl_grid_group_name(int group);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "config.h"
+
+#include "trainload/grid.h"
+
+void tl_grid_init(struct tl_grid *grid, const struct tl_job *job, uint64_t world,
+		  uint64_t ranks_per_node)
+{
+	*grid = (struct tl_grid){ .tp = job->tp, .cp = job->cp, .dp = job->dp, .pp = job->pp,
+				  .ep = job->ep, .world = world, .ranks_per_node = ranks_per_node };
+}
+
+void tl_grid_coords(const struct tl_grid *grid, uint64_t rank, struct tl_coords *c)
+{
+	c->tp = rank % grid->tp;
+	rank /= grid->tp;
+	c->cp = rank % grid->cp;
+	rank /= grid->cp;
+	c->dp = rank % grid->dp;
+	c->pp = rank / grid->dp;
+	c->ep = c->dp % grid->ep;
+	c->edp = c->dp / grid->ep;
+}
+
+uint64_t tl_grid_rank(const struct tl_grid *grid, const struct tl_coords *c)
+{
+	return c->tp + grid->tp * (c->cp + grid->cp * (c->dp + grid->dp * c->pp));
+}
+
+uint64_t tl_grid_group_size(const struct tl_grid *grid, int group)
+{
+	switch (group) {
+	case TL_GROUP_TP:
+		return grid->tp;
+	case TL_GROUP_CP:
+		return grid->cp;
+	case TL_GROUP_DP:
+		return grid->dp;
+	case TL_GROUP_PP:
+		return grid->pp;
+	case TL_GROUP_EP:
+		return grid->ep;
+	case TL_GROUP_EDP:
+		return grid->dp / grid->ep;
+	default:
+		return grid->world;
+	}
+}
+
+uint64_t tl_grid_group_index(const struct tl_grid *grid, uint64_t rank, int group)
+{
+	struct tl_coords c;
+
+	tl_grid_coords(grid, rank, &c);
+	switch (group) {
+	case TL_GROUP_TP:
+		return c.tp;
+	case TL_GROUP_CP:
+		return c.cp;
+	case TL_GROUP_DP:
+		return c.dp;
+	case TL_GROUP_PP:
+		return c.pp;
+	case TL_GROUP_EP:
+		return c.ep;
+	case TL_GROUP_EDP:
+		return c.edp;
+	default:
+		return rank;
+	}
+}
+
+uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int group, uint64_t i)
+{
+	struct tl_coords c;
+
+	tl_grid_coords(grid, rank, &c);
+	switch (group) {
+	case TL_GROUP_TP:
+		c.tp = i;
+		break;
+	case TL_GROUP_CP:
+		c.cp = i;
+		break;
+	case TL_GROUP_DP:
+		c.dp = i;
+		break;
+	case TL_GROUP_PP:
+		c.pp = i;
+		break;
+	case TL_GROUP_EP:
+		c.dp = c.edp * grid->ep + i;
+		break;
+	case TL_GROUP_EDP:
+		c.dp = i * grid->ep + c.ep;
+		break;
+	default:
+		return i;
+	}
+	return tl_grid_rank(grid, &c);
+}
+
+bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group)
+{
+	uint64_t n = tl_grid_group_size(grid, group);
+
+	if (!grid->ranks_per_node || n < 2)
+		return false;
+	/* Members ascend with their index, so the first and the last tell. */
+	return tl_grid_group_member(grid, rank, group, 0) / grid->ranks_per_node !=
+	       tl_grid_group_member(grid, rank, group, n - 1) / grid->ranks_per_node;
+}
+
+const char *tl_grid_group_name(int group)
+{
+	static const char *const names[TL_GRID_GROUPS] = {
+		[TL_GROUP_WORLD] = "world", [TL_GROUP_TP] = "tp", [TL_GROUP_DP] = "dp",
+		[TL_GROUP_PP] = "pp",       [TL_GROUP_EP] = "ep", [TL_GROUP_CP] = "cp",
+		[TL_GROUP_EDP] = "edp",
+	};
+	return group >= 0 && group < TL_GRID_GROUPS ? names[group] : "?";
+}
