@@ -1,4 +1,119 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Included by the top-level Makefile.am.
-TESTS =
-check_PROGRAMS =
+# Included by the top-level Makefile.am: the test suite that `make check` runs.
+#
+#   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
+#   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks
+#   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
+#
+# Scripts run through tests/run-test.sh (the LOG_COMPILER of .sh tests), which sets the
+# environment (Open MPI as root, paths to the binary and the data, a scratch directory) and
+# prints the exact command it ran, so that a failure can be rerun by hand. Test logs are in
+# tests/**/*.log.
+
+TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_plan \
+	tests/unit/test_result
+
+# Bugs in src/ that are known and not fixed yet, written as the right behaviour (see the file).
+TL_XFAIL_TESTS = tests/unit/test_known_bugs
+
+check_PROGRAMS = $(TL_UNIT_TESTS) $(TL_XFAIL_TESTS)
+
+TL_UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(INIH_CFLAGS) $(JANSSON_CFLAGS)
+TL_UNIT_LDADD = libtlcore.la $(CMOCKA_LIBS) $(INIH_LIBS) $(JANSSON_LIBS)
+
+tests_unit_test_job_SOURCES = tests/unit/test_job.c tests/unit/tl_test.h
+tests_unit_test_job_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_job_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_model_SOURCES = tests/unit/test_model.c tests/unit/tl_test.h
+tests_unit_test_model_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_model_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_plan_SOURCES = tests/unit/test_plan.c tests/unit/tl_test.h
+tests_unit_test_plan_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_plan_LDADD = $(TL_UNIT_LDADD)
+
+# src/result.c is in libtlcore.la but calls tl_percentile() (src/stats.c) and
+# tl_step_comm_exposed() (src/exec.c), which are in libtrainload.la: link that (and so MPI).
+tests_unit_test_result_SOURCES = tests/unit/test_result.c tests/unit/tl_test.h
+tests_unit_test_result_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_result_LDADD = libtrainload.la $(TL_UNIT_LDADD)
+
+tests_unit_test_known_bugs_SOURCES = tests/unit/test_known_bugs.c tests/unit/tl_test.h
+tests_unit_test_known_bugs_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_known_bugs_LDADD = $(TL_UNIT_LDADD)
+
+# One bad job file per error class; each begins with "# expect: <substring of the message>".
+# tests/bad-jobs.sh refuses to run when a file in tests/data/bad is missing from this list.
+TL_BAD_JOBS = \
+	tests/data/bad/unknown-key.job \
+	tests/data/bad/unknown-key-other-section.job \
+	tests/data/bad/unknown-section.job \
+	tests/data/bad/key-before-section.job \
+	tests/data/bad/duplicate-key.job \
+	tests/data/bad/bad-enum.job \
+	tests/data/bad/bad-bool.job \
+	tests/data/bad/bad-string.job \
+	tests/data/bad/bad-number.job \
+	tests/data/bad/out-of-range-min.job \
+	tests/data/bad/out-of-range-max.job \
+	tests/data/bad/negative.job \
+	tests/data/bad/overflow-digits.job \
+	tests/data/bad/overflow-suffix.job \
+	tests/data/bad/unknown-suffix.job \
+	tests/data/bad/auto-not-allowed.job \
+	tests/data/bad/empty-value.job \
+	tests/data/bad/syntax-error.job \
+	tests/data/bad/long-line.job \
+	tests/data/bad/no-settings.job \
+	tests/data/bad/three-errors.job \
+	tests/data/bad/model-and-sweep.job \
+	tests/data/bad/hidden-heads.job \
+	tests/data/bad/kv-heads.job \
+	tests/data/bad/heads-tp.job \
+	tests/data/bad/kv-heads-tp.job \
+	tests/data/bad/layers-pp.job \
+	tests/data/bad/world-tp.job \
+	tests/data/bad/dp-world.job \
+	tests/data/bad/global-batch.job \
+	tests/data/bad/grad-accum.job \
+	tests/data/bad/topk-experts.job \
+	tests/data/bad/ep-dp.job \
+	tests/data/bad/compute-dtype.job \
+	tests/data/bad/model-overflow.job \
+	tests/data/bad/not-implemented-zero.job \
+	tests/data/bad/not-implemented-tp.job \
+	tests/data/bad/not-implemented-sweep.job
+
+TL_SCRIPT_TESTS = \
+	tests/bad-jobs.sh \
+	tests/mpi/cli.sh \
+	tests/mpi/run-1rank.sh \
+	tests/mpi/run-np1.sh \
+	tests/mpi/run-np2.sh \
+	tests/mpi/run-np4.sh \
+	tests/mpi/overrides.sh \
+	tests/mpi/output-errors.sh
+
+TESTS = $(TL_UNIT_TESTS) $(TL_XFAIL_TESTS) $(TL_SCRIPT_TESTS)
+XFAIL_TESTS = $(TL_XFAIL_TESTS)
+
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/run-test.sh
+
+# What the scripts need to know about the build; run-test.sh makes the paths absolute.
+AM_TESTS_ENVIRONMENT = \
+	top_srcdir='$(top_srcdir)'; top_builddir='$(top_builddir)'; \
+	TL_VERSION='$(PACKAGE_VERSION)'; JQ='$(JQ)'; MPIRUN='$(MPIRUN)'; \
+	TL_BAD_JOBS='$(TL_BAD_JOBS)'; \
+	export top_srcdir top_builddir TL_VERSION JQ MPIRUN TL_BAD_JOBS;
+
+EXTRA_DIST += \
+	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh \
+	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job
+
+# Scratch directories of failed script tests (passing ones remove their own).
+clean-local: tl-clean-tests
+tl-clean-tests:
+	-rm -rf tests/tmp
+.PHONY: tl-clean-tests

@@ -1,0 +1,8 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Integration: the built-in default job on one rank, alone, without mpirun (a singleton); the summary, the JSON document and
+# its JSONL (tests/mpi/lib-run.sh). Runs through tests/run-test.sh.
+. "$TL_SRCDIR/lib.sh"
+. "$TL_SRCDIR/mpi/lib-run.sh"
+
+check_default_run 0

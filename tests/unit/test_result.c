@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The result module (src/result.c): the JSON document, its steps and the human summary, from
+ * made-up measurements whose statistics are known exactly, so no run and no timing is involved.
+ *
+ * Links libtrainload.la rather than the pure libtlcore.la: src/result.c, which Makefile.am puts
+ * in libtlcore, calls tl_percentile() (src/stats.c) and tl_step_comm_exposed() (src/exec.c),
+ * which are in libtrainload, so libtlcore alone does not link a program that uses result.c.
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "tl_test.h"
+#include "trainload/plan.h"
+#include "trainload/result.h"
+
+struct fixture {
+	struct ctx c;
+	struct tl_model model;
+	struct tl_plan plan;
+	struct tl_step steps[3];
+	int step_rank[3];
+	struct tl_rank_info ranks[2];
+	struct tl_result r;
+};
+
+/* The default job at 2 ranks, three measured steps of 3, 1 and 2 seconds. */
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || tl_job_init(&f->c.job))
+		return -1;
+	if (tl_job_set(&f->c.job, "run.steps=3", &f->c.diag) ||
+	    tl_job_resolve(&f->c.job, 2, &f->c.diag) ||
+	    tl_model_build(&f->model, &f->c.job, &f->c.diag) ||
+	    tl_plan_build(&f->plan, &f->c.job, &f->model, 0))
+		return -1;
+	static const double t[3] = {3.0, 1.0, 2.0};
+	for (int i = 0; i < 3; i++) {
+		struct tl_step *s = &f->steps[i];
+		s->time_s = t[i];
+		s->compute_s = 0.5 * t[i];
+		s->comm_exposed_s[TL_GROUP_DP] = 0.25 * t[i];
+		s->comm_exposed_s[TL_GROUP_TP] = 0.125 * t[i];
+		s->other_s = 0.125 * t[i];
+		f->step_rank[i] = i % 2;
+	}
+	for (int i = 0; i < 2; i++) {
+		f->ranks[i].rank = i;
+		snprintf(f->ranks[i].host, sizeof(f->ranks[i].host), "node%02d", i);
+		snprintf(f->ranks[i].cpuset, sizeof(f->ranks[i].cpuset), "%d", i);
+		f->ranks[i].threads = 1;
+		f->ranks[i].gemm_gflops = 10.0 * (i + 1);
+		f->ranks[i].ops_per_step[TL_OP_GEMM] = 75;
+		f->ranks[i].ops_per_step[TL_OP_ALLREDUCE] = 1;
+	}
+	f->r = (struct tl_result){.job = &f->c.job,
+	                          .model = &f->model,
+	                          .plan = &f->plan,
+	                          .ranks = 2,
+	                          .rank_info = f->ranks,
+	                          .steps = f->steps,
+	                          .step_rank = f->step_rank,
+	                          .nsteps = 3};
+	snprintf(f->r.env.mpi_version, sizeof(f->r.env.mpi_version), "Open MPI v9.9");
+	snprintf(f->r.env.blas_version, sizeof(f->r.env.blas_version), "0.3.99");
+	snprintf(f->r.env.blas_core, sizeof(f->r.env.blas_core), "Haswell");
+	snprintf(f->r.env.command_line, sizeof(f->r.env.command_line), "trainload --x");
+	f->r.env.nodes = 2;
+	f->r.env.hosts = "node00,node01";
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tl_plan_free(&f->plan);
+	tl_diag_free(&f->c.diag);
+	tl_job_free(&f->c.job);
+	free(f);
+	return 0;
+}
+
+static double num(json_t *j, const char *path)
+{
+	char buf[128], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+		j = json_object_get(j, k);
+		if (!j)
+			fail_msg("no %s in the JSON", path);
+	}
+	if (!json_is_number(j))
+		fail_msg("%s is not a number", path);
+	return json_number_value(j);
+}
+
+static void assert_near(double got, double want)
+{
+	if (fabs(got - want) > 1e-12 * fabs(want) + 1e-15)
+		fail_msg("%.17g, expected %.17g", got, want);
+}
+
+static void test_document(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = tl_result_json(&f->r);
+
+	assert_non_null(doc);
+	static const char *const keys[] = {"schema", "trainload_version", "job",   "world",
+	                                   "plan",   "environment",       "steps", "summary",
+	                                   "ranks"};
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (!json_object_get(doc, keys[i]))
+			fail_msg("the document lacks %s", keys[i]);
+	assert_int_equal(json_integer_value(json_object_get(doc, "schema")), TL_RESULT_SCHEMA);
+	assert_string_equal(json_string_value(json_object_get(doc, "trainload_version")),
+	                    PACKAGE_VERSION);
+
+	/* percentiles of 1, 2, 3 (numpy's linear interpolation) */
+	assert_near(num(doc, "summary.step_time_s.p50"), 2.0);
+	assert_near(num(doc, "summary.step_time_s.p95"), 2.9);
+	assert_near(num(doc, "summary.step_time_s.min"), 1.0);
+	assert_near(num(doc, "summary.step_time_s.max"), 3.0);
+	assert_near(num(doc, "summary.steps_measured"), 3);
+	/* 2 sequences of 256 tokens in 2 s; model FLOPs / p50 / ranks */
+	assert_near(num(doc, "summary.tokens_per_s"), 256.0);
+	assert_near(num(doc, "summary.model_tflops_per_rank"), 2 * 8858370048.0 / 2.0 / 2 / 1e12);
+	/* the breakdown's p50s, exposed communication summed over the groups */
+	assert_near(num(doc, "summary.breakdown_s.compute"), 1.0);
+	assert_near(num(doc, "summary.breakdown_s.comm_exposed"), 0.75);
+	assert_near(num(doc, "summary.breakdown_s.bubble"), 0.0);
+	assert_near(num(doc, "summary.breakdown_s.optimizer"), 0.0);
+	assert_near(num(doc, "summary.breakdown_s.other"), 0.25);
+
+	json_t *steps = json_object_get(doc, "steps");
+	assert_int_equal(json_array_size(steps), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *s = json_array_get(steps, i);
+		json_t *line = tl_step_json(&f->r, i);
+		assert_true(json_equal(s, line));
+		json_decref(line);
+		assert_int_equal(json_integer_value(json_object_get(s, "step")), i);
+		assert_int_equal(json_integer_value(json_object_get(s, "slowest_rank")), i % 2);
+		assert_near(num(s, "time_s"), f->steps[i].time_s);
+		double sum = num(s, "breakdown_s.compute") + num(s, "breakdown_s.comm_exposed") +
+		             num(s, "breakdown_s.bubble") + num(s, "breakdown_s.optimizer") +
+		             num(s, "breakdown_s.other");
+		assert_near(sum, f->steps[i].time_s);
+	}
+
+	json_t *world = json_object_get(doc, "world");
+	assert_int_equal(json_integer_value(json_object_get(world, "ranks")), 2);
+	assert_int_equal(json_integer_value(json_object_get(world, "nodes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(world, "dp")), 2);
+
+	json_t *ranks = json_object_get(doc, "ranks");
+	assert_int_equal(json_array_size(ranks), 2);
+	json_t *r1 = json_array_get(ranks, 1);
+	assert_int_equal(json_integer_value(json_object_get(r1, "rank")), 1);
+	assert_string_equal(json_string_value(json_object_get(r1, "host")), "node01");
+	assert_near(num(r1, "gemm_gflops"), 20.0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(r1, "ops_per_step"), "gemm")), 75);
+
+	json_t *env = json_object_get(doc, "environment");
+	assert_string_equal(json_string_value(json_object_get(env, "hosts")), "node00,node01");
+	assert_string_equal(json_string_value(json_object_get(env, "command_line")),
+	                    "trainload --x");
+	char hash[17];
+	tl_job_hash(&f->c.job, hash);
+	assert_string_equal(json_string_value(json_object_get(env, "job_hash")), hash);
+	json_decref(doc);
+}
+
+/* The plan's part of the document carries the plan's own numbers. */
+static void test_plan_json(void **state)
+{
+	struct fixture *f = *state;
+	json_t *j = tl_plan_json(&f->c.job, &f->model, &f->plan);
+
+	assert_near(num(j, "model_flops_per_step"), 2 * 8858370048.0);
+	assert_near(num(j, "hardware_flops_per_step"), 2 * 8858370048.0);
+	assert_int_equal(json_integer_value(json_object_get(j, "params_total")), 7419392);
+	assert_int_equal(json_integer_value(json_object_get(j, "params_per_rank_max")), 7419392);
+	assert_int_equal(json_integer_value(json_object_get(j, "tokens_per_step")), 2 * 256);
+	assert_int_equal(json_integer_value(json_object_get(j, "microbatches")), 1);
+	assert_near(num(j, "bubble_fraction"), 0.0);
+	assert_int_equal(json_integer_value(json_object_get(j, "rank")), 0);
+	json_t *ops = json_object_get(j, "ops_per_step");
+	static const char *const kinds[] = {"gemm",      "allreduce", "reduce_scatter",
+	                                    "allgather", "alltoall",  "send",
+	                                    "recv",      "optimizer", "elementwise"};
+	assert_int_equal(json_object_size(ops), ARRAY_LEN(kinds));
+	for (size_t k = 0; k < ARRAY_LEN(kinds); k++)
+		assert_non_null(json_object_get(ops, kinds[k]));
+	assert_int_equal(json_integer_value(json_object_get(ops, "gemm")), 75);
+	assert_int_equal(json_integer_value(json_object_get(ops, "allreduce")), 1);
+	json_t *bytes = json_object_get(j, "comm_bytes_per_step");
+	static const char *const groups[] = {"tp", "pp", "dp", "ep", "cp"};
+	assert_int_equal(json_object_size(bytes), ARRAY_LEN(groups));
+	for (size_t k = 0; k < ARRAY_LEN(groups); k++)
+		assert_non_null(json_object_get(bytes, groups[k]));
+	assert_int_equal(json_integer_value(json_object_get(bytes, "dp")), 7419392 * 4);
+	assert_int_equal(json_integer_value(json_object_get(bytes, "tp")), 0);
+	json_decref(j);
+}
+
+static void test_job_hash(void **state)
+{
+	struct fixture *f = *state;
+	char h1[17], h2[17], h3[17];
+
+	/* stable, 16 hex digits, and it changes with any key */
+	tl_job_hash(&f->c.job, h1);
+	tl_job_hash(&f->c.job, h2);
+	assert_string_equal(h1, h2);
+	assert_int_equal(strspn(h1, "0123456789abcdef"), 16);
+	assert_int_equal(tl_job_set(&f->c.job, "run.warmup=3", &f->c.diag), 0);
+	tl_job_hash(&f->c.job, h3);
+	assert_string_not_equal(h1, h3);
+}
+
+static void test_summary_text(void **state)
+{
+	struct fixture *f = *state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	tl_result_print(&f->r, out);
+	fclose(out);
+	print_message("%s", text);
+	static const char *const lines[] = {
+	    "# trainload " PACKAGE_VERSION "  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks 2 = "
+	    "dp 2 x pp 1 x tp 1\n",
+	    "# nodes 2 (node00,node01)  backend cpu  OpenBLAS 0.3.99 (Haswell)  Open MPI v9.9  "
+	    "f32/f32\n",
+	    "# conventions: step time = slowest rank; GB = 1e9; model FLOPs = forward + backward "
+	    "GEMMs (no recompute), per step\n",
+	    "# steps 3 measured after 2 warm-up; global batch 2 x seq 256 = 512 tokens per step\n",
+	    "    step_p50   step_p95     tokens/s   TFLOP/s/rank GEMM GFLOP/s/rank\n",
+	    "    2.0000 s   2.9000 s          256         0.0044    15.00 (min 10.00)\n",
+	    "# where the time goes (slowest rank, p50, seconds)\n",
+	    "  compute 1.0000  comm-exposed 0.7500  bubble 0.0000  optimizer 0.0000  other "
+	    "0.2500\n",
+	};
+	const char *p = text;
+	for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
+		if (strncmp(p, lines[i], strlen(lines[i])))
+			fail_msg("summary line %zu differs:\n  got:  %.*s\n  want: %s", i + 1,
+			         (int)strcspn(p, "\n"), p, lines[i]);
+		p += strlen(lines[i]);
+	}
+	assert_string_equal(p, "");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_document, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plan_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_job_hash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
