@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainload/grid.h"
 #include "trainload/result.h"
 #include "trainload/stats.h"
 
@@ -107,19 +108,29 @@ json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 				    json_integer((json_int_t)plan->ops_per_kind[k]));
 	}
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
-		json_object_set_new(bytes, tl_group_name(groups[g]),
+		json_object_set_new(bytes, tl_grid_group_name(groups[g]),
 				    json_integer((json_int_t)plan->comm_bytes[groups[g]]));
 	/* FLOP counts pass 2^63 for the largest models: they are written as numbers, exact up
 	 * to 2^53 and within 1e-16 beyond. */
-	return json_pack("{s:f, s:f, s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:i}",
-			 "model_flops_per_step", (double)model->model_flops_per_step,
-			 "hardware_flops_per_step", (double)model->hardware_flops_per_step,
-			 "params_total", (json_int_t)model->params_total, "params_per_rank_max",
-			 (json_int_t)model->params_per_rank, "tokens_per_step",
-			 (json_int_t)model->tokens_per_step, "microbatches",
-			 (json_int_t)model->microbatches, "bubble_fraction",
-			 (double)(job->pp - 1) / (double)model->microbatches, "ops_per_step", ops,
-			 "comm_bytes_per_step", bytes, "rank", plan->rank);
+	json_t *p = json_pack("{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:I, s:i}",
+			      "model_flops_per_step", (double)model->model_flops_per_step,
+			      "hardware_flops_per_step", (double)model->hardware_flops_per_step,
+			      "rank_flops_per_step", (double)plan->flops, "params_total",
+			      (json_int_t)model->params_total, "params_per_rank_max",
+			      (json_int_t)model->params_per_rank, "memory_bytes_per_rank_max",
+			      (json_int_t)model->memory_bytes_per_rank, "tokens_per_step",
+			      (json_int_t)model->tokens_per_step, "microbatches",
+			      (json_int_t)model->microbatches, "bubble_fraction",
+			      (double)(job->pp - 1) / (double)model->microbatches, "ops_per_step",
+			      ops, "comm_bytes_per_step", bytes, "rank", (json_int_t)plan->rank,
+			      "requests", plan->reqs);
+	json_object_set_new(p, "memory_bytes_per_rank",
+			    json_pack("{s:I, s:I, s:I, s:I}", "weights",
+				      (json_int_t)model->weight_bytes, "gradients",
+				      (json_int_t)model->grad_bytes, "optimizer",
+				      (json_int_t)model->optimizer_bytes, "activations",
+				      (json_int_t)model->activation_bytes));
+	return p;
 }
 
 json_t *tl_step_json(const struct tl_result *r, size_t i)

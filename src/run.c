@@ -27,8 +27,10 @@ struct run {
 	const struct tl_cli *cli;
 	struct tl_job *job;
 	struct tl_model model;
+	struct tl_grid grid;
 	struct tl_plan plan;
 	struct tl_backend backend;
+	struct tl_exec exec;
 	struct tl_result result;
 	struct tl_rank_info me;
 	struct tl_step *gathered; /* rank 0: one record per rank */
@@ -45,9 +47,14 @@ static int prepare(struct run *run)
 	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, &diag);
 
 	if (!rc)
-		rc = tl_model_build(&run->model, run->job, &diag);
+		rc = tl_exec_check(run->job, &diag);
 	if (!rc)
-		rc = tl_plan_build(&run->plan, run->job, &run->model, run->rank);
+		rc = tl_model_build(&run->model, run->job, &diag);
+	if (!rc) {
+		tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
+		rc = tl_plan_build(&run->plan, run->job, &run->model, &run->grid,
+				   (uint64_t)run->rank);
+	}
 	if (rc && run->rank == 0)
 		tl_diag_print(&diag);
 	tl_diag_free(&diag);
@@ -205,7 +212,7 @@ static int run_steps(struct run *run)
 			return TL_ENOMEM;
 	}
 	for (uint64_t s = 0; s < total; s++) {
-		int rc = tl_exec_step(&run->backend, &run->plan, &mine);
+		int rc = tl_exec_step(&run->exec, &mine);
 		if (rc)
 			return rc;
 		/* Gathered outside the timed region: it costs the run time, never the step. */
@@ -258,6 +265,7 @@ static int report(struct run *run)
 
 static void cleanup(struct run *run)
 {
+	tl_exec_fini(&run->exec);
 	if (run->backend.ops)
 		run->backend.ops->fini(&run->backend);
 	if (run->jsonl)
@@ -298,6 +306,8 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job)
 	rc = collect_environment(&run);
 	if (!rc)
 		rc = run.backend.ops->init(&run.backend, job, &run.plan);
+	if (!rc)
+		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	if (!rc)
 		rc = run_steps(&run);
 	if (!rc)

@@ -12,10 +12,6 @@
 
 struct tl_backend;
 
-/* A started collective; the backend keeps the request itself, the slot names it. */
-struct tl_req {
-	int slot;
-};
 
 struct tl_backend_ops {
 	const char *name; /* as the job's run.backend spells it */
@@ -27,18 +23,24 @@ struct tl_backend_ops {
 	/* Run one TL_OP_GEMM to completion, with the op's shapes and transposes. */
 	int (*gemm)(struct tl_backend *be, const struct tl_op *op);
 
+	/* Run one memory pass (TL_OP_ELEMENTWISE, TL_OP_OPTIMIZER): read and write op->bytes in
+	 * all, streaming through memory. */
+	int (*pass)(struct tl_backend *be, const struct tl_op *op);
+
 	/* Run a collective, send or recv op to completion with the blocking call (MPI libraries
 	 * tune blocking collectives apart from non-blocking ones, so this is not start + wait). */
 	int (*coll_run)(struct tl_backend *be, const struct tl_op *op);
 
-	/* Start a collective, send or recv op without waiting for it. */
-	int (*coll_start)(struct tl_backend *be, const struct tl_op *op, struct tl_req *req);
+	/* Start a collective, send or recv op without waiting for it, in request slot op->req
+	 * (the plan numbers them 0 .. plan->reqs - 1). */
+	int (*coll_start)(struct tl_backend *be, const struct tl_op *op);
 
-	/* Progress a started op; *done becomes 1 once it has completed (and req is spent). */
-	int (*coll_test)(struct tl_backend *be, struct tl_req *req, int *done);
+	/* Progress the op started in slot req; *done becomes 1 once it has completed (and the
+	 * slot is free again). */
+	int (*coll_test)(struct tl_backend *be, int req, int *done);
 
-	/* Block until a started op completes. */
-	int (*coll_wait)(struct tl_backend *be, struct tl_req *req);
+	/* Block until the op started in slot req completes. */
+	int (*coll_wait)(struct tl_backend *be, int req);
 
 	/* Free everything init allocated; collective. */
 	void (*fini)(struct tl_backend *be);

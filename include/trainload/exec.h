@@ -8,9 +8,10 @@
 #define TRAINLOAD_EXEC_H
 
 #include "trainload/backend.h"
+#include "trainload/grid.h"
 #include "trainload/plan.h"
 
-#define TL_GROUPS (TL_GROUP_CP + 1)
+#define TL_GROUPS TL_GRID_GROUPS
 
 /* What one rank did in one step. All times in seconds. */
 struct tl_step {
@@ -25,11 +26,27 @@ struct tl_step {
 	uint64_t ops[TL_OP_KINDS];        /* ops executed, by kind */
 };
 
+/* Refuse (into diag, naming the key) what this executor cannot run yet. */
+int tl_exec_check(const struct tl_job *job, struct tl_diag *diag);
+
 /* Monotonic wall-clock time in seconds. */
 double tl_now_s(void);
 
-/* Run one step of plan through be; fills step. */
-int tl_exec_step(struct tl_backend *be, const struct tl_plan *plan, struct tl_step *step);
+/* The executor of one plan on one backend; its state lives across steps. */
+struct tl_exec {
+	struct tl_backend *be;
+	const struct tl_plan *plan;
+	int *open;        /* request slots started and not yet complete */
+	int nopen;
+	int *group;       /* per slot: the group its op talks in */
+	char *done_early; /* per slot: completed while progressing, before its wait */
+};
+
+int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan *plan);
+void tl_exec_fini(struct tl_exec *ex);
+
+/* Run one step of the plan; fills step. */
+int tl_exec_step(struct tl_exec *ex, struct tl_step *step);
 
 /* The sum of a step's exposed communication over all groups. */
 double tl_step_comm_exposed(const struct tl_step *step);

@@ -21,7 +21,6 @@
 
 /* Largest element count passed to one MPI call (MPI counts are int). */
 #define MPI_CHUNK_ELEMS (INT_MAX / 2)
-#define MAX_REQS 64
 
 struct cpu {
 	const struct tl_plan *plan;
@@ -29,14 +28,17 @@ struct cpu {
 	size_t elem;      /* compute element size */
 	MPI_Datatype comm_type;
 	size_t comm_elem; /* comm element size */
-	MPI_Comm comm[TL_GROUP_CP + 1];
+	MPI_Comm comm[TL_GRID_GROUPS];
 	void *a, *b, *c;  /* scratch operands */
 	void *weights, *grads;
 	uint64_t weight_elems;
 	uint64_t *weight_off; /* per plan op: offset of its weight operand, in elements */
 	void *comm_buf;       /* collective payloads: the gradients, for the dp allreduce */
 	uint64_t comm_buf_bytes;
-	MPI_Request reqs[MAX_REQS];
+	void *stream_src, *stream_dst; /* memory passes copy from one to the other */
+	uint64_t stream_bytes;
+	MPI_Request *reqs;    /* one per request slot of the plan */
+	int nreqs;
 };
 
 static void *alloc_touched(uint64_t bytes, double value, bool f64)
@@ -112,12 +114,16 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 	cpu->comm_type = job->comm_dtype == TL_DTYPE_F64 ? MPI_DOUBLE : MPI_FLOAT;
 	cpu->comm_elem = job->comm_dtype == TL_DTYPE_F64 ? sizeof(double) : sizeof(float);
 
-	for (int g = 0; g <= TL_GROUP_CP; g++)
+	for (int g = 0; g < TL_GRID_GROUPS; g++)
 		cpu->comm[g] = MPI_COMM_NULL;
-	for (int r = 0; r < MAX_REQS; r++)
+	cpu->nreqs = plan->reqs;
+	cpu->reqs = malloc(((size_t)plan->reqs + 1) * sizeof(*cpu->reqs));
+	if (!cpu->reqs)
+		return TL_ENOMEM;
+	for (int r = 0; r < cpu->nreqs; r++)
 		cpu->reqs[r] = MPI_REQUEST_NULL;
 	/* This version runs data parallelism only: the dp group is the world. */
-	for (int g = 0; g <= TL_GROUP_CP; g++) {
+	for (int g = 0; g < TL_GRID_GROUPS; g++) {
 		TL_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &cpu->comm[g]));
 		TL_MPI_CHECK(MPI_Comm_set_errhandler(cpu->comm[g], MPI_ERRORS_RETURN));
 	}
@@ -131,8 +137,11 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 			a = ab > a ? ab : a;
 			b = bb > b ? bb : b;
 			c = cb > c ? cb : c;
-		} else if (op->bytes > cpu->comm_buf_bytes) {
-			cpu->comm_buf_bytes = op->bytes;
+		} else if (op->kind == TL_OP_ELEMENTWISE || op->kind == TL_OP_OPTIMIZER) {
+			if (op->bytes / 2 > cpu->stream_bytes)
+				cpu->stream_bytes = op->bytes / 2;
+		} else if (op->offset + op->bytes > cpu->comm_buf_bytes) {
+			cpu->comm_buf_bytes = op->offset + op->bytes;
 		}
 	}
 	rc = assign_weights(cpu, plan, job->memory == TL_MEMORY_LEAN);
@@ -149,7 +158,10 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 		grad_bytes = cpu->comm_buf_bytes;
 	cpu->grads = alloc_touched(grad_bytes, 1e-3, cpu->f64);
 	cpu->comm_buf = cpu->grads;
-	if (!cpu->a || !cpu->b || !cpu->c || !cpu->weights || !cpu->grads)
+	cpu->stream_src = alloc_touched(cpu->stream_bytes, 1e-3, false);
+	cpu->stream_dst = alloc_touched(cpu->stream_bytes, 0.0, false);
+	if (!cpu->a || !cpu->b || !cpu->c || !cpu->weights || !cpu->grads || !cpu->stream_src ||
+	    !cpu->stream_dst)
 		return TL_ENOMEM;
 	return 0;
 }
@@ -193,11 +205,20 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op)
 	return 0;
 }
 
+/* A memory pass reads half its bytes and writes the other half. */
+static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
+{
+	struct cpu *cpu = be->priv;
+
+	memcpy(cpu->stream_dst, cpu->stream_src, (size_t)(op->bytes / 2));
+	return 0;
+}
+
 static int cpu_coll_run(struct tl_backend *be, const struct tl_op *op)
 {
 	struct cpu *cpu = be->priv;
 	uint64_t elems = op->bytes / cpu->comm_elem;
-	char *buf = cpu->comm_buf;
+	char *buf = (char *)cpu->comm_buf + op->offset;
 
 	if (op->kind != TL_OP_ALLREDUCE)
 		return TL_ERUN; /* the only collective this version plans */
@@ -210,37 +231,32 @@ static int cpu_coll_run(struct tl_backend *be, const struct tl_op *op)
 	return 0;
 }
 
-static int cpu_coll_start(struct tl_backend *be, const struct tl_op *op, struct tl_req *req)
+static int cpu_coll_start(struct tl_backend *be, const struct tl_op *op)
 {
 	struct cpu *cpu = be->priv;
 	uint64_t elems = op->bytes / cpu->comm_elem;
-	int slot;
 
-	if (op->kind != TL_OP_ALLREDUCE || elems > MPI_CHUNK_ELEMS)
+	if (op->kind != TL_OP_ALLREDUCE || elems > MPI_CHUNK_ELEMS || op->req >= cpu->nreqs)
 		return TL_ERUN;
-	for (slot = 0; slot < MAX_REQS && cpu->reqs[slot] != MPI_REQUEST_NULL; slot++)
-		;
-	if (slot == MAX_REQS)
-		return TL_ERUN;
-	TL_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, cpu->comm_buf, (int)elems, cpu->comm_type,
-				    MPI_SUM, cpu->comm[op->group], &cpu->reqs[slot]));
-	req->slot = slot;
+	TL_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)cpu->comm_buf + op->offset, (int)elems,
+				    cpu->comm_type, MPI_SUM, cpu->comm[op->group],
+				    &cpu->reqs[op->req]));
 	return 0;
 }
 
-static int cpu_coll_test(struct tl_backend *be, struct tl_req *req, int *done)
+static int cpu_coll_test(struct tl_backend *be, int req, int *done)
 {
 	struct cpu *cpu = be->priv;
 
-	TL_MPI_CHECK(MPI_Test(&cpu->reqs[req->slot], done, MPI_STATUS_IGNORE));
+	TL_MPI_CHECK(MPI_Test(&cpu->reqs[req], done, MPI_STATUS_IGNORE));
 	return 0;
 }
 
-static int cpu_coll_wait(struct tl_backend *be, struct tl_req *req)
+static int cpu_coll_wait(struct tl_backend *be, int req)
 {
 	struct cpu *cpu = be->priv;
 
-	TL_MPI_CHECK(MPI_Wait(&cpu->reqs[req->slot], MPI_STATUS_IGNORE));
+	TL_MPI_CHECK(MPI_Wait(&cpu->reqs[req], MPI_STATUS_IGNORE));
 	return 0;
 }
 
@@ -250,7 +266,7 @@ static void cpu_fini(struct tl_backend *be)
 
 	if (!cpu)
 		return;
-	for (int g = 0; g <= TL_GROUP_CP; g++)
+	for (int g = 0; g < TL_GRID_GROUPS; g++)
 		if (cpu->comm[g] != MPI_COMM_NULL)
 			MPI_Comm_free(&cpu->comm[g]);
 	free(cpu->a);
@@ -258,6 +274,9 @@ static void cpu_fini(struct tl_backend *be)
 	free(cpu->c);
 	free(cpu->weights);
 	free(cpu->grads);
+	free(cpu->stream_src);
+	free(cpu->stream_dst);
+	free(cpu->reqs);
 	free(cpu->weight_off);
 	free(cpu);
 	be->priv = NULL;
@@ -267,6 +286,7 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.name = "cpu",
 	.init = cpu_init,
 	.gemm = cpu_gemm,
+	.pass = cpu_pass,
 	.coll_run = cpu_coll_run,
 	.coll_start = cpu_coll_start,
 	.coll_test = cpu_coll_test,

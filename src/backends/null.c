@@ -22,6 +22,13 @@ static int null_gemm(struct tl_backend *be, const struct tl_op *op)
 	return 0;
 }
 
+static int null_pass(struct tl_backend *be, const struct tl_op *op)
+{
+	(void)be;
+	(void)op;
+	return 0;
+}
+
 static int null_coll_run(struct tl_backend *be, const struct tl_op *op)
 {
 	(void)be;
@@ -29,15 +36,14 @@ static int null_coll_run(struct tl_backend *be, const struct tl_op *op)
 	return 0;
 }
 
-static int null_coll_start(struct tl_backend *be, const struct tl_op *op, struct tl_req *req)
+static int null_coll_start(struct tl_backend *be, const struct tl_op *op)
 {
 	(void)be;
 	(void)op;
-	req->slot = 0;
 	return 0;
 }
 
-static int null_coll_test(struct tl_backend *be, struct tl_req *req, int *done)
+static int null_coll_test(struct tl_backend *be, int req, int *done)
 {
 	(void)be;
 	(void)req;
@@ -45,7 +51,7 @@ static int null_coll_test(struct tl_backend *be, struct tl_req *req, int *done)
 	return 0;
 }
 
-static int null_coll_wait(struct tl_backend *be, struct tl_req *req)
+static int null_coll_wait(struct tl_backend *be, int req)
 {
 	(void)be;
 	(void)req;
@@ -61,6 +67,7 @@ const struct tl_backend_ops tl_backend_null = {
 	.name = "null",
 	.init = null_init,
 	.gemm = null_gemm,
+	.pass = null_pass,
 	.coll_run = null_coll_run,
 	.coll_start = null_coll_start,
 	.coll_test = null_coll_test,
