@@ -15,6 +15,11 @@
 
 #include "trainload/exec.h"
 
+/* GEMMs of at least this many FLOPs are split while communication is outstanding, into this
+ * many row blocks (a few, so that BLAS keeps its efficiency). */
+#define TL_EXEC_CHUNK_FLOPS 1e8
+#define TL_EXEC_GEMM_CHUNKS 4
+
 double tl_now_s(void)
 {
 	struct timespec ts;
@@ -69,6 +74,29 @@ static int progress(struct tl_exec *ex, struct tl_step *step)
 	return 0;
 }
 
+/*
+ * A GEMM, split into row blocks while communication is outstanding so that it can be progressed
+ * in between (an MPI library without a progress thread moves data only inside its calls).
+ */
+static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *step)
+{
+	uint64_t m = op->gemm.m, chunks = 1;
+
+	if (ex->nopen && (double)tl_gemm_flops(&op->gemm) >= TL_EXEC_CHUNK_FLOPS)
+		chunks = m < TL_EXEC_GEMM_CHUNKS ? m : TL_EXEC_GEMM_CHUNKS;
+	for (uint64_t c = 0; c < chunks; c++) {
+		int rc = ex->be->ops->gemm(ex->be, op, m * c / chunks, m * (c + 1) / chunks);
+		if (rc)
+			return rc;
+		if (c + 1 < chunks) {
+			rc = progress(ex, step);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *step)
 {
 	struct tl_backend *be = ex->be;
@@ -77,7 +105,7 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 
 	switch (op->kind) {
 	case TL_OP_GEMM:
-		rc = be->ops->gemm(be, op);
+		rc = run_gemm(ex, op, step);
 		dt = tl_now_s() - t0;
 		step->compute_s += dt;
 		step->gemm_s += dt;

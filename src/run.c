@@ -305,7 +305,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job)
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	rc = collect_environment(&run);
 	if (!rc)
-		rc = run.backend.ops->init(&run.backend, job, &run.plan);
+		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	if (!rc)

@@ -99,12 +99,15 @@ static int assign_weights(struct cpu *cpu, const struct tl_plan *plan, bool lean
 	return 0;
 }
 
-static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struct tl_plan *plan)
+static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
+		    const struct tl_grid *grid, const struct tl_plan *plan)
 {
 	struct cpu *cpu = calloc(1, sizeof(*cpu));
 	uint64_t a = 0, b = 0, c = 0;
 	int rc;
 
+	(void)model;
+	(void)grid;
 	if (!cpu)
 		return TL_ENOMEM;
 	be->priv = cpu;
@@ -166,13 +169,14 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 	return 0;
 }
 
-static int cpu_gemm(struct tl_backend *be, const struct tl_op *op)
+static int cpu_gemm(struct tl_backend *be, const struct tl_op *op, uint64_t row_begin,
+		    uint64_t row_end)
 {
 	struct cpu *cpu = be->priv;
 	const struct tl_gemm *g = &op->gemm;
 	size_t idx = (size_t)(op - cpu->plan->ops);
-	int m = (int)g->m, n = (int)g->n, k = (int)g->k;
-	int lda = op->trans_a ? m : k, ldb = op->trans_b ? k : n, ldc = n;
+	int m = (int)(row_end - row_begin), n = (int)g->n, k = (int)g->k;
+	int lda = op->trans_a ? (int)g->m : k, ldb = op->trans_b ? k : n, ldc = n;
 	char *a = cpu->a, *b = cpu->b, *c = cpu->c;
 	size_t a_step = (size_t)g->m * g->k * cpu->elem, b_step = (size_t)g->k * g->n * cpu->elem,
 	       c_step = (size_t)g->m * g->n * cpu->elem;
@@ -187,6 +191,9 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op)
 		else
 			b = w;
 	}
+	/* Rows of C and of op(A) start row_begin rows (or, transposed, columns) in. */
+	a += (op->trans_a ? row_begin : row_begin * (uint64_t)lda) * cpu->elem;
+	c += row_begin * (uint64_t)ldc * cpu->elem;
 	for (uint64_t i = 0; i < g->batch; i++) {
 		if (cpu->f64)
 			cblas_dgemm(CblasRowMajor, op->trans_a ? CblasTrans : CblasNoTrans,
@@ -260,6 +267,13 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 	return 0;
 }
 
+static int cpu_calibrate(struct tl_backend *be, double *flops_per_s)
+{
+	(void)be;
+	*flops_per_s = 0;
+	return 0;
+}
+
 static void cpu_fini(struct tl_backend *be)
 {
 	struct cpu *cpu = be->priv;
@@ -291,5 +305,6 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.coll_start = cpu_coll_start,
 	.coll_test = cpu_coll_test,
 	.coll_wait = cpu_coll_wait,
+	.calibrate = cpu_calibrate,
 	.fini = cpu_fini,
 };
