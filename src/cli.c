@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"  -o, --output FILE.json       write the result document to FILE.json and one line\n"
 		"                               per finished step to FILE.jsonl\n"
 		"  -q, --quiet                  no summary on stdout\n"
+		"      --peak-tflops X          peak TFLOP/s per rank for MFU (default: measured\n"
+		"                               by a calibration GEMM at start-up)\n"
 		"  -n, --dry-run                print the plan of one rank and exit: no MPI, no\n"
 		"                               hardware work\n"
 		"      --ranks N                dry run: the world size (default 1)\n"
@@ -51,7 +53,7 @@ static void usage(FILE *out)
  * or TL_EINPUT. */
 static int parse_args(struct tl_cli *cli, int argc, char **argv)
 {
-	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON };
+	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK };
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
@@ -62,6 +64,7 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 		{ "ranks-per-node", required_argument, NULL, OPT_RANKS_PER_NODE },
 		{ "rank", required_argument, NULL, OPT_RANK },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "peak-tflops", required_argument, NULL, OPT_PEAK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -96,6 +99,16 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 		case OPT_JSON:
 			cli->dry.json = true;
 			break;
+		case OPT_PEAK: {
+			char *end;
+			cli->peak_tflops = strtod(optarg, &end);
+			if (*end || !(cli->peak_tflops > 0 && cli->peak_tflops < 1e9)) {
+				tl_err("trainload: --peak-tflops %s: expected a positive number\n",
+				       optarg);
+				return TL_EINPUT;
+			}
+			break;
+		}
 		case 's':
 			cli->sets[cli->nsets++] = optarg;
 			break;

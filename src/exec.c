@@ -37,15 +37,53 @@ double tl_step_comm_exposed(const struct tl_step *step)
 	return sum;
 }
 
+/* One stat per distinct (kind, group, bytes, blocking) of the plan's communication. */
+static int index_stats(struct tl_exec *ex)
+{
+	const struct tl_plan *plan = ex->plan;
+
+	ex->op_stat = malloc((plan->count + 1) * sizeof(*ex->op_stat));
+	ex->stats = calloc(plan->count + 1, sizeof(*ex->stats));
+	if (!ex->op_stat || !ex->stats)
+		return TL_ENOMEM;
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		int k;
+
+		ex->op_stat[i] = -1;
+		if (!tl_op_is_comm(op->kind))
+			continue;
+		for (k = 0; k < ex->nstats; k++) {
+			const struct tl_coll_stat *st = &ex->stats[k];
+			if (st->kind == (int)op->kind && st->group == op->group &&
+			    st->bytes == op->bytes && st->nonblocking == op->nonblocking)
+				break;
+		}
+		if (k == ex->nstats)
+			ex->stats[ex->nstats++] = (struct tl_coll_stat){
+				.kind = (int)op->kind, .group = op->group, .bytes = op->bytes,
+				.nonblocking = op->nonblocking, .min_s = 1e300
+			};
+		ex->op_stat[i] = k;
+	}
+	return 0;
+}
+
 int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan *plan)
 {
+	size_t slots = (size_t)plan->reqs + 1;
+
 	memset(ex, 0, sizeof(*ex));
 	ex->be = be;
 	ex->plan = plan;
-	ex->open = calloc((size_t)plan->reqs + 1, sizeof(*ex->open));
-	ex->group = calloc((size_t)plan->reqs + 1, sizeof(*ex->group));
-	ex->done_early = calloc((size_t)plan->reqs + 1, sizeof(*ex->done_early));
-	return ex->open && ex->group && ex->done_early ? 0 : TL_ENOMEM;
+	ex->open = calloc(slots, sizeof(*ex->open));
+	ex->group = calloc(slots, sizeof(*ex->group));
+	ex->done_early = calloc(slots, sizeof(*ex->done_early));
+	ex->started = calloc(slots, sizeof(*ex->started));
+	ex->slot_stat = calloc(slots, sizeof(*ex->slot_stat));
+	if (!ex->open || !ex->group || !ex->done_early || !ex->started || !ex->slot_stat)
+		return TL_ENOMEM;
+	return index_stats(ex);
 }
 
 void tl_exec_fini(struct tl_exec *ex)
@@ -53,7 +91,37 @@ void tl_exec_fini(struct tl_exec *ex)
 	free(ex->open);
 	free(ex->group);
 	free(ex->done_early);
+	free(ex->started);
+	free(ex->slot_stat);
+	free(ex->op_stat);
+	free(ex->stats);
 	memset(ex, 0, sizeof(*ex));
+}
+
+static void record(struct tl_exec *ex, int stat, double seconds)
+{
+	struct tl_coll_stat *st = &ex->stats[stat];
+
+	if (!ex->measuring)
+		return;
+	st->count++;
+	st->time_s += seconds;
+	if (seconds < st->min_s)
+		st->min_s = seconds;
+	if (seconds > st->max_s)
+		st->max_s = seconds;
+}
+
+/* A started op has completed: its slot is free, its time recorded. */
+static void complete(struct tl_exec *ex, int req, double now)
+{
+	for (int i = 0; i < ex->nopen; i++) {
+		if (ex->open[i] == req) {
+			ex->open[i] = ex->open[--ex->nopen];
+			break;
+		}
+	}
+	record(ex, ex->slot_stat[req], now - ex->started[req]);
 }
 
 /* Test every started op once; the time goes to its group's exposed communication. */
@@ -63,12 +131,14 @@ static int progress(struct tl_exec *ex, struct tl_step *step)
 		int req = ex->open[i], done = 0;
 		double t0 = tl_now_s();
 		int rc = ex->be->ops->coll_test(ex->be, req, &done);
-		step->comm_exposed_s[ex->group[req]] += tl_now_s() - t0;
+		double t1 = tl_now_s();
+		step->comm_exposed_s[ex->group[req]] += t1 - t0;
 		if (rc)
 			return rc;
 		if (done) {
 			ex->done_early[req] = 1;
-			ex->open[i--] = ex->open[--ex->nopen];
+			complete(ex, req, t1);
+			i--; /* complete() moved the last open slot here */
 		}
 	}
 	return 0;
@@ -123,22 +193,25 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 		rc = 0;
 		if (!ex->done_early[op->req]) {
 			rc = be->ops->coll_wait(be, op->req);
-			for (int i = 0; i < ex->nopen; i++)
-				if (ex->open[i] == op->req)
-					ex->open[i--] = ex->open[--ex->nopen];
+			complete(ex, op->req, tl_now_s());
 		}
 		step->comm_exposed_s[op->group] += tl_now_s() - t0;
 		break;
 	default: /* communication */
 		if (op->nonblocking) {
+			int req = op->req;
 			rc = be->ops->coll_start(be, op);
-			ex->group[op->req] = op->group;
-			ex->done_early[op->req] = 0;
-			ex->open[ex->nopen++] = op->req;
+			ex->group[req] = op->group;
+			ex->done_early[req] = 0;
+			ex->started[req] = t0;
+			ex->slot_stat[req] = ex->op_stat[op - ex->plan->ops];
+			ex->open[ex->nopen++] = req;
 		} else {
 			rc = be->ops->coll_run(be, op);
 		}
 		dt = tl_now_s() - t0;
+		if (!op->nonblocking)
+			record(ex, ex->op_stat[op - ex->plan->ops], dt);
 		if (op->kind == TL_OP_RECV)
 			step->bubble_s += dt;
 		else
@@ -193,8 +266,6 @@ int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
 	LATER(job->comm_dtype != job->compute_dtype, "run", "comm_dtype",
 	      "a comm_dtype other than compute_dtype");
-	LATER(tl_job_was_set(job, "run", "straggler_pct"), "run", "straggler_pct",
-	      "straggler detection");
 #undef LATER
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
 }

@@ -17,6 +17,7 @@
 #include "trainload/backend.h"
 #include "trainload/cli.h"
 #include "trainload/exec.h"
+#include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
 #include "trainload/result.h"
@@ -202,7 +203,7 @@ static int run_steps(struct run *run)
 	const struct tl_job *job = run->job;
 	uint64_t total = job->warmup + job->steps;
 	struct tl_step mine;
-	double gemm_s = 0, gemm_flops = 0;
+	struct tl_rank_info *me = &run->me;
 
 	if (run->rank == 0) {
 		run->gathered = calloc((size_t)run->ranks, sizeof(*run->gathered));
@@ -212,19 +213,25 @@ static int run_steps(struct run *run)
 			return TL_ENOMEM;
 	}
 	for (uint64_t s = 0; s < total; s++) {
+		run->exec.measuring = s >= job->warmup;
 		int rc = tl_exec_step(&run->exec, &mine);
 		if (rc)
 			return rc;
 		/* Gathered outside the timed region: it costs the run time, never the step. */
-		rc = tl_stats_gather_step(&mine, run->gathered, &(MPI_Comm){ MPI_COMM_WORLD });
+		rc = tl_stats_gather_step(&mine, run->gathered, MPI_COMM_WORLD);
 		if (rc)
 			return rc;
 		progress(run, s + 1, total, mine.time_s);
 		if (s < job->warmup)
 			continue;
-		gemm_s += mine.gemm_s;
-		gemm_flops += mine.gemm_flops;
-		memcpy(run->me.ops_per_step, mine.ops, sizeof(mine.ops));
+		me->gemm_s += mine.gemm_s;
+		me->gemm_flops += mine.gemm_flops;
+		me->compute_s += mine.compute_s;
+		me->bubble_s += mine.bubble_s;
+		me->optimizer_s += mine.optimizer_s;
+		for (int g = 0; g < TL_GROUPS; g++)
+			me->comm_exposed_s[g] += mine.comm_exposed_s[g];
+		memcpy(me->ops_per_step, mine.ops, sizeof(mine.ops));
 		if (run->rank != 0)
 			continue;
 		size_t i = run->result.nsteps++;
@@ -239,7 +246,29 @@ static int run_steps(struct run *run)
 			json_decref(line);
 		}
 	}
-	run->me.gemm_gflops = gemm_s > 0 ? gemm_flops / gemm_s / 1e9 : 0;
+	return 0;
+}
+
+/* MFU's denominator: --peak-tflops, or the median of the ranks' calibration GEMMs (a median, so
+ * that one slow rank does not flatter everyone's MFU). */
+static int calibrate(struct run *run)
+{
+	double *all = NULL;
+	int rc = run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
+
+	if (rc)
+		return rc;
+	if (run->rank == 0 && !(all = malloc((size_t)run->ranks * sizeof(*all))))
+		return TL_ENOMEM;
+	TL_MPI_CHECK(MPI_Gather(&run->me.peak_flops, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0,
+				MPI_COMM_WORLD));
+	if (run->rank == 0) {
+		run->result.peak_given = run->cli->peak_tflops > 0;
+		run->result.peak_flops_per_rank = run->result.peak_given
+							  ? run->cli->peak_tflops * 1e12
+							  : tl_percentile(all, (size_t)run->ranks, 50);
+	}
+	free(all);
 	return 0;
 }
 
@@ -247,6 +276,9 @@ static int report(struct run *run)
 {
 	int rc = gather_ranks(run);
 
+	if (!rc)
+		rc = tl_stats_gather_colls(run->exec.stats, run->exec.nstats, &run->result.colls,
+					   &run->result.ncolls, MPI_COMM_WORLD);
 	if (rc || run->rank != 0)
 		return rc;
 	if (!run->cli->quiet) {
@@ -275,6 +307,7 @@ static void cleanup(struct run *run)
 	free(run->result.steps);
 	free(run->result.step_rank);
 	free(run->result.rank_info);
+	free(run->result.colls);
 	free(run->hosts);
 }
 
@@ -301,13 +334,16 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job)
 		return TL_EXIT_BAD_INPUT;
 	}
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
-					 .ranks = run.ranks };
+					 .ranks = run.ranks, .grid = &run.grid };
+	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	rc = collect_environment(&run);
 	if (!rc)
 		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
+	if (!rc)
+		rc = calibrate(&run);
 	if (!rc)
 		rc = run_steps(&run);
 	if (!rc)

@@ -16,6 +16,7 @@ struct tl_cli {
 	int nsets;
 	const char *output;   /* --output FILE.json, or NULL */
 	bool quiet;
+	double peak_tflops;   /* --peak-tflops: MFU's peak per rank; 0: calibrate */
 	bool dry_run;
 	struct tl_dry_run_args dry;
 };
