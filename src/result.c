@@ -181,9 +181,10 @@ static json_t *ranks_json(const struct tl_result *r)
 			if (k != TL_OP_WAIT)
 				json_object_set_new(ops, tl_op_kind_name(k),
 						    json_integer((json_int_t)ri->ops_per_step[k]));
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:i, s:f, s:o}", "rank",
-						     ri->rank, "host", ri->host, "cpuset",
-						     ri->cpuset, "threads", ri->threads,
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:o}",
+						     "rank", ri->rank, "host", ri->host, "cpuset",
+						     ri->cpuset, "numa", ri->numa, "binding",
+						     ri->binding, "threads", ri->threads,
 						     "gemm_gflops", ri->gemm_gflops,
 						     "ops_per_step", ops));
 	}

@@ -33,7 +33,9 @@ struct tl_env {
 struct tl_rank_info {
 	int rank;
 	char host[64];
-	char cpuset[256];
+	char cpuset[256];   /* the PUs it ran on, as a list ("0-3") */
+	char numa[64];      /* its NUMA node(s) */
+	char binding[128];  /* who bound it and how: "core (trainload)", "launcher", "none" */
 	int threads;
 	double gemm_gflops; /* this rank's GEMM rate over the measured steps */
 	uint64_t ops_per_step[TL_OP_KINDS];
