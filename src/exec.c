@@ -260,8 +260,6 @@ int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 	LATER(job->zero > 0, "parallel", "zero", "ZeRO (zero > 0)");
 	LATER(job->sequence_parallel, "parallel", "sequence_parallel", "sequence parallelism");
 	LATER(job->backend == TL_BACKEND_CUDA, "run", "backend", "backend = cuda");
-	LATER(job->bind != TL_BIND_AUTO && job->bind != TL_BIND_NONE, "run", "bind",
-	      "binding by trainload (bind = core, numa or package)");
 	LATER(job->check > 0, "run", "check", "collective result checking (check > 0)");
 	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
 	LATER(job->comm_dtype != job->compute_dtype, "run", "comm_dtype",

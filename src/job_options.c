@@ -134,9 +134,10 @@ const struct tl_option tl_job_options[] = {
 	E("run", "backend", backend, backend_names, "cpu",
 	  "cpu (OpenBLAS + MPI), cuda (cuBLAS + NCCL) or null (no work, for testing)"),
 	E("run", "bind", bind, bind_names, "auto",
-	  "rank binding: auto (keep the launcher's), core, numa, package or none"),
+	  "rank binding: auto (keep a sensible launcher binding, else core), core, numa, package "
+	  "or none"),
 	UAUTO("run", "threads_per_rank", threads_per_rank, 1, 4096,
-	      "BLAS threads per rank (auto: the node's cores divided among its ranks)"),
+	      "BLAS threads per rank (auto: its share of the cores it is bound to)"),
 	U("run", "check", check, 0, 1 << 30, "0", "verify collective results every N steps (0: off)"),
 	U("run", "timeout_s", timeout_s, 0, 1 << 30, "0",
 	  "watchdog: abort when no op finishes for this many seconds (0: off)"),

@@ -309,14 +309,16 @@ static json_t *ranks_json(const struct tl_result *r)
 	for (int i = 0; i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
 		json_t *entry = json_pack(
-			"{s:i, s:i, s:s, s:s, s:i, s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, s:o}",
+			"{s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, "
+			"s:o}",
 			"rank", ri->rank, "stage", ri->stage, "host", ri->host, "cpuset",
-			ri->cpuset, "threads", ri->threads, "gemm_gflops", gemm_gflops(ri),
-			"peak_tflops", ri->peak_flops / 1e12, "ops_per_step",
-			ops_json(ri->ops_per_step), "per_step_s", "compute",
-			per_step(r, ri->compute_s), "pp_wait", per_step(r, ri->bubble_s),
-			"optimizer", per_step(r, ri->optimizer_s), "comm_exposed_by_group",
-			groups_json(r, ri->comm_exposed_s), "stragglers", stragglers_json(r, ri));
+			ri->cpuset, "numa", ri->numa, "binding", ri->binding, "threads",
+			ri->threads, "gemm_gflops", gemm_gflops(ri), "peak_tflops",
+			ri->peak_flops / 1e12, "ops_per_step", ops_json(ri->ops_per_step),
+			"per_step_s", "compute", per_step(r, ri->compute_s), "pp_wait",
+			per_step(r, ri->bubble_s), "optimizer", per_step(r, ri->optimizer_s),
+			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
+			stragglers_json(r, ri));
 		json_array_append_new(arr, entry);
 	}
 	return arr;

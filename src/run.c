@@ -38,6 +38,7 @@ struct run {
 	char *hosts;
 	FILE *jsonl;
 	int rank, ranks;
+	int oversubscribed; /* this rank shares a core with another */
 };
 
 /* Resolve, build the model and plan: pure work that every rank does alike, so that all of them
@@ -99,42 +100,95 @@ static int open_outputs(struct run *run)
 	return ok ? 0 : TL_EINPUT;
 }
 
+/*
+ * Place this rank on its node and bind it there (DESIGN.md §8), then size the BLAS thread pool to
+ * the placement. Every local rank sees the others' bindings as the launcher left them, so that
+ * bind = auto keeps them or replaces them on every rank of the node alike.
+ */
+static int place_rank(struct run *run, MPI_Comm local, int local_rank, int local_size)
+{
+	struct tl_topo topo;
+	struct tl_topo_place place;
+	struct tl_topo_binding bound = { 0 };
+	char *lists = NULL;
+	const char **launcher = NULL;
+	int rc;
+
+	if (tl_topo_discover(&topo)) {
+		fprintf(stderr, "trainload: rank %d (%s): hwloc cannot read the topology\n",
+			run->rank, run->me.host);
+		return TL_ERUN;
+	}
+	lists = malloc((size_t)local_size * TL_TOPO_LIST_MAX);
+	launcher = malloc((size_t)local_size * sizeof(*launcher));
+	if (!lists || !launcher) {
+		rc = TL_ENOMEM;
+		goto out;
+	}
+	rc = MPI_Allgather(topo.cpuset, TL_TOPO_LIST_MAX, MPI_CHAR, lists, TL_TOPO_LIST_MAX,
+			   MPI_CHAR, local);
+	if (rc != MPI_SUCCESS) {
+		tl_mpi_report(rc, "MPI_Allgather(bindings)", __FILE__, __LINE__);
+		rc = TL_ERUN;
+		goto out;
+	}
+	for (int i = 0; i < local_size; i++)
+		launcher[i] = lists + (size_t)i * TL_TOPO_LIST_MAX;
+
+	rc = tl_topo_place(topo.hw, local_rank, local_size, run->job->bind,
+			   (int)run->job->threads_per_rank, launcher, &place);
+	if (!rc)
+		rc = tl_topo_apply(topo.hw, &place, &bound);
+	else
+		snprintf(bound.note, sizeof(bound.note), "no placement for local rank %d of %d (%s)",
+			 local_rank, local_size, rc == TL_ENOMEM ? "out of memory" : "bad topology");
+	tl_topo_place_free(&place);
+	if (rc) {
+		fprintf(stderr, "trainload: rank %d (%s): %s\n", run->rank, run->me.host,
+			bound.note);
+		goto out;
+	}
+	openblas_set_num_threads(bound.threads);
+
+	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", bound.cpuset);
+	snprintf(run->me.numa, sizeof(run->me.numa), "%s", bound.numa);
+	snprintf(run->me.binding, sizeof(run->me.binding), "%s", bound.binding);
+	run->me.threads = bound.threads;
+	run->oversubscribed = bound.oversubscribed;
+out:
+	free(lists);
+	free(launcher);
+	tl_topo_free(&topo);
+	return rc;
+}
+
 /* Hosts, node count, binding, threads, library versions. */
 static int collect_environment(struct run *run)
 {
 	struct tl_env *env = &run->result.env;
-	struct tl_topo topo;
 	MPI_Comm local;
-	int local_rank, local_size, first_on_node, len;
-	char host[64] = "?";
+	int local_rank, local_size, first_on_node, len, any_oversubscribed, rc;
 
-	gethostname(host, sizeof(host) - 1);
+	run->me.rank = run->rank;
+	snprintf(run->me.host, sizeof(run->me.host), "?");
+	gethostname(run->me.host, sizeof(run->me.host) - 1);
 	TL_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
 					 &local));
+	MPI_Comm_set_errhandler(local, MPI_ERRORS_RETURN);
 	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
 	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
+	rc = place_rank(run, local, local_rank, local_size);
 	MPI_Comm_free(&local);
+	if (rc)
+		return rc;
 	first_on_node = local_rank == 0;
 	TL_MPI_CHECK(MPI_Allreduce(&first_on_node, &env->nodes, 1, MPI_INT, MPI_SUM,
 				   MPI_COMM_WORLD));
-
-	if (tl_topo_discover(&topo))
-		return TL_ERUN;
-	int threads = (int)run->job->threads_per_rank;
-	if (threads == 0) {
-		/* The node's cores shared among its ranks, within what the launcher bound us to. */
-		threads = topo.cores / local_size;
-		if (threads > topo.bound_pus)
-			threads = topo.bound_pus;
-		if (threads < 1)
-			threads = 1;
-	}
-	openblas_set_num_threads(threads);
-
-	run->me.rank = run->rank;
-	snprintf(run->me.host, sizeof(run->me.host), "%s", host);
-	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", topo.cpuset);
-	run->me.threads = threads;
+	TL_MPI_CHECK(MPI_Allreduce(&run->oversubscribed, &any_oversubscribed, 1, MPI_INT, MPI_MAX,
+				   MPI_COMM_WORLD));
+	if (any_oversubscribed)
+		tl_err("trainload: more ranks than cores on a node: ranks share cores "
+		       "(oversubscribed; ranks[].binding says which)\n");
 
 	MPI_Get_library_version(env->mpi_version, &len);
 	env->mpi_version[strcspn(env->mpi_version, ",\n")] = '\0';

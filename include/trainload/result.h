@@ -35,7 +35,9 @@ struct tl_rank_info {
 	int rank;
 	int stage; /* pipeline stage: ranks of one stage run the same plan, so they are peers */
 	char host[64];
-	char cpuset[256];
+	char cpuset[256];   /* the PUs it ran on, as a list ("0-3") */
+	char numa[64];      /* its NUMA node(s) */
+	char binding[128];  /* who bound it and how: "core (trainload)", "launcher", "none" */
 	int threads;
 	double peak_flops; /* the backend's calibration GEMM rate, FLOP/s */
 	double gemm_s, gemm_flops;
