@@ -34,6 +34,8 @@ struct run {
 	struct tl_exec exec;
 	struct tl_result result;
 	struct tl_rank_info me;
+	uint64_t node_memory;
+	struct tl_diag diag; /* input errors found once MPI is up */
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
 	FILE *jsonl;
@@ -149,6 +151,7 @@ static int place_rank(struct run *run, MPI_Comm local, int local_rank, int local
 		goto out;
 	}
 	openblas_set_num_threads(bound.threads);
+	run->node_memory = topo.memory_bytes;
 
 	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", bound.cpuset);
 	snprintf(run->me.numa, sizeof(run->me.numa), "%s", bound.numa);
@@ -181,6 +184,21 @@ static int collect_environment(struct run *run)
 	MPI_Comm_free(&local);
 	if (rc)
 		return rc;
+	/* What memory = full will allocate must fit on the node; every rank learns of any node
+	 * where it does not, before anything is allocated. */
+	uint64_t planned = run->model.memory_bytes_per_rank;
+	int too_big = run->job->memory == TL_MEMORY_FULL &&
+		      (double)planned * local_size > (double)run->node_memory;
+	int any_too_big;
+	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+	if (too_big && local_rank == 0)
+		tl_job_blame(run->job, "run", "memory", &run->diag,
+			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB "
+			     "(memory = lean reuses buffers and runs in less)",
+			     (double)planned / 1e9, local_size, run->me.host,
+			     (double)run->node_memory / 1e9);
+	if (any_too_big)
+		return TL_EINPUT;
 	first_on_node = local_rank == 0;
 	TL_MPI_CHECK(MPI_Allreduce(&first_on_node, &env->nodes, 1, MPI_INT, MPI_SUM,
 				   MPI_COMM_WORLD));
@@ -402,6 +420,15 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job)
 		rc = run_steps(&run);
 	if (!rc)
 		rc = report(&run);
+	if (rc == TL_EINPUT) {
+		/* Bad input that needed the world to be seen: every rank knows, all exit 2. The
+		 * rank that saw it prints it. */
+		tl_diag_print(&run.diag);
+		tl_diag_free(&run.diag);
+		cleanup(&run);
+		MPI_Finalize();
+		return TL_EXIT_BAD_INPUT;
+	}
 	if (rc) {
 		/* One rank's failure ends the job; no rank is left waiting in a collective. */
 		fprintf(stderr, "trainload: rank %d: run failed (%s)\n", run.rank,

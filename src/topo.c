@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trainload/job.h"
 #include "trainload/log.h"
@@ -77,7 +79,8 @@ static void list_fit(char *buf, size_t size, hwloc_const_bitmap_t set)
 	free(full);
 }
 
-static void fill(struct tl_topo *topo)
+/* synthetic: a described topology, not this machine (so the kernel's figures do not apply). */
+static void fill(struct tl_topo *topo, bool synthetic)
 {
 	hwloc_topology_t hw = topo->hw;
 	static const hwloc_obj_type_t caches[] = { HWLOC_OBJ_L5CACHE, HWLOC_OBJ_L4CACHE,
@@ -89,6 +92,12 @@ static void fill(struct tl_topo *topo)
 	topo->numa_nodes = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_NUMANODE);
 	topo->packages = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_PACKAGE);
 	topo->memory_bytes = hwloc_get_root_obj(hw)->total_memory;
+	/* hwloc adds up the NUMA nodes' memory from sysfs, which some virtual machines report
+	 * short (one here claims 4.6 GB of its 24); the kernel's own total is the floor. */
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	if (!synthetic && pages > 0 && page > 0 &&
+	    (uint64_t)pages * (uint64_t)page > topo->memory_bytes)
+		topo->memory_bytes = (uint64_t)pages * (uint64_t)page;
 	if (topo->cores < 1)
 		topo->cores = topo->pus > 0 ? topo->pus : 1;
 	if (topo->packages < 1)
@@ -127,7 +136,7 @@ int tl_topo_discover(struct tl_topo *topo)
 		tl_topo_free(topo);
 		return TL_ERUN;
 	}
-	fill(topo);
+	fill(topo, false);
 	return 0;
 }
 
@@ -140,7 +149,7 @@ int tl_topo_synthetic(struct tl_topo *topo, const char *description)
 		tl_topo_free(topo);
 		return TL_EINPUT;
 	}
-	fill(topo);
+	fill(topo, true);
 	return 0;
 }
 
