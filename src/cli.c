@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trainload/cli.h"
+#include "trainload/dryrun.h"
 #include "trainload/log.h"
 
 static void usage(FILE *out)
@@ -30,6 +31,16 @@ static void usage(FILE *out)
 		"  -o, --output FILE.json       write the result document to FILE.json and one line\n"
 		"                               per finished step to FILE.jsonl\n"
 		"  -q, --quiet                  no summary on stdout\n"
+		"      --peak-tflops X          peak TFLOP/s per rank for MFU (default: measured\n"
+		"                               by a calibration GEMM at start-up)\n"
+		"  -n, --dry-run                print the plan of one rank and exit: no MPI, no\n"
+		"                               hardware work\n"
+		"      --ranks N                dry run: the world size (default 1)\n"
+		"      --ranks-per-node K       dry run: ranks per node, to tell which groups cross\n"
+		"                               nodes\n"
+		"      --rank R                 dry run: whose plan to print (default 0)\n"
+		"      --json                   dry run: print JSON (the job, world and plan keys\n"
+		"                               of a run's result, and more)\n"
 		"      --help-job               list every job-file key with its default and range\n"
 		"  -h, --help                   this text\n"
 		"  -V, --version                print the version\n"
@@ -42,25 +53,62 @@ static void usage(FILE *out)
  * or TL_EINPUT. */
 static int parse_args(struct tl_cli *cli, int argc, char **argv)
 {
-	enum { OPT_HELP_JOB = 256 };
+	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK };
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-job", no_argument, NULL, OPT_HELP_JOB },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "ranks", required_argument, NULL, OPT_RANKS },
+		{ "ranks-per-node", required_argument, NULL, OPT_RANKS_PER_NODE },
+		{ "rank", required_argument, NULL, OPT_RANK },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "peak-tflops", required_argument, NULL, OPT_PEAK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool print = tl_log_rank() == 0;
-	int c;
+	int c, index = 0;
 
 	cli->sets = calloc((size_t)argc, sizeof(*cli->sets));
 	if (!cli->sets)
 		return TL_ENOMEM;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:o:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:qnhV", longopts, &index)) != -1) {
 		switch (c) {
+		case 'n':
+			cli->dry_run = true;
+			break;
+		case OPT_RANKS:
+		case OPT_RANKS_PER_NODE:
+		case OPT_RANK: {
+			uint64_t *dst = c == OPT_RANKS		? &cli->dry.ranks
+					: c == OPT_RANKS_PER_NODE ? &cli->dry.ranks_per_node
+								  : &cli->dry.rank;
+			const char *why = NULL;
+			if (tl_parse_uint(optarg, dst, &why) ||
+			    (c != OPT_RANK && (*dst == 0 || *dst > TL_MAX_RANKS))) {
+				tl_err("trainload: --%s %s: %s\n", longopts[index].name, optarg,
+				       why ? why : "out of range (1 .. 2^32)");
+				return TL_EINPUT;
+			}
+			break;
+		}
+		case OPT_JSON:
+			cli->dry.json = true;
+			break;
+		case OPT_PEAK: {
+			char *end;
+			cli->peak_tflops = strtod(optarg, &end);
+			if (*end || !(cli->peak_tflops > 0 && cli->peak_tflops < 1e9)) {
+				tl_err("trainload: --peak-tflops %s: expected a positive number\n",
+				       optarg);
+				return TL_EINPUT;
+			}
+			break;
+		}
 		case 's':
 			cli->sets[cli->nsets++] = optarg;
 			break;
@@ -117,7 +165,7 @@ int tl_cli_load_job(const struct tl_cli *cli, struct tl_job *job, struct tl_diag
 
 int tl_main(int argc, char **argv)
 {
-	struct tl_cli cli = { .argc = argc, .argv = argv };
+	struct tl_cli cli = { .argc = argc, .argv = argv, .dry = { .ranks = 1 } };
 	struct tl_job job;
 	struct tl_diag diag = { 0 };
 	int rc, status;
@@ -130,12 +178,14 @@ int tl_main(int argc, char **argv)
 		return rc == 1 ? TL_EXIT_OK : TL_EXIT_BAD_INPUT;
 	}
 	rc = tl_cli_load_job(&cli, &job, &diag);
+	if (!rc && cli.dry_run)
+		rc = tl_dry_run(&job, &cli.dry, stdout, &diag);
 	if (rc) {
 		if (tl_log_rank() == 0)
 			tl_diag_print(&diag);
-		status = TL_EXIT_BAD_INPUT;
+		status = rc == TL_EINPUT ? TL_EXIT_BAD_INPUT : TL_EXIT_RUN_FAILED;
 	} else {
-		status = tl_run(&cli, &job);
+		status = cli.dry_run ? TL_EXIT_OK : tl_run(&cli, &job);
 	}
 	tl_diag_free(&diag);
 	tl_job_free(&job);

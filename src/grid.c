@@ -111,6 +111,13 @@ bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int 
 	       tl_grid_group_member(grid, rank, group, n - 1) / grid->ranks_per_node;
 }
 
+uint64_t tl_grid_nodes(const struct tl_grid *grid)
+{
+	if (!grid->ranks_per_node)
+		return 0;
+	return (grid->world + grid->ranks_per_node - 1) / grid->ranks_per_node;
+}
+
 const char *tl_grid_group_name(int group)
 {
 	static const char *const names[TL_GRID_GROUPS] = {

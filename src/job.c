@@ -149,7 +149,7 @@ static void unknown_key(struct tl_diag *diag, const char *where, const char *sec
 }
 
 /* Unsigned integer with an optional k/M/G/T (powers of 1000) or Ki/Mi/Gi/Ti (of 1024) suffix. */
-static int parse_uint(const char *s, uint64_t *out, const char **why)
+int tl_parse_uint(const char *s, uint64_t *out, const char **why)
 {
 	static const struct {
 		const char *suffix;
@@ -243,7 +243,7 @@ static int set_value(struct tl_job *job, const struct tl_option *opt, const char
 			*(uint64_t *)field(job, opt) = 0;
 			return 0;
 		}
-		if (parse_uint(value, &v, &why)) {
+		if (tl_parse_uint(value, &v, &why)) {
 			tl_diag_add(diag, where, "bad value '%s' for key '%s' in [%s]: %s", value,
 				    opt->name, opt->section, why);
 			return TL_EINPUT;

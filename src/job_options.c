@@ -32,10 +32,9 @@
 	{ .section = sec, .name = key, .type = TL_OPT_DOUBLE, .off = OFF(field), .dmin = lo,     \
 	  .dmax = hi, .def = dflt, .help = text }
 
-/* Upper bounds that keep every product of sizes far from 64-bit overflow on their own; the
+/* An upper bound that keeps every product of sizes far from 64-bit overflow on its own; the
  * products themselves are checked when the model is built. */
 #define MAX_DIM (UINT64_C(1) << 32)
-#define MAX_RANKS (UINT64_C(1) << 24)
 
 static const struct tl_opt_enum mlp_names[] = { { "gelu", TL_MLP_GELU },
 						{ "swiglu", TL_MLP_SWIGLU },
@@ -101,12 +100,12 @@ const struct tl_option tl_job_options[] = {
 	U("model", "topk", topk, 1, MAX_DIM, "2", "experts each token is routed to"),
 	U("model", "moe_every", moe_every, 1, MAX_DIM, "1", "every n-th layer is an MoE layer"),
 
-	U("parallel", "tp", tp, 1, MAX_RANKS, "1", "tensor-parallel group size"),
-	U("parallel", "pp", pp, 1, MAX_RANKS, "1", "pipeline-parallel stages"),
-	U("parallel", "cp", cp, 1, MAX_RANKS, "1", "context-parallel group size"),
-	U("parallel", "ep", ep, 1, MAX_RANKS, "1",
+	U("parallel", "tp", tp, 1, TL_MAX_RANKS, "1", "tensor-parallel group size"),
+	U("parallel", "pp", pp, 1, TL_MAX_RANKS, "1", "pipeline-parallel stages"),
+	U("parallel", "cp", cp, 1, TL_MAX_RANKS, "1", "context-parallel group size"),
+	U("parallel", "ep", ep, 1, TL_MAX_RANKS, "1",
 	  "expert-parallel group size, carved out of the data-parallel ranks (divides dp)"),
-	UAUTO("parallel", "dp", dp, 1, MAX_RANKS, "data-parallel size (auto: world/(tp*pp*cp))"),
+	UAUTO("parallel", "dp", dp, 1, TL_MAX_RANKS, "data-parallel size (auto: world/(tp*pp*cp))"),
 	U("parallel", "zero", zero, 0, 3, "0", "ZeRO stage: 0 (none), 1, 2 or 3"),
 	B("parallel", "sequence_parallel", sequence_parallel, "no",
 	  "Megatron sequence parallelism in the tensor-parallel group"),
@@ -135,9 +134,10 @@ const struct tl_option tl_job_options[] = {
 	E("run", "backend", backend, backend_names, "cpu",
 	  "cpu (OpenBLAS + MPI), cuda (cuBLAS + NCCL) or null (no work, for testing)"),
 	E("run", "bind", bind, bind_names, "auto",
-	  "rank binding: auto (keep the launcher's), core, numa, package or none"),
+	  "rank binding: auto (keep a sensible launcher binding, else core), core, numa, package "
+	  "or none"),
 	UAUTO("run", "threads_per_rank", threads_per_rank, 1, 4096,
-	      "BLAS threads per rank (auto: the node's cores divided among its ranks)"),
+	      "BLAS threads per rank (auto: its share of the cores it is bound to)"),
 	U("run", "check", check, 0, 1 << 30, "0", "verify collective results every N steps (0: off)"),
 	U("run", "timeout_s", timeout_s, 0, 1 << 30, "0",
 	  "watchdog: abort when no op finishes for this many seconds (0: off)"),

@@ -7,29 +7,32 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "trainload/job.h"
 
-/* Describe where "section.key" was set, for messages. */
-static const char *where(const struct tl_job *job, const char *section, const char *key,
-			 char *buf, size_t len)
+void tl_job_blame(const struct tl_job *job, const char *section, const char *key,
+		  struct tl_diag *diag, const char *fmt, ...)
 {
-	return tl_job_where(job, tl_job_option(section, key), buf, len);
+	char where[600], msg[1024];
+	va_list ap;
+
+	tl_job_where(job, tl_job_option(section, key), where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	tl_diag_add(diag, where, "%s", msg);
 }
 
-static bool was_set(const struct tl_job *job, const char *section, const char *key)
+bool tl_job_was_set(const struct tl_job *job, const char *section, const char *key)
 {
 	return job->set_line[tl_job_option(section, key) - tl_job_options] != 0;
 }
 
 /* Report an error blamed on section.key. */
-#define BLAME(section, key, ...)                                                                 \
-	do {                                                                                     \
-		char w_[600];                                                                    \
-		tl_diag_add(diag, where(job, section, key, w_, sizeof(w_)), __VA_ARGS__);         \
-	} while (0)
+#define BLAME(section, key, ...) tl_job_blame(job, section, key, diag, __VA_ARGS__)
 
 static void resolve_model(struct tl_job *job, struct tl_diag *diag)
 {
@@ -137,35 +140,14 @@ static void resolve_run(struct tl_job *job, struct tl_diag *diag)
 		job->comm_dtype = job->compute_dtype;
 }
 
-/*
- * Keys whose behaviour later work implements: a value other than the one this version runs is
- * refused, never silently ignored.
- */
-static void refuse_unimplemented(struct tl_job *job, struct tl_diag *diag)
+/* What no part of this version can plan: refused for runs and dry runs alike. The executor
+ * refuses, in the same way, what it cannot run yet (tl_exec_check). */
+static void refuse_unplannable(struct tl_job *job, struct tl_diag *diag)
 {
-#define LATER(cond, section, key, what)                                                          \
-	do {                                                                                     \
-		if (cond)                                                                        \
-			BLAME(section, key, "%s is not implemented yet", what);                  \
-	} while (0)
-
-	LATER(job->has_sweep, "sweep", "op", "a [sweep] job");
-	LATER(job->tp > 1, "parallel", "tp", "tensor parallelism (tp > 1)");
-	LATER(job->pp > 1, "parallel", "pp", "pipeline parallelism (pp > 1)");
-	LATER(job->cp > 1, "parallel", "cp", "context parallelism (cp > 1)");
-	LATER(job->ep > 1, "parallel", "ep", "expert parallelism (ep > 1)");
-	LATER(job->experts > 0, "model", "experts", "a mixture-of-experts model (experts > 0)");
-	LATER(job->zero > 0, "parallel", "zero", "ZeRO (zero > 0)");
-	LATER(job->sequence_parallel, "parallel", "sequence_parallel", "sequence parallelism");
-	LATER(job->backend == TL_BACKEND_CUDA, "run", "backend", "backend = cuda");
-	LATER(job->bind != TL_BIND_AUTO && job->bind != TL_BIND_NONE, "run", "bind",
-	      "binding by trainload (bind = core, numa or package)");
-	LATER(job->check > 0, "run", "check", "collective result checking (check > 0)");
-	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
-	LATER(job->comm_dtype != job->compute_dtype, "run", "comm_dtype",
-	      "a comm_dtype other than compute_dtype");
-	LATER(was_set(job, "run", "straggler_pct"), "run", "straggler_pct", "straggler detection");
-#undef LATER
+	if (job->has_sweep)
+		BLAME("sweep", "op", "a [sweep] job is not implemented yet");
+	if (job->cp > 1)
+		BLAME("parallel", "cp", "context parallelism (cp > 1) is not implemented yet");
 }
 
 int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *diag)
@@ -181,6 +163,6 @@ int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *dia
 	resolve_model(job, diag);
 	resolve_parallel(job, world_ranks, diag);
 	resolve_run(job, diag);
-	refuse_unimplemented(job, diag);
+	refuse_unplannable(job, diag);
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
 }

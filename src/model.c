@@ -5,7 +5,10 @@
  * Parameter conventions follow the two published families the mlp key stands for: gelu models
  * are GPT-style (biases on every linear layer, LayerNorm with weight and bias, learned position
  * embeddings), swiglu models are Llama-style (no biases, RMSNorm with a weight only, rotary
- * positions that hold no parameters).
+ * positions that hold no parameters). Tensor parallelism splits the column-parallel weights (and
+ * their biases) and the row-parallel weights over tp, and replicates row-parallel biases and
+ * norms, as Megatron does; MoE experts are split over ep and each expert's MLP over tp, and the
+ * router is replicated.
  */
 #include "config.h"
 
@@ -39,6 +42,11 @@ static uint64_t add(struct safe *s, uint64_t a, uint64_t b)
 	return r;
 }
 
+static uint64_t ceil_div(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
 uint64_t tl_dtype_bytes(int dtype)
 {
 	switch (dtype) {
@@ -64,149 +72,358 @@ static struct tl_gemm gemm(const char *name, uint64_t m, uint64_t n, uint64_t k,
 				 .weight = weight, .attn_core = attn_core };
 }
 
-/* The forward GEMMs of one layer for one microbatch on one of t tensor-parallel ranks. */
-static int layer_gemms(const struct tl_job *job, uint64_t t, struct tl_gemm *out, struct safe *s)
+static bool gpt_style(const struct tl_job *job)
 {
-	uint64_t tokens = mul(s, job->microbatch, job->seq);
-	uint64_t head_dim = job->hidden / job->heads;
-	uint64_t qkv_cols = mul(s, add(s, job->heads, mul(s, 2, job->kv_heads)), head_dim);
-	uint64_t heads_batch = mul(s, job->microbatch, job->heads / t);
-	uint64_t ffn = job->ffn_hidden / t;
+	return job->mlp == TL_MLP_GELU;
+}
+
+static uint64_t qkv_columns(const struct tl_job *job)
+{
+	return (job->heads + 2 * job->kv_heads) * (job->hidden / job->heads);
+}
+
+/* The MLP GEMMs of one dense MLP (or one expert) on m tokens, batch of them, split over t. */
+static int mlp_gemms(const struct tl_job *job, uint64_t m, uint64_t t, uint64_t batch,
+		     bool expert, struct tl_gemm *out)
+{
+	uint64_t f = job->ffn_hidden / t;
 	int n = 0;
 
-	out[n++] = gemm("qkv", tokens, qkv_cols / t, job->hidden, 1, true, false);
-	out[n++] = gemm("attn_scores", job->seq, job->seq, head_dim, heads_batch, false, true);
-	out[n++] = gemm("attn_v", job->seq, head_dim, job->seq, heads_batch, false, true);
-	out[n++] = gemm("out_proj", tokens, job->hidden, job->hidden / t, 1, true, false);
 	if (job->mlp == TL_MLP_SWIGLU)
-		out[n++] = gemm("mlp_gate", tokens, ffn, job->hidden, 1, true, false);
-	out[n++] = gemm("mlp_up", tokens, ffn, job->hidden, 1, true, false);
-	out[n++] = gemm("mlp_down", tokens, job->hidden, ffn, 1, true, false);
+		out[n++] = gemm(expert ? "expert_gate" : "mlp_gate", m, f, job->hidden, batch, true,
+				false);
+	out[n++] = gemm(expert ? "expert_up" : "mlp_up", m, f, job->hidden, batch, true, false);
+	out[n++] = gemm(expert ? "expert_down" : "mlp_down", m, job->hidden, f, batch, true, false);
 	return n;
 }
 
-static struct tl_gemm logits_gemm(const struct tl_job *job, uint64_t t, struct safe *s)
+/* One layer's GEMMs for one microbatch on one of t tensor- and ep expert-parallel ranks. */
+static void layer_gemms(const struct tl_job *job, uint64_t t, uint64_t ep, bool moe,
+			struct tl_layer *layer, struct safe *s)
 {
-	/* The vocabulary is padded to a multiple of t, as Megatron pads it. */
-	uint64_t vocab_per_rank = (job->vocab + t - 1) / t;
-	return gemm("logits", mul(s, job->microbatch, job->seq), vocab_per_rank, job->hidden, 1, true,
-		    false);
+	uint64_t tokens = mul(s, job->microbatch, job->seq);
+	uint64_t head_dim = job->hidden / job->heads;
+	uint64_t heads_batch = mul(s, job->microbatch, job->heads / t);
+
+	layer->moe = moe;
+	layer->attn[0] = gemm("qkv", tokens, qkv_columns(job) / t, job->hidden, 1, true, false);
+	layer->attn[1] = gemm("attn_scores", job->seq, job->seq, head_dim, heads_batch, false, true);
+	layer->attn[2] = gemm("attn_v", job->seq, head_dim, job->seq, heads_batch, false, true);
+	layer->attn[3] = gemm("out_proj", tokens, job->hidden, job->hidden / t, 1, true, false);
+	if (!moe) {
+		layer->mlp_gemms = mlp_gemms(job, tokens, t, 1, false, layer->mlp);
+		return;
+	}
+	/* Each token goes to topk experts; balanced, a rank's experts.experts/ep local experts
+	 * each get tokens·topk·ep/experts of them after the dispatch alltoall. */
+	uint64_t local = job->experts / ep;
+	uint64_t per_expert = ceil_div(mul(s, mul(s, tokens, job->topk), ep), job->experts);
+	layer->mlp[0] = gemm("router", tokens, job->experts, job->hidden, 1, true, false);
+	layer->mlp_gemms = 1 + mlp_gemms(job, per_expert, t, local, true, layer->mlp + 1);
 }
 
-/* Parameters of one layer, whole model, and the share one tensor-parallel rank holds. */
-static void layer_params(const struct tl_job *job, struct safe *s, uint64_t *whole,
-			 uint64_t *per_rank)
-{
-	uint64_t h = job->hidden, t = job->tp, f = job->ffn_hidden;
-	uint64_t qkv_cols = (job->heads + 2 * job->kv_heads) * (h / job->heads);
-	bool gpt = job->mlp == TL_MLP_GELU;
-	/* Column-parallel weights (and their biases) are split over t; row-parallel biases and
-	 * norms are replicated on every tensor-parallel rank. */
-	uint64_t split = add(s, mul(s, h, qkv_cols), mul(s, h, h));
-	uint64_t replicated;
+/* Parameters of the attention block and of one dense MLP: split over tp, and replicated. */
+struct block_params {
+	uint64_t split, replicated;
+};
 
-	split = add(s, split, mul(s, mul(s, gpt ? 2 : 3, h), f));
-	if (gpt) {
-		split = add(s, split, add(s, qkv_cols, f)); /* column-parallel biases */
-		replicated = 2 * h + 2 * 2 * h;            /* row-parallel biases, 2 LayerNorms */
+static struct block_params attn_params(const struct tl_job *job, struct safe *s)
+{
+	uint64_t h = job->hidden, qkv = qkv_columns(job);
+	struct block_params p = { add(s, mul(s, h, qkv), mul(s, h, h)), 0 };
+
+	if (gpt_style(job)) {
+		p.split = add(s, p.split, qkv); /* column-parallel QKV bias */
+		p.replicated = h + 2 * 2 * h;   /* out_proj bias, two LayerNorms */
 	} else {
-		replicated = 2 * h; /* 2 RMSNorm weights */
+		p.replicated = 2 * h; /* two RMSNorm weights */
 	}
-	*whole = add(s, split, replicated);
-	*per_rank = add(s, split / t, replicated);
+	return p;
+}
+
+static struct block_params mlp_params(const struct tl_job *job, struct safe *s)
+{
+	uint64_t h = job->hidden, f = job->ffn_hidden;
+	struct block_params p = { mul(s, mul(s, gpt_style(job) ? 2 : 3, h), f), 0 };
+
+	if (gpt_style(job)) {
+		p.split = add(s, p.split, f); /* column-parallel mlp_up bias */
+		p.replicated = h;             /* row-parallel mlp_down bias */
+	}
+	return p;
+}
+
+static void layer_params(const struct tl_job *job, bool moe, struct tl_layer *layer,
+			 struct safe *s)
+{
+	struct block_params a = attn_params(job, s), m = mlp_params(job, s);
+	uint64_t t = job->tp;
+	uint64_t attn_whole = add(s, a.split, a.replicated);
+	uint64_t attn_rank = add(s, a.split / t, a.replicated);
+	uint64_t mlp_whole = add(s, m.split, m.replicated);
+	uint64_t mlp_rank = add(s, m.split / t, m.replicated);
+
+	if (!moe) {
+		layer->params = add(s, attn_whole, mlp_whole);
+		layer->params_rank = add(s, attn_rank, mlp_rank);
+		layer->expert_params_rank = 0;
+		return;
+	}
+	uint64_t router = mul(s, job->hidden, job->experts);
+	layer->expert_params_rank = mul(s, job->experts / job->ep, mlp_rank);
+	layer->params = add(s, add(s, attn_whole, router), mul(s, job->experts, mlp_whole));
+	layer->params_rank = add(s, add(s, attn_rank, router), layer->expert_params_rank);
+}
+
+/* Elementwise passes of one layer's forward for one microbatch, bytes read + written. */
+static void layer_passes(const struct tl_job *job, uint64_t elem, struct tl_layer *layer,
+			 struct safe *s)
+{
+	uint64_t t = job->tp, tokens = mul(s, job->microbatch, job->seq);
+	/* Norms and residual adds work on the whole b·s·h tensor, or on 1/t of it with
+	 * sequence parallelism. */
+	uint64_t x = mul(s, mul(s, tokens, job->hidden), elem);
+	uint64_t mlp_tokens = layer->moe ? mul(s, tokens, job->topk) : tokens;
+
+	if (job->sequence_parallel)
+		x /= t;
+	layer->norm_bytes = mul(s, 2 * 2, x);     /* two norms, each reads and writes x */
+	layer->residual_bytes = mul(s, 2 * 3, x); /* two adds, each reads two and writes one */
+	layer->softmax_bytes = mul(
+		s, mul(s, mul(s, 2 * job->microbatch, job->heads / t), mul(s, job->seq, job->seq)),
+		elem);
+	layer->act_bytes = mul(s, mul(s, job->mlp == TL_MLP_SWIGLU ? 3 : 2, mlp_tokens),
+			       mul(s, job->ffn_hidden / t, elem));
+}
+
+/* Forward FLOPs of one layer for one microbatch, whole model (tp = ep = 1); MoE experts count
+ * topk dense MLPs per token, exactly. */
+static void whole_layer_flops(const struct tl_job *job, bool moe, tl_flops_t *fwd,
+			      tl_flops_t *attn_core, struct safe *s)
+{
+	struct tl_layer whole;
+	struct tl_gemm dense_mlp[4];
+	int n = mlp_gemms(job, mul(s, job->microbatch, job->seq), 1, 1, false, dense_mlp);
+
+	layer_gemms(job, 1, 1, false, &whole, s);
+	*fwd = 0;
+	*attn_core = 0;
+	for (int i = 0; i < 4; i++) {
+		*fwd += tl_gemm_flops(&whole.attn[i]);
+		if (whole.attn[i].attn_core)
+			*attn_core += tl_gemm_flops(&whole.attn[i]);
+	}
+	tl_flops_t mlp = 0;
+	for (int i = 0; i < n; i++)
+		mlp += tl_gemm_flops(&dense_mlp[i]);
+	if (moe) {
+		struct tl_gemm router = gemm("router", mul(s, job->microbatch, job->seq),
+					     job->experts, job->hidden, 1, true, false);
+		*fwd += tl_gemm_flops(&router) + mlp * job->topk;
+	} else {
+		*fwd += mlp;
+	}
+}
+
+const struct tl_layer *tl_model_layer(const struct tl_model *model, const struct tl_job *job,
+				      uint64_t layer)
+{
+	if (job->experts && layer % job->moe_every == job->moe_every - 1)
+		return &model->moe;
+	return &model->dense;
+}
+
+/* Activation bytes one layer keeps for backward, one microbatch (Korthikanti et al. 2022,
+ * Table 2, for 2-byte activations; scaled to elem). MoE layers keep topk times the MLP's
+ * share (19·s·b·h of the 34). */
+static uint64_t activation_bytes(const struct tl_job *job, bool moe, uint64_t elem,
+				 struct safe *s)
+{
+	uint64_t t = job->tp, sbh = mul(s, mul(s, job->seq, job->microbatch), job->hidden);
+	uint64_t scores = mul(s, mul(s, 5 * job->heads, mul(s, job->seq, job->seq)),
+			      job->microbatch); /* 5·a·s²·b */
+	bool sp = job->sequence_parallel;
+	uint64_t bytes2; /* at 2 bytes per element */
+
+	switch (job->recompute) {
+	case TL_RECOMPUTE_FULL:
+		bytes2 = mul(s, 2, sbh) / (sp ? t : 1);
+		break;
+	case TL_RECOMPUTE_SELECTIVE:
+		bytes2 = sp ? mul(s, 34, sbh) / t : add(s, mul(s, 10, sbh), mul(s, 24, sbh) / t);
+		break;
+	default:
+		bytes2 = sp ? add(s, mul(s, 34, sbh), scores) / t
+			    : add(s, add(s, mul(s, 10, sbh), mul(s, 24, sbh) / t), scores / t);
+		break;
+	}
+	if (moe && job->recompute != TL_RECOMPUTE_FULL)
+		bytes2 = add(s, bytes2, mul(s, mul(s, 19, sbh), job->topk - 1) / t);
+	return mul(s, bytes2, elem) / 2;
+}
+
+uint64_t tl_model_stage_params(const struct tl_model *model, const struct tl_job *job,
+			       uint64_t stage, uint64_t *expert)
+{
+	uint64_t first = stage * model->layers_per_stage, params = 0, experts = 0;
+
+	for (uint64_t l = first; l < first + model->layers_per_stage; l++) {
+		const struct tl_layer *layer = tl_model_layer(model, job, l);
+		params += layer->params_rank;
+		experts += layer->expert_params_rank;
+	}
+	if (stage == 0)
+		params += model->embed_params_rank;
+	if (stage == job->pp - 1)
+		params += model->head_params_rank;
+	if (expert)
+		*expert = experts;
+	return params;
+}
+
+/* Memory of pipeline stage `stage`; keeps the largest in model. */
+static void stage_totals(struct tl_model *model, const struct tl_job *job, uint64_t stage,
+			 struct safe *s)
+{
+	uint64_t first = stage * model->layers_per_stage, act = 0;
+	uint64_t elem = model->elem_bytes;
+	uint64_t params = tl_model_stage_params(model, job, stage, NULL);
+	bool last = stage == job->pp - 1;
+
+	for (uint64_t l = first; l < first + model->layers_per_stage; l++)
+		act = add(s, act, activation_bytes(job, tl_model_layer(model, job, l)->moe, elem, s));
+
+	/* 1F1B keeps at most pp - stage microbatches in flight; GPipe all of them. */
+	uint64_t in_flight = job->schedule == TL_SCHEDULE_GPIPE ? model->microbatches
+								: job->pp - stage;
+	if (in_flight > model->microbatches)
+		in_flight = model->microbatches;
+	act = mul(s, act, in_flight);
+	if (last) /* the logits of the microbatch in flight */
+		act = add(s, act, mul(s, mul(s, model->tokens, ceil_div(job->vocab, job->tp)), elem));
+
+	/* ZeRO shards optimizer state (stage 1), gradients too (2), and weights too (3). */
+	uint64_t dp = job->dp;
+	uint64_t weights = mul(s, params, elem), grads = weights;
+	uint64_t optimizer = mul(s, params, TL_ADAM_STATE_BYTES_PER_PARAM);
+	if (job->zero >= 1)
+		optimizer = ceil_div(optimizer, dp);
+	if (job->zero >= 2)
+		grads = ceil_div(grads, dp);
+	if (job->zero >= 3)
+		weights = ceil_div(weights, dp);
+	uint64_t total = add(s, add(s, weights, grads), add(s, optimizer, act));
+
+	if (params > model->params_per_rank)
+		model->params_per_rank = params;
+	if (total > model->memory_bytes_per_rank) {
+		model->memory_bytes_per_rank = total;
+		model->weight_bytes = weights;
+		model->grad_bytes = grads;
+		model->optimizer_bytes = optimizer;
+		model->activation_bytes = act;
+	}
 }
 
 int tl_model_build(struct tl_model *model, const struct tl_job *job, struct tl_diag *diag)
 {
 	struct safe s = { false };
-	struct tl_gemm whole[TL_MODEL_LAYER_GEMMS_MAX];
-	uint64_t per_layer_rank;
 
 	memset(model, 0, sizeof(*model));
 	if (job->ffn_hidden % job->tp) {
-		char w[600];
-		tl_diag_add(diag, tl_job_where(job, tl_job_option("parallel", "tp"), w, sizeof(w)),
-			    "tp = %" PRIu64 " does not divide ffn_hidden = %" PRIu64, job->tp,
-			    job->ffn_hidden);
+		tl_job_blame(job, "parallel", "tp", diag,
+			     "tp = %" PRIu64 " does not divide ffn_hidden = %" PRIu64, job->tp,
+			     job->ffn_hidden);
 		return TL_EINPUT;
 	}
 	model->elem_bytes = tl_dtype_bytes(job->compute_dtype);
 	model->comm_elem_bytes = tl_dtype_bytes(job->comm_dtype);
-	model->layer_gemms = layer_gemms(job, job->tp, model->layer, &s);
-	model->logits = logits_gemm(job, job->tp, &s);
 	model->microbatches = job->grad_accum;
+	model->layers_per_stage = job->layers / job->pp;
+	model->tokens = mul(&s, job->microbatch, job->seq);
 	model->tokens_per_step = mul(&s, job->global_batch, job->seq);
 
-	/* Parameters. */
-	uint64_t embed = mul(&s, job->vocab, job->hidden);
-	bool gpt = job->mlp == TL_MLP_GELU;
-	uint64_t positions = gpt ? mul(&s, job->seq, job->hidden) : 0;
-	uint64_t final_norm = gpt ? 2 * job->hidden : job->hidden;
-	uint64_t layers_per_stage = job->layers / job->pp;
+	uint64_t act_elems = mul(&s, model->tokens, job->hidden);
+	model->tp_bytes = mul(&s, act_elems, model->comm_elem_bytes);
+	model->pp_bytes = model->tp_bytes / (job->sequence_parallel ? job->tp : 1);
+	model->moe_bytes = mul(&s, model->tp_bytes, job->topk);
+	model->embed_bytes = mul(&s, 2 * act_elems, model->elem_bytes);
+	model->loss_bytes = mul(&s, mul(&s, 2 * model->tokens, ceil_div(job->vocab, job->tp)),
+				model->elem_bytes);
 
-	layer_params(job, &s, &model->params_per_layer, &per_layer_rank);
-	model->params_total = add(&s, mul(&s, job->layers, model->params_per_layer),
-				  add(&s, embed, add(&s, positions, final_norm)));
+	layer_gemms(job, job->tp, job->ep, false, &model->dense, &s);
+	layer_params(job, false, &model->dense, &s);
+	layer_passes(job, model->elem_bytes, &model->dense, &s);
+	if (job->experts) {
+		layer_gemms(job, job->tp, job->ep, true, &model->moe, &s);
+		layer_params(job, true, &model->moe, &s);
+		layer_passes(job, model->elem_bytes, &model->moe, &s);
+	}
+	model->logits = gemm("logits", model->tokens, ceil_div(job->vocab, job->tp), job->hidden, 1,
+			     true, false);
+
+	/* Parameters, whole model. */
+	model->params_embedding = mul(&s, job->vocab, job->hidden);
+	model->params_total = add(&s, model->params_embedding,
+				  gpt_style(job) ? add(&s, mul(&s, job->seq, job->hidden),
+						       2 * job->hidden)
+						 : job->hidden);
 	if (!job->tied_embeddings)
-		model->params_total = add(&s, model->params_total, embed);
+		model->params_total = add(&s, model->params_total, model->params_embedding);
+	for (uint64_t l = 0; l < job->layers; l++)
+		model->params_total =
+			add(&s, model->params_total, tl_model_layer(model, job, l)->params);
 
-	/* The first stage holds the input embedding, the last the output one (the same matrix
-	 * when tied and pp = 1; a copy on each end when tied and pp > 1, as Megatron keeps it). */
-	uint64_t embed_rank = (job->vocab + job->tp - 1) / job->tp * job->hidden;
-	uint64_t stage_layers = mul(&s, layers_per_stage, per_layer_rank);
-	uint64_t first = add(&s, stage_layers, add(&s, embed_rank, positions));
-	uint64_t last = add(&s, stage_layers, final_norm);
-	if (job->pp == 1) {
-		first = add(&s, first, final_norm);
-		if (!job->tied_embeddings)
-			first = add(&s, first, embed_rank);
-		model->params_per_rank = first;
-	} else {
-		last = add(&s, last, embed_rank);
-		model->params_per_rank = first > last ? first : last;
-	}
+	/* What the first and last pipeline stages hold besides their layers. The output
+	 * embedding is its own matrix when untied; when tied, the same matrix on a single stage
+	 * and a copy on the last one with pipelining (as Megatron keeps it). */
+	uint64_t embed_rank = mul(&s, ceil_div(job->vocab, job->tp), job->hidden);
+	model->embed_params_rank =
+		add(&s, embed_rank, gpt_style(job) ? mul(&s, job->seq, job->hidden) : 0);
+	model->head_params_rank = gpt_style(job) ? 2 * job->hidden : job->hidden;
+	if (!job->tied_embeddings || job->pp > 1)
+		model->head_params_rank = add(&s, model->head_params_rank, embed_rank);
 
-	/* FLOPs: the whole model's per-GEMM sums (tp = 1 shapes), and the busiest rank's. */
-	int nwhole = layer_gemms(job, 1, whole, &s);
-	struct tl_gemm whole_logits = logits_gemm(job, 1, &s);
-	tl_flops_t layer_fwd = 0, attn_core_fwd = 0, rank_layer_fwd = 0, rank_core_fwd = 0;
-	for (int i = 0; i < nwhole; i++) {
-		layer_fwd += tl_gemm_flops(&whole[i]);
-		if (whole[i].attn_core)
-			attn_core_fwd += tl_gemm_flops(&whole[i]);
+	/* Stage sums stay below layers·params_rank + both extras, checked here once. */
+	add(&s, mul(&s, job->layers, model->dense.params_rank + model->moe.params_rank),
+	    add(&s, model->embed_params_rank, model->head_params_rank));
+	for (uint64_t stage = 0; stage < job->pp && !s.overflow; stage++)
+		stage_totals(model, job, stage, &s);
+
+	/* FLOPs: the per-GEMM sums of the whole model. */
+	tl_flops_t dense_fwd, dense_core, moe_fwd = 0, moe_core = 0, layers_fwd = 0, cores = 0;
+	whole_layer_flops(job, false, &dense_fwd, &dense_core, &s);
+	if (job->experts)
+		whole_layer_flops(job, true, &moe_fwd, &moe_core, &s);
+	for (uint64_t l = 0; l < job->layers; l++) {
+		bool moe = tl_model_layer(model, job, l)->moe;
+		layers_fwd += moe ? moe_fwd : dense_fwd;
+		cores += moe ? moe_core : dense_core;
 	}
-	for (int i = 0; i < model->layer_gemms; i++) {
-		rank_layer_fwd += tl_gemm_flops(&model->layer[i]);
-		if (model->layer[i].attn_core)
-			rank_core_fwd += tl_gemm_flops(&model->layer[i]);
-	}
+	struct tl_gemm whole_logits = gemm("logits", model->tokens, job->vocab, job->hidden, 1, true,
+					   false);
+	tl_flops_t fwd = layers_fwd + tl_gemm_flops(&whole_logits);
+	tl_flops_t recompute = job->recompute == TL_RECOMPUTE_FULL	? layers_fwd
+			       : job->recompute == TL_RECOMPUTE_SELECTIVE ? cores
+									  : 0;
 	tl_flops_t microbatches_all = job->global_batch / job->microbatch;
-	tl_flops_t fwd = layer_fwd * job->layers + tl_gemm_flops(&whole_logits);
-	tl_flops_t rank_fwd = rank_layer_fwd * layers_per_stage + tl_gemm_flops(&model->logits);
-	tl_flops_t extra = 0, rank_extra = 0; /* recomputed forward work per microbatch */
-
-	if (job->recompute == TL_RECOMPUTE_FULL) {
-		extra = layer_fwd * job->layers;
-		rank_extra = rank_layer_fwd * layers_per_stage;
-	} else if (job->recompute == TL_RECOMPUTE_SELECTIVE) {
-		extra = attn_core_fwd * job->layers;
-		rank_extra = rank_core_fwd * layers_per_stage;
-	}
 	model->model_flops_per_step = 3 * fwd * microbatches_all;
-	model->hardware_flops_per_step = (3 * fwd + extra) * microbatches_all;
-	model->flops_per_rank_per_step = (3 * rank_fwd + rank_extra) * model->microbatches;
+	model->hardware_flops_per_step = (3 * fwd + recompute) * microbatches_all;
 
-	/* Every GEMM's own FLOPs and every buffer's bytes must fit in 64 bits. */
-	for (int i = 0; i < model->layer_gemms && !s.overflow; i++) {
-		const struct tl_gemm *g = &model->layer[i];
-		mul(&s, mul(&s, mul(&s, mul(&s, 2, g->m), g->n), g->k), g->batch);
+	/* Every GEMM's own FLOPs must fit in 64 bits, as must every buffer. */
+	const struct tl_layer *kinds[] = { &model->dense, &model->moe };
+	for (int i = 0; i < (job->experts ? 2 : 1); i++) {
+		for (int g = 0; g < 4 + kinds[i]->mlp_gemms; g++) {
+			const struct tl_gemm *x = g < 4 ? &kinds[i]->attn[g]
+							: &kinds[i]->mlp[g - 4];
+			mul(&s, mul(&s, mul(&s, mul(&s, 2, x->m), x->n), x->k), x->batch);
+		}
 	}
-	mul(&s, mul(&s, model->params_per_rank, model->elem_bytes), 16);
-	mul(&s, mul(&s, model->logits.m, model->logits.n), model->elem_bytes);
+	mul(&s, mul(&s, mul(&s, 2, model->logits.m), model->logits.n), model->logits.k);
 	if (s.overflow) {
 		tl_diag_add(diag, job->source,
 			    "the model's sizes overflow 64-bit byte or FLOP counts (check hidden, "
-			    "seq, vocab, layers, microbatch and global_batch)");
+			    "seq, vocab, layers, experts, microbatch and global_batch)");
 		return TL_EINPUT;
 	}
 	return 0;

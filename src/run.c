@@ -17,6 +17,7 @@
 #include "trainload/backend.h"
 #include "trainload/cli.h"
 #include "trainload/exec.h"
+#include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
 #include "trainload/result.h"
@@ -27,14 +28,19 @@ struct run {
 	const struct tl_cli *cli;
 	struct tl_job *job;
 	struct tl_model model;
+	struct tl_grid grid;
 	struct tl_plan plan;
 	struct tl_backend backend;
+	struct tl_exec exec;
 	struct tl_result result;
 	struct tl_rank_info me;
+	uint64_t node_memory;
+	struct tl_diag diag; /* input errors found once MPI is up */
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
 	FILE *jsonl;
 	int rank, ranks;
+	int oversubscribed; /* this rank shares a core with another */
 };
 
 /* Resolve, build the model and plan: pure work that every rank does alike, so that all of them
@@ -45,9 +51,14 @@ static int prepare(struct run *run)
 	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, &diag);
 
 	if (!rc)
-		rc = tl_model_build(&run->model, run->job, &diag);
+		rc = tl_exec_check(run->job, &diag);
 	if (!rc)
-		rc = tl_plan_build(&run->plan, run->job, &run->model, run->rank);
+		rc = tl_model_build(&run->model, run->job, &diag);
+	if (!rc) {
+		tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
+		rc = tl_plan_build(&run->plan, run->job, &run->model, &run->grid,
+				   (uint64_t)run->rank);
+	}
 	if (rc && run->rank == 0)
 		tl_diag_print(&diag);
 	tl_diag_free(&diag);
@@ -91,42 +102,111 @@ static int open_outputs(struct run *run)
 	return ok ? 0 : TL_EINPUT;
 }
 
+/*
+ * Place this rank on its node and bind it there (DESIGN.md §8), then size the BLAS thread pool to
+ * the placement. Every local rank sees the others' bindings as the launcher left them, so that
+ * bind = auto keeps them or replaces them on every rank of the node alike.
+ */
+static int place_rank(struct run *run, MPI_Comm local, int local_rank, int local_size)
+{
+	struct tl_topo topo;
+	struct tl_topo_place place;
+	struct tl_topo_binding bound = { 0 };
+	char *lists = NULL;
+	const char **launcher = NULL;
+	int rc;
+
+	if (tl_topo_discover(&topo)) {
+		fprintf(stderr, "trainload: rank %d (%s): hwloc cannot read the topology\n",
+			run->rank, run->me.host);
+		return TL_ERUN;
+	}
+	lists = malloc((size_t)local_size * TL_TOPO_LIST_MAX);
+	launcher = malloc((size_t)local_size * sizeof(*launcher));
+	if (!lists || !launcher) {
+		rc = TL_ENOMEM;
+		goto out;
+	}
+	rc = MPI_Allgather(topo.cpuset, TL_TOPO_LIST_MAX, MPI_CHAR, lists, TL_TOPO_LIST_MAX,
+			   MPI_CHAR, local);
+	if (rc != MPI_SUCCESS) {
+		tl_mpi_report(rc, "MPI_Allgather(bindings)", __FILE__, __LINE__);
+		rc = TL_ERUN;
+		goto out;
+	}
+	for (int i = 0; i < local_size; i++)
+		launcher[i] = lists + (size_t)i * TL_TOPO_LIST_MAX;
+
+	rc = tl_topo_place(topo.hw, local_rank, local_size, run->job->bind,
+			   (int)run->job->threads_per_rank, launcher, &place);
+	if (!rc)
+		rc = tl_topo_apply(topo.hw, &place, &bound);
+	else
+		snprintf(bound.note, sizeof(bound.note), "no placement for local rank %d of %d (%s)",
+			 local_rank, local_size, rc == TL_ENOMEM ? "out of memory" : "bad topology");
+	tl_topo_place_free(&place);
+	if (rc) {
+		fprintf(stderr, "trainload: rank %d (%s): %s\n", run->rank, run->me.host,
+			bound.note);
+		goto out;
+	}
+	openblas_set_num_threads(bound.threads);
+	run->node_memory = topo.memory_bytes;
+
+	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", bound.cpuset);
+	snprintf(run->me.numa, sizeof(run->me.numa), "%s", bound.numa);
+	snprintf(run->me.binding, sizeof(run->me.binding), "%s", bound.binding);
+	run->me.threads = bound.threads;
+	run->oversubscribed = bound.oversubscribed;
+out:
+	free(lists);
+	free(launcher);
+	tl_topo_free(&topo);
+	return rc;
+}
+
 /* Hosts, node count, binding, threads, library versions. */
 static int collect_environment(struct run *run)
 {
 	struct tl_env *env = &run->result.env;
-	struct tl_topo topo;
 	MPI_Comm local;
-	int local_rank, local_size, first_on_node, len;
-	char host[64] = "?";
+	int local_rank, local_size, first_on_node, len, any_oversubscribed, rc;
 
-	gethostname(host, sizeof(host) - 1);
+	run->me.rank = run->rank;
+	snprintf(run->me.host, sizeof(run->me.host), "?");
+	gethostname(run->me.host, sizeof(run->me.host) - 1);
 	TL_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
 					 &local));
+	MPI_Comm_set_errhandler(local, MPI_ERRORS_RETURN);
 	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
 	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
+	rc = place_rank(run, local, local_rank, local_size);
 	MPI_Comm_free(&local);
+	if (rc)
+		return rc;
+	/* What memory = full will allocate must fit on the node; every rank learns of any node
+	 * where it does not, before anything is allocated. */
+	uint64_t planned = run->model.memory_bytes_per_rank;
+	int too_big = run->job->memory == TL_MEMORY_FULL &&
+		      (double)planned * local_size > (double)run->node_memory;
+	int any_too_big;
+	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+	if (too_big && local_rank == 0)
+		tl_job_blame(run->job, "run", "memory", &run->diag,
+			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB "
+			     "(memory = lean reuses buffers and runs in less)",
+			     (double)planned / 1e9, local_size, run->me.host,
+			     (double)run->node_memory / 1e9);
+	if (any_too_big)
+		return TL_EINPUT;
 	first_on_node = local_rank == 0;
 	TL_MPI_CHECK(MPI_Allreduce(&first_on_node, &env->nodes, 1, MPI_INT, MPI_SUM,
 				   MPI_COMM_WORLD));
-
-	if (tl_topo_discover(&topo))
-		return TL_ERUN;
-	int threads = (int)run->job->threads_per_rank;
-	if (threads == 0) {
-		/* The node's cores shared among its ranks, within what the launcher bound us to. */
-		threads = topo.cores / local_size;
-		if (threads > topo.bound_pus)
-			threads = topo.bound_pus;
-		if (threads < 1)
-			threads = 1;
-	}
-	openblas_set_num_threads(threads);
-
-	run->me.rank = run->rank;
-	snprintf(run->me.host, sizeof(run->me.host), "%s", host);
-	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", topo.cpuset);
-	run->me.threads = threads;
+	TL_MPI_CHECK(MPI_Allreduce(&run->oversubscribed, &any_oversubscribed, 1, MPI_INT, MPI_MAX,
+				   MPI_COMM_WORLD));
+	if (any_oversubscribed)
+		tl_err("trainload: more ranks than cores on a node: ranks share cores "
+		       "(oversubscribed; ranks[].binding says which)\n");
 
 	MPI_Get_library_version(env->mpi_version, &len);
 	env->mpi_version[strcspn(env->mpi_version, ",\n")] = '\0';
@@ -195,7 +275,7 @@ static int run_steps(struct run *run)
 	const struct tl_job *job = run->job;
 	uint64_t total = job->warmup + job->steps;
 	struct tl_step mine;
-	double gemm_s = 0, gemm_flops = 0;
+	struct tl_rank_info *me = &run->me;
 
 	if (run->rank == 0) {
 		run->gathered = calloc((size_t)run->ranks, sizeof(*run->gathered));
@@ -205,19 +285,25 @@ static int run_steps(struct run *run)
 			return TL_ENOMEM;
 	}
 	for (uint64_t s = 0; s < total; s++) {
-		int rc = tl_exec_step(&run->backend, &run->plan, &mine);
+		run->exec.measuring = s >= job->warmup;
+		int rc = tl_exec_step(&run->exec, &mine);
 		if (rc)
 			return rc;
 		/* Gathered outside the timed region: it costs the run time, never the step. */
-		rc = tl_stats_gather_step(&mine, run->gathered, &(MPI_Comm){ MPI_COMM_WORLD });
+		rc = tl_stats_gather_step(&mine, run->gathered, MPI_COMM_WORLD);
 		if (rc)
 			return rc;
 		progress(run, s + 1, total, mine.time_s);
 		if (s < job->warmup)
 			continue;
-		gemm_s += mine.gemm_s;
-		gemm_flops += mine.gemm_flops;
-		memcpy(run->me.ops_per_step, mine.ops, sizeof(mine.ops));
+		me->gemm_s += mine.gemm_s;
+		me->gemm_flops += mine.gemm_flops;
+		me->compute_s += mine.compute_s;
+		me->bubble_s += mine.bubble_s;
+		me->optimizer_s += mine.optimizer_s;
+		for (int g = 0; g < TL_GROUPS; g++)
+			me->comm_exposed_s[g] += mine.comm_exposed_s[g];
+		memcpy(me->ops_per_step, mine.ops, sizeof(mine.ops));
 		if (run->rank != 0)
 			continue;
 		size_t i = run->result.nsteps++;
@@ -232,7 +318,29 @@ static int run_steps(struct run *run)
 			json_decref(line);
 		}
 	}
-	run->me.gemm_gflops = gemm_s > 0 ? gemm_flops / gemm_s / 1e9 : 0;
+	return 0;
+}
+
+/* MFU's denominator: --peak-tflops, or the median of the ranks' calibration GEMMs (a median, so
+ * that one slow rank does not flatter everyone's MFU). */
+static int calibrate(struct run *run)
+{
+	double *all = NULL;
+	int rc = run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
+
+	if (rc)
+		return rc;
+	if (run->rank == 0 && !(all = malloc((size_t)run->ranks * sizeof(*all))))
+		return TL_ENOMEM;
+	TL_MPI_CHECK(MPI_Gather(&run->me.peak_flops, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0,
+				MPI_COMM_WORLD));
+	if (run->rank == 0) {
+		run->result.peak_given = run->cli->peak_tflops > 0;
+		run->result.peak_flops_per_rank = run->result.peak_given
+							  ? run->cli->peak_tflops * 1e12
+							  : tl_percentile(all, (size_t)run->ranks, 50);
+	}
+	free(all);
 	return 0;
 }
 
@@ -240,6 +348,9 @@ static int report(struct run *run)
 {
 	int rc = gather_ranks(run);
 
+	if (!rc)
+		rc = tl_stats_gather_colls(run->exec.stats, run->exec.nstats, &run->result.colls,
+					   &run->result.ncolls, MPI_COMM_WORLD);
 	if (rc || run->rank != 0)
 		return rc;
 	if (!run->cli->quiet) {
@@ -258,6 +369,7 @@ static int report(struct run *run)
 
 static void cleanup(struct run *run)
 {
+	tl_exec_fini(&run->exec);
 	if (run->backend.ops)
 		run->backend.ops->fini(&run->backend);
 	if (run->jsonl)
@@ -267,6 +379,7 @@ static void cleanup(struct run *run)
 	free(run->result.steps);
 	free(run->result.step_rank);
 	free(run->result.rank_info);
+	free(run->result.colls);
 	free(run->hosts);
 }
 
@@ -293,15 +406,29 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job)
 		return TL_EXIT_BAD_INPUT;
 	}
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
-					 .ranks = run.ranks };
+					 .ranks = run.ranks, .grid = &run.grid };
+	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	rc = collect_environment(&run);
 	if (!rc)
-		rc = run.backend.ops->init(&run.backend, job, &run.plan);
+		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
+	if (!rc)
+		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
+	if (!rc)
+		rc = calibrate(&run);
 	if (!rc)
 		rc = run_steps(&run);
 	if (!rc)
 		rc = report(&run);
+	if (rc == TL_EINPUT) {
+		/* Bad input that needed the world to be seen: every rank knows, all exit 2. The
+		 * rank that saw it prints it. */
+		tl_diag_print(&run.diag);
+		tl_diag_free(&run.diag);
+		cleanup(&run);
+		MPI_Finalize();
+		return TL_EXIT_BAD_INPUT;
+	}
 	if (rc) {
 		/* One rank's failure ends the job; no rank is left waiting in a collective. */
 		fprintf(stderr, "trainload: rank %d: run failed (%s)\n", run.rank,

@@ -2,35 +2,9 @@
 #include "config.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "mpi_check.h"
 #include "trainload/stats.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-double tl_percentile(const double *values, size_t n, double p)
-{
-	if (n == 0)
-		return 0.0;
-	double *sorted = malloc(n * sizeof(*sorted));
-	if (!sorted)
-		return 0.0;
-	memcpy(sorted, values, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_double);
-
-	double pos = p / 100.0 * (double)(n - 1);
-	size_t lo = (size_t)pos;
-	double frac = pos - (double)lo, v = sorted[lo];
-	if (lo + 1 < n)
-		v += frac * (sorted[lo + 1] - sorted[lo]);
-	free(sorted);
-	return v;
-}
 
 size_t tl_slowest(const struct tl_step *ranks, size_t n)
 {
@@ -42,10 +16,78 @@ size_t tl_slowest(const struct tl_step *ranks, size_t n)
 	return worst;
 }
 
-int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, const void *comm)
+int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Comm comm)
 {
 	/* Every rank runs the same binary, so the record travels as bytes. */
 	TL_MPI_CHECK(MPI_Gather(mine, (int)sizeof(*mine), MPI_BYTE, all, (int)sizeof(*mine),
-				MPI_BYTE, 0, *(const MPI_Comm *)comm));
+				MPI_BYTE, 0, comm));
 	return 0;
+}
+
+/* Fold one rank's stat into the merged list: per key, the slowest rank's mean. */
+static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_stat *st)
+{
+	for (int i = 0; i < *n; i++) {
+		struct tl_coll_stat *m = &merged[i];
+		if (m->kind != st->kind || m->group != st->group || m->bytes != st->bytes ||
+		    m->nonblocking != st->nonblocking)
+			continue;
+		if (st->count && (!m->count || st->time_s / (double)st->count >
+						       m->time_s / (double)m->count)) {
+			m->count = st->count;
+			m->time_s = st->time_s;
+		}
+		if (st->min_s < m->min_s)
+			m->min_s = st->min_s;
+		if (st->max_s > m->max_s)
+			m->max_s = st->max_s;
+		return;
+	}
+	merged[(*n)++] = *st;
+}
+
+int tl_stats_gather_colls(const struct tl_coll_stat *mine, int n, struct tl_coll_stat **merged,
+			  int *nmerged, MPI_Comm comm)
+{
+	int rank, ranks, bytes = n * (int)sizeof(*mine), total = 0;
+	int *counts = NULL, *displs = NULL;
+	struct tl_coll_stat *all = NULL;
+
+	*merged = NULL;
+	*nmerged = 0;
+	TL_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+	TL_MPI_CHECK(MPI_Comm_size(comm, &ranks));
+	if (rank == 0) {
+		counts = calloc((size_t)ranks, sizeof(*counts));
+		displs = calloc((size_t)ranks, sizeof(*displs));
+		if (!counts || !displs)
+			goto nomem;
+	}
+	TL_MPI_CHECK(MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
+	if (rank == 0) {
+		for (int r = 0; r < ranks; r++) {
+			displs[r] = total;
+			total += counts[r];
+		}
+		all = malloc((size_t)total + 1);
+		*merged = calloc((size_t)total / sizeof(*mine) + 1, sizeof(**merged));
+		if (!all || !*merged)
+			goto nomem;
+	}
+	/* Every rank runs the same binary, so the stats travel as bytes. */
+	TL_MPI_CHECK(MPI_Gatherv(mine, bytes, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm));
+	if (rank == 0)
+		for (size_t i = 0; i < (size_t)total / sizeof(*mine); i++)
+			merge_one(*merged, nmerged, &all[i]);
+	free(all);
+	free(counts);
+	free(displs);
+	return 0;
+nomem:
+	free(all);
+	free(counts);
+	free(displs);
+	free(*merged);
+	*merged = NULL;
+	return TL_ENOMEM;
 }

@@ -7,38 +7,51 @@
 #ifndef TRAINLOAD_BACKEND_H
 #define TRAINLOAD_BACKEND_H
 
+#include "trainload/grid.h"
 #include "trainload/job.h"
+#include "trainload/model.h"
 #include "trainload/plan.h"
 
 struct tl_backend;
 
-/* A started collective; the backend keeps the request itself, the slot names it. */
-struct tl_req {
-	int slot;
-};
-
 struct tl_backend_ops {
 	const char *name; /* as the job's run.backend spells it */
 
-	/* Called once on every rank, collectively: create the communicators and allocate (and
-	 * touch) the buffers that the plan's ops need. Returns 0 or a negative TL_E*. */
-	int (*init)(struct tl_backend *be, const struct tl_job *job, const struct tl_plan *plan);
+	/* Called once on every rank, collectively: create a communicator for every group of the
+	 * grid, and allocate (and touch) the buffers the plan's ops need; with memory = full
+	 * also the model's weights, gradients, optimizer state and activations, so that the
+	 * rank holds what training would. Returns 0 or a negative TL_E*. */
+	int (*init)(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
+		    const struct tl_grid *grid, const struct tl_plan *plan);
 
-	/* Run one TL_OP_GEMM to completion, with the op's shapes and transposes. */
-	int (*gemm)(struct tl_backend *be, const struct tl_op *op);
+	/* Run rows [row_begin, row_end) of C of one TL_OP_GEMM (all of its batch), with the op's
+	 * shapes and transposes; [0, op->gemm.m) is the whole GEMM. The executor splits long
+	 * GEMMs this way to progress outstanding communication in between. */
+	int (*gemm)(struct tl_backend *be, const struct tl_op *op, uint64_t row_begin,
+		    uint64_t row_end);
+
+	/* Run one memory pass (TL_OP_ELEMENTWISE, TL_OP_OPTIMIZER): read and write op->bytes in
+	 * all, streaming through memory. */
+	int (*pass)(struct tl_backend *be, const struct tl_op *op);
 
 	/* Run a collective, send or recv op to completion with the blocking call (MPI libraries
 	 * tune blocking collectives apart from non-blocking ones, so this is not start + wait). */
 	int (*coll_run)(struct tl_backend *be, const struct tl_op *op);
 
-	/* Start a collective, send or recv op without waiting for it. */
-	int (*coll_start)(struct tl_backend *be, const struct tl_op *op, struct tl_req *req);
+	/* Start a collective or send without waiting for it, in request slot op->req (the plan
+	 * numbers them 0 .. plan->reqs - 1). */
+	int (*coll_start)(struct tl_backend *be, const struct tl_op *op);
 
-	/* Progress a started op; *done becomes 1 once it has completed (and req is spent). */
-	int (*coll_test)(struct tl_backend *be, struct tl_req *req, int *done);
+	/* Progress the op started in slot req; *done becomes 1 once it has completed (and the
+	 * slot is free again). */
+	int (*coll_test)(struct tl_backend *be, int req, int *done);
 
-	/* Block until a started op completes. */
-	int (*coll_wait)(struct tl_backend *be, struct tl_req *req);
+	/* Block until the op started in slot req completes. */
+	int (*coll_wait)(struct tl_backend *be, int req);
+
+	/* The peak GEMM rate of this rank, in FLOP/s, measured with a calibration GEMM of the
+	 * job's compute_dtype and the rank's threads, best of a few runs (MFU's denominator). */
+	int (*calibrate)(struct tl_backend *be, double *flops_per_s);
 
 	/* Free everything init allocated; collective. */
 	void (*fini)(struct tl_backend *be);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "trainload/dryrun.h"
 #include "trainload/job.h"
 
 struct tl_cli {
@@ -15,6 +16,9 @@ struct tl_cli {
 	int nsets;
 	const char *output;   /* --output FILE.json, or NULL */
 	bool quiet;
+	double peak_tflops;   /* --peak-tflops: MFU's peak per rank; 0: calibrate */
+	bool dry_run;
+	struct tl_dry_run_args dry;
 };
 
 /* trainload's main(); returns the exit status (enum tl_exit). */

@@ -8,9 +8,10 @@
 #define TRAINLOAD_EXEC_H
 
 #include "trainload/backend.h"
+#include "trainload/grid.h"
 #include "trainload/plan.h"
 
-#define TL_GROUPS (TL_GROUP_CP + 1)
+#define TL_GROUPS TL_GRID_GROUPS
 
 /* What one rank did in one step. All times in seconds. */
 struct tl_step {
@@ -25,11 +26,48 @@ struct tl_step {
 	uint64_t ops[TL_OP_KINDS];        /* ops executed, by kind */
 };
 
+/* Refuse (into diag, naming the key) what this executor cannot run yet. */
+int tl_exec_check(const struct tl_job *job, struct tl_diag *diag);
+
 /* Monotonic wall-clock time in seconds. */
 double tl_now_s(void);
 
-/* Run one step of plan through be; fills step. */
-int tl_exec_step(struct tl_backend *be, const struct tl_plan *plan, struct tl_step *step);
+/*
+ * Timings of one kind of communication op of the plan (same kind, group, payload and blocking
+ * or not), summed over the measured steps. A non-blocking op's time runs from its start until
+ * the executor sees it complete (in a progress test or its wait).
+ */
+struct tl_coll_stat {
+	int kind;       /* enum tl_op_kind */
+	int group;      /* TL_GROUP_* or TL_GROUP_EDP */
+	uint64_t bytes; /* payload, as the plan counts it */
+	int nonblocking;
+	uint64_t count; /* ops timed */
+	double time_s;  /* their total time */
+	double min_s, max_s;
+};
+
+/* The executor of one plan on one backend; its state lives across steps. */
+struct tl_exec {
+	struct tl_backend *be;
+	const struct tl_plan *plan;
+	int *open;          /* request slots started and not yet complete */
+	int nopen;
+	int *group;         /* per slot: the group its op talks in */
+	char *done_early;   /* per slot: completed while progressing, before its wait */
+	double *started;    /* per slot: when its op started */
+	int *slot_stat;     /* per slot: the stat its op counts in */
+	int *op_stat;       /* per op: index into stats, -1 for ops that do not communicate */
+	struct tl_coll_stat *stats;
+	int nstats;
+	int measuring;      /* collect stats (off during warm-up) */
+};
+
+int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan *plan);
+void tl_exec_fini(struct tl_exec *ex);
+
+/* Run one step of the plan; fills step. */
+int tl_exec_step(struct tl_exec *ex, struct tl_step *step);
 
 /* The sum of a step's exposed communication over all groups. */
 double tl_step_comm_exposed(const struct tl_step *step);

@@ -45,6 +45,9 @@ uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int gro
 /* Whether rank's group spans more than one node. */
 bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group);
 
+/* Nodes the world spans (ranks_per_node given), or 0 when unknown. */
+uint64_t tl_grid_nodes(const struct tl_grid *grid);
+
 /* "tp", "dp", … and "edp". */
 const char *tl_grid_group_name(int group);
 

@@ -28,6 +28,8 @@ enum tl_bind { TL_BIND_AUTO, TL_BIND_CORE, TL_BIND_NUMA, TL_BIND_PACKAGE, TL_BIN
 enum tl_group { TL_GROUP_WORLD, TL_GROUP_TP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_CP };
 
 #define TL_NAME_MAX 64
+/* The largest world trainload plans for: 2^32 ranks. */
+#define TL_MAX_RANKS (UINT64_C(1) << 32)
 #define TL_SWEEP_OPS_MAX 128
 
 struct tl_job {
@@ -102,6 +104,15 @@ int tl_job_set(struct tl_job *job, const char *assignment, struct tl_diag *diag)
  * 64-bit overflow, features not implemented yet). Errors name the file, line and key.
  */
 int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *diag);
+
+/* Add an error to diag, located where section.key was set (file:line, --set or the file). */
+void tl_job_blame(const struct tl_job *job, const char *section, const char *key,
+		  struct tl_diag *diag, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Whether section.key was set by the job file or --set (rather than left at its default). */
+bool tl_job_was_set(const struct tl_job *job, const char *section, const char *key);
+
+/* An unsigned integer with an optional k/M/G/T or Ki/Mi/Gi/Ti suffix; on error *why says why. */
+int tl_parse_uint(const char *s, uint64_t *out, const char **why);
 
 /* Look an option up by section and key; NULL when unknown. */
 const struct tl_option *tl_job_option(const char *section, const char *name);

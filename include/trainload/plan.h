@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The plan: one rank's training step as an ordered list of ops, built from the job and the model
- * arithmetic. Pure: no MPI, no BLAS. The executor walks it; --dry-run prints it.
+ * The plan: one rank's training step as an ordered list of ops, built from the job, the model
+ * arithmetic and the grid (DESIGN.md §4). Pure: no MPI, no BLAS. The executor walks it;
+ * --dry-run prints it. A plan is O(layers × microbatches) ops, whatever the world size.
  */
 #ifndef TRAINLOAD_PLAN_H
 #define TRAINLOAD_PLAN_H
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/model.h"
 
@@ -41,32 +43,51 @@ enum tl_gemm_pass { TL_GEMM_FWD, TL_GEMM_GRAD_A, TL_GEMM_GRAD_B };
 struct tl_op {
 	enum tl_op_kind kind;
 	enum tl_phase phase;
-	enum tl_group group; /* collectives, send and recv */
-	int layer;           /* -1: not a layer's (logits, gradient sync) */
-	int microbatch;      /* -1: once per step */
+	int group;      /* communication ops: TL_GROUP_* or TL_GROUP_EDP */
+	int layer;      /* -1: not a layer's (embedding, logits, gradient sync, optimizer) */
+	int microbatch; /* -1: once per step */
 	/* GEMM: the shapes as executed, C[m×n] = op(A)[m×k]·op(B)[k×n], batch times. */
 	struct tl_gemm gemm;
 	enum tl_gemm_pass pass;
 	bool trans_a, trans_b;
-	uint64_t bytes; /* collectives, send, recv: payload this rank passes in */
+	/* Communication: payload this rank passes in (the larger of input and output, as
+	 * nccl-tests counts); elementwise and optimizer: bytes read plus bytes written. */
+	uint64_t bytes;
+	uint64_t offset;  /* gradient buckets: where the bucket starts in the gradient buffer */
+	int64_t peer;     /* send, recv: world rank at the other end */
+	int tag;          /* send, recv: 2·microbatch, +1 for gradients */
+	bool nonblocking; /* started here, completed by the TL_OP_WAIT with the same req */
+	int req;          /* nonblocking ops and waits: the request slot */
+};
+
+/* One entry of the compact schedule: a microbatch's forward or backward. */
+struct tl_sched {
+	char dir; /* 'F' or 'B' */
+	int microbatch;
 };
 
 struct tl_plan {
 	struct tl_op *ops;
 	size_t count, cap;
 	uint64_t ops_per_kind[TL_OP_KINDS];
-	uint64_t comm_bytes[TL_GROUP_CP + 1]; /* payload per group, this rank, one step */
-	tl_flops_t flops;                     /* this rank's GEMM FLOPs, one step */
-	int rank;
+	/* Payload per group, this rank, one step; expert-data-parallel gradients count as dp. */
+	uint64_t comm_bytes[TL_GRID_GROUPS];
+	tl_flops_t flops; /* this rank's GEMM FLOPs, one step */
+	int reqs;         /* request slots the step uses */
+	uint64_t rank;
+	struct tl_coords coords;
+	struct tl_sched *sched; /* 2 × microbatches entries, in execution order */
+	size_t nsched;
 };
 
-/* Build rank's plan for one step. */
+/* Build rank's plan for one step of a resolved job. */
 int tl_plan_build(struct tl_plan *plan, const struct tl_job *job, const struct tl_model *model,
-		  int rank);
+		  const struct tl_grid *grid, uint64_t rank);
 void tl_plan_free(struct tl_plan *plan);
 
 const char *tl_op_kind_name(enum tl_op_kind kind); /* "gemm", "allreduce", … as in the JSON */
 const char *tl_phase_name(enum tl_phase phase);
-const char *tl_group_name(enum tl_group group);
+/* Whether an op kind moves data between ranks. */
+bool tl_op_is_comm(enum tl_op_kind kind);
 
 #endif

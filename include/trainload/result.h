@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "trainload/exec.h"
+#include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
@@ -29,13 +30,19 @@ struct tl_env {
 	const char *hosts; /* comma-separated distinct hosts */
 };
 
-/* One rank, as reported. */
+/* One rank, as reported: where it ran and what it measured, summed over the measured steps. */
 struct tl_rank_info {
 	int rank;
+	int stage; /* pipeline stage: ranks of one stage run the same plan, so they are peers */
 	char host[64];
-	char cpuset[256];
+	char cpuset[256];   /* the PUs it ran on, as a list ("0-3") */
+	char numa[64];      /* its NUMA node(s) */
+	char binding[128];  /* who bound it and how: "core (trainload)", "launcher", "none" */
 	int threads;
-	double gemm_gflops; /* this rank's GEMM rate over the measured steps */
+	double peak_flops; /* the backend's calibration GEMM rate, FLOP/s */
+	double gemm_s, gemm_flops;
+	double compute_s, bubble_s, optimizer_s;
+	double comm_exposed_s[TL_GROUPS];
 	uint64_t ops_per_step[TL_OP_KINDS];
 };
 
@@ -49,6 +56,11 @@ struct tl_result {
 	struct tl_step *steps;          /* measured steps: the slowest rank's record of each */
 	int *step_rank;                 /* which rank that was */
 	size_t nsteps;
+	const struct tl_grid *grid;
+	double peak_flops_per_rank;     /* MFU's denominator */
+	bool peak_given;                /* from --peak-tflops rather than calibrated */
+	struct tl_coll_stat *colls;     /* merged over ranks (tl_stats_gather_colls) */
+	int ncolls;
 };
 
 /* The conventions every output states in its header. */

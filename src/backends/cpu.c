@@ -21,7 +21,6 @@
 
 /* Largest element count passed to one MPI call (MPI counts are int). */
 #define MPI_CHUNK_ELEMS (INT_MAX / 2)
-#define MAX_REQS 64
 
 struct cpu {
 	const struct tl_plan *plan;
@@ -29,14 +28,17 @@ struct cpu {
 	size_t elem;      /* compute element size */
 	MPI_Datatype comm_type;
 	size_t comm_elem; /* comm element size */
-	MPI_Comm comm[TL_GROUP_CP + 1];
+	MPI_Comm comm[TL_GRID_GROUPS];
 	void *a, *b, *c;  /* scratch operands */
 	void *weights, *grads;
 	uint64_t weight_elems;
 	uint64_t *weight_off; /* per plan op: offset of its weight operand, in elements */
 	void *comm_buf;       /* collective payloads: the gradients, for the dp allreduce */
 	uint64_t comm_buf_bytes;
-	MPI_Request reqs[MAX_REQS];
+	void *stream_src, *stream_dst; /* memory passes copy from one to the other */
+	uint64_t stream_bytes;
+	MPI_Request *reqs;    /* one per request slot of the plan */
+	int nreqs;
 };
 
 static void *alloc_touched(uint64_t bytes, double value, bool f64)
@@ -97,12 +99,15 @@ static int assign_weights(struct cpu *cpu, const struct tl_plan *plan, bool lean
 	return 0;
 }
 
-static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struct tl_plan *plan)
+static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
+		    const struct tl_grid *grid, const struct tl_plan *plan)
 {
 	struct cpu *cpu = calloc(1, sizeof(*cpu));
 	uint64_t a = 0, b = 0, c = 0;
 	int rc;
 
+	(void)model;
+	(void)grid;
 	if (!cpu)
 		return TL_ENOMEM;
 	be->priv = cpu;
@@ -112,12 +117,16 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 	cpu->comm_type = job->comm_dtype == TL_DTYPE_F64 ? MPI_DOUBLE : MPI_FLOAT;
 	cpu->comm_elem = job->comm_dtype == TL_DTYPE_F64 ? sizeof(double) : sizeof(float);
 
-	for (int g = 0; g <= TL_GROUP_CP; g++)
+	for (int g = 0; g < TL_GRID_GROUPS; g++)
 		cpu->comm[g] = MPI_COMM_NULL;
-	for (int r = 0; r < MAX_REQS; r++)
+	cpu->nreqs = plan->reqs;
+	cpu->reqs = malloc(((size_t)plan->reqs + 1) * sizeof(*cpu->reqs));
+	if (!cpu->reqs)
+		return TL_ENOMEM;
+	for (int r = 0; r < cpu->nreqs; r++)
 		cpu->reqs[r] = MPI_REQUEST_NULL;
 	/* This version runs data parallelism only: the dp group is the world. */
-	for (int g = 0; g <= TL_GROUP_CP; g++) {
+	for (int g = 0; g < TL_GRID_GROUPS; g++) {
 		TL_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &cpu->comm[g]));
 		TL_MPI_CHECK(MPI_Comm_set_errhandler(cpu->comm[g], MPI_ERRORS_RETURN));
 	}
@@ -131,8 +140,11 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 			a = ab > a ? ab : a;
 			b = bb > b ? bb : b;
 			c = cb > c ? cb : c;
-		} else if (op->bytes > cpu->comm_buf_bytes) {
-			cpu->comm_buf_bytes = op->bytes;
+		} else if (op->kind == TL_OP_ELEMENTWISE || op->kind == TL_OP_OPTIMIZER) {
+			if (op->bytes / 2 > cpu->stream_bytes)
+				cpu->stream_bytes = op->bytes / 2;
+		} else if (op->offset + op->bytes > cpu->comm_buf_bytes) {
+			cpu->comm_buf_bytes = op->offset + op->bytes;
 		}
 	}
 	rc = assign_weights(cpu, plan, job->memory == TL_MEMORY_LEAN);
@@ -149,18 +161,22 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 		grad_bytes = cpu->comm_buf_bytes;
 	cpu->grads = alloc_touched(grad_bytes, 1e-3, cpu->f64);
 	cpu->comm_buf = cpu->grads;
-	if (!cpu->a || !cpu->b || !cpu->c || !cpu->weights || !cpu->grads)
+	cpu->stream_src = alloc_touched(cpu->stream_bytes, 1e-3, false);
+	cpu->stream_dst = alloc_touched(cpu->stream_bytes, 0.0, false);
+	if (!cpu->a || !cpu->b || !cpu->c || !cpu->weights || !cpu->grads || !cpu->stream_src ||
+	    !cpu->stream_dst)
 		return TL_ENOMEM;
 	return 0;
 }
 
-static int cpu_gemm(struct tl_backend *be, const struct tl_op *op)
+static int cpu_gemm(struct tl_backend *be, const struct tl_op *op, uint64_t row_begin,
+		    uint64_t row_end)
 {
 	struct cpu *cpu = be->priv;
 	const struct tl_gemm *g = &op->gemm;
 	size_t idx = (size_t)(op - cpu->plan->ops);
-	int m = (int)g->m, n = (int)g->n, k = (int)g->k;
-	int lda = op->trans_a ? m : k, ldb = op->trans_b ? k : n, ldc = n;
+	int m = (int)(row_end - row_begin), n = (int)g->n, k = (int)g->k;
+	int lda = op->trans_a ? (int)g->m : k, ldb = op->trans_b ? k : n, ldc = n;
 	char *a = cpu->a, *b = cpu->b, *c = cpu->c;
 	size_t a_step = (size_t)g->m * g->k * cpu->elem, b_step = (size_t)g->k * g->n * cpu->elem,
 	       c_step = (size_t)g->m * g->n * cpu->elem;
@@ -175,6 +191,9 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op)
 		else
 			b = w;
 	}
+	/* Rows of C and of op(A) start row_begin rows (or, transposed, columns) in. */
+	a += (op->trans_a ? row_begin : row_begin * (uint64_t)lda) * cpu->elem;
+	c += row_begin * (uint64_t)ldc * cpu->elem;
 	for (uint64_t i = 0; i < g->batch; i++) {
 		if (cpu->f64)
 			cblas_dgemm(CblasRowMajor, op->trans_a ? CblasTrans : CblasNoTrans,
@@ -193,11 +212,20 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op)
 	return 0;
 }
 
+/* A memory pass reads half its bytes and writes the other half. */
+static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
+{
+	struct cpu *cpu = be->priv;
+
+	memcpy(cpu->stream_dst, cpu->stream_src, (size_t)(op->bytes / 2));
+	return 0;
+}
+
 static int cpu_coll_run(struct tl_backend *be, const struct tl_op *op)
 {
 	struct cpu *cpu = be->priv;
 	uint64_t elems = op->bytes / cpu->comm_elem;
-	char *buf = cpu->comm_buf;
+	char *buf = (char *)cpu->comm_buf + op->offset;
 
 	if (op->kind != TL_OP_ALLREDUCE)
 		return TL_ERUN; /* the only collective this version plans */
@@ -210,37 +238,39 @@ static int cpu_coll_run(struct tl_backend *be, const struct tl_op *op)
 	return 0;
 }
 
-static int cpu_coll_start(struct tl_backend *be, const struct tl_op *op, struct tl_req *req)
+static int cpu_coll_start(struct tl_backend *be, const struct tl_op *op)
 {
 	struct cpu *cpu = be->priv;
 	uint64_t elems = op->bytes / cpu->comm_elem;
-	int slot;
 
-	if (op->kind != TL_OP_ALLREDUCE || elems > MPI_CHUNK_ELEMS)
+	if (op->kind != TL_OP_ALLREDUCE || elems > MPI_CHUNK_ELEMS || op->req >= cpu->nreqs)
 		return TL_ERUN;
-	for (slot = 0; slot < MAX_REQS && cpu->reqs[slot] != MPI_REQUEST_NULL; slot++)
-		;
-	if (slot == MAX_REQS)
-		return TL_ERUN;
-	TL_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, cpu->comm_buf, (int)elems, cpu->comm_type,
-				    MPI_SUM, cpu->comm[op->group], &cpu->reqs[slot]));
-	req->slot = slot;
+	TL_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, (char *)cpu->comm_buf + op->offset, (int)elems,
+				    cpu->comm_type, MPI_SUM, cpu->comm[op->group],
+				    &cpu->reqs[op->req]));
 	return 0;
 }
 
-static int cpu_coll_test(struct tl_backend *be, struct tl_req *req, int *done)
+static int cpu_coll_test(struct tl_backend *be, int req, int *done)
 {
 	struct cpu *cpu = be->priv;
 
-	TL_MPI_CHECK(MPI_Test(&cpu->reqs[req->slot], done, MPI_STATUS_IGNORE));
+	TL_MPI_CHECK(MPI_Test(&cpu->reqs[req], done, MPI_STATUS_IGNORE));
 	return 0;
 }
 
-static int cpu_coll_wait(struct tl_backend *be, struct tl_req *req)
+static int cpu_coll_wait(struct tl_backend *be, int req)
 {
 	struct cpu *cpu = be->priv;
 
-	TL_MPI_CHECK(MPI_Wait(&cpu->reqs[req->slot], MPI_STATUS_IGNORE));
+	TL_MPI_CHECK(MPI_Wait(&cpu->reqs[req], MPI_STATUS_IGNORE));
+	return 0;
+}
+
+static int cpu_calibrate(struct tl_backend *be, double *flops_per_s)
+{
+	(void)be;
+	*flops_per_s = 0;
 	return 0;
 }
 
@@ -250,7 +280,7 @@ static void cpu_fini(struct tl_backend *be)
 
 	if (!cpu)
 		return;
-	for (int g = 0; g <= TL_GROUP_CP; g++)
+	for (int g = 0; g < TL_GRID_GROUPS; g++)
 		if (cpu->comm[g] != MPI_COMM_NULL)
 			MPI_Comm_free(&cpu->comm[g]);
 	free(cpu->a);
@@ -258,6 +288,9 @@ static void cpu_fini(struct tl_backend *be)
 	free(cpu->c);
 	free(cpu->weights);
 	free(cpu->grads);
+	free(cpu->stream_src);
+	free(cpu->stream_dst);
+	free(cpu->reqs);
 	free(cpu->weight_off);
 	free(cpu);
 	be->priv = NULL;
@@ -267,9 +300,11 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.name = "cpu",
 	.init = cpu_init,
 	.gemm = cpu_gemm,
+	.pass = cpu_pass,
 	.coll_run = cpu_coll_run,
 	.coll_start = cpu_coll_start,
 	.coll_test = cpu_coll_test,
 	.coll_wait = cpu_coll_wait,
+	.calibrate = cpu_calibrate,
 	.fini = cpu_fini,
 };

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The numbers users quote, each defined once (DESIGN.md §5). Pure.
+ *
+ * Collective bandwidths follow nccl-tests (doc/PERFORMANCE.md there): algbw = bytes / time,
+ * with bytes the larger of input and output; busbw = algbw × a factor that makes it comparable
+ * to the hardware's link bandwidth whatever the group size. GB = 1e9 bytes.
+ */
+#ifndef TRAINLOAD_METRICS_H
+#define TRAINLOAD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trainload/plan.h"
+
+/* busbw / algbw for a collective of kind over n ranks: 2(n-1)/n for allreduce; (n-1)/n for
+ * reduce-scatter, allgather and alltoall; 1 for send, recv and broadcast. */
+double tl_busbw_factor(enum tl_op_kind kind, uint64_t n);
+
+/* algbw in GB/s of bytes moved in seconds (0 when seconds is 0). */
+double tl_algbw_gbps(uint64_t bytes, double seconds);
+
+/* The p-th percentile (0..100) of n values, interpolating linearly between the two nearest
+ * ranks (numpy's default); values is not modified. 0 when n is 0. */
+double tl_percentile(const double *values, size_t n, double p);
+
+/* Model FLOPs utilisation: model FLOPs per step / step time / (ranks × peak FLOP/s per rank). */
+double tl_mfu(double model_flops_per_step, double step_s, int ranks, double peak_flops_per_rank);
+
+/* Least-squares fit of time = alpha + beta · bytes over n points; beta in seconds per byte.
+ * With one distinct size alpha is 0 and beta = mean time / bytes. Returns 0, or -1 when n is 0. */
+int tl_fit_alpha_beta(const double *bytes, const double *seconds, size_t n, double *alpha,
+		      double *beta);
+
+#endif

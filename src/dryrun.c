@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * --dry-run: the resolved job, rank R's place in the grid, its GEMM shapes, FLOPs, bytes per
+ * group, memory and schedule, with no MPI and no hardware work. Everything it prints comes from
+ * the same job, model, grid and plan code as a run; its JSON has a run's job, world and plan keys.
+ * The work is O(layers × microbatches) for one rank, whatever the world size.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainload/dryrun.h"
+#include "trainload/grid.h"
+#include "trainload/model.h"
+#include "trainload/plan.h"
+#include "trainload/result.h"
+
+static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_EP,
+			      TL_GROUP_EDP };
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
+
+/* Members of a group are an arithmetic progression of world ranks: first, stride. */
+static uint64_t group_stride(const struct tl_grid *grid, uint64_t rank, int group)
+{
+	if (tl_grid_group_size(grid, group) < 2)
+		return 0;
+	return tl_grid_group_member(grid, rank, group, 1) -
+	       tl_grid_group_member(grid, rank, group, 0);
+}
+
+static json_t *grid_json(const struct tl_grid *grid, const struct tl_plan *plan)
+{
+	json_t *g = json_object();
+	const struct tl_coords *c = &plan->coords;
+
+	for (size_t i = 0; i < NGROUPS; i++) {
+		int grp = groups[i];
+		json_object_set_new(
+			g, tl_grid_group_name(grp),
+			json_pack("{s:I, s:I, s:I, s:I, s:b}", "size",
+				  (json_int_t)tl_grid_group_size(grid, grp), "index",
+				  (json_int_t)tl_grid_group_index(grid, plan->rank, grp),
+				  "first_rank",
+				  (json_int_t)tl_grid_group_member(grid, plan->rank, grp, 0),
+				  "stride", (json_int_t)group_stride(grid, plan->rank, grp),
+				  "crosses_nodes",
+				  tl_grid_group_crosses_nodes(grid, plan->rank, grp)));
+	}
+	return json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:o}", "rank", (json_int_t)plan->rank,
+			 "ranks_per_node", (json_int_t)grid->ranks_per_node, "coords", "tp",
+			 (json_int_t)c->tp, "cp", (json_int_t)c->cp, "dp", (json_int_t)c->dp, "pp",
+			 (json_int_t)c->pp, "groups", g);
+}
+
+static json_t *gemm_json(const struct tl_gemm *g)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:f}", "name", g->name, "m", (json_int_t)g->m,
+			 "n", (json_int_t)g->n, "k", (json_int_t)g->k, "batch", (json_int_t)g->batch,
+			 "flops", (double)tl_gemm_flops(g));
+}
+
+static json_t *layer_json(const struct tl_layer *L)
+{
+	json_t *gemms = json_array();
+
+	for (int i = 0; i < 4; i++)
+		json_array_append_new(gemms, gemm_json(&L->attn[i]));
+	for (int i = 0; i < L->mlp_gemms; i++)
+		json_array_append_new(gemms, gemm_json(&L->mlp[i]));
+	return json_pack("{s:b, s:o, s:I, s:I}", "moe", L->moe, "gemms_forward", gemms,
+			 "params", (json_int_t)L->params, "params_rank", (json_int_t)L->params_rank);
+}
+
+/* "F0 F1 B0 F2 B1 B2": the rank's microbatch order. */
+static char *schedule_text(const struct tl_plan *plan)
+{
+	size_t cap = plan->nsched * 12 + 1, used = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (size_t i = 0; i < plan->nsched; i++)
+		used += (size_t)snprintf(s + used, cap - used, "%s%c%d", i ? " " : "",
+					 plan->sched[i].dir, plan->sched[i].microbatch);
+	return s;
+}
+
+static json_t *dry_json(const struct tl_job *job, const struct tl_model *model,
+			const struct tl_grid *grid, const struct tl_plan *plan)
+{
+	char *sched = schedule_text(plan);
+	json_t *layers = json_object();
+
+	json_object_set_new(layers, "dense", layer_json(&model->dense));
+	if (job->experts)
+		json_object_set_new(layers, "moe", layer_json(&model->moe));
+	json_object_set_new(layers, "logits", gemm_json(&model->logits));
+	json_t *doc = json_pack("{s:i, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:s}", "schema",
+				TL_RESULT_SCHEMA, "trainload_version", PACKAGE_VERSION, "dry_run", 1,
+				"job", tl_job_to_json(job), "world",
+				tl_world_json(job, (int)grid->world, (int)tl_grid_nodes(grid)), "plan",
+				tl_plan_json(job, model, plan), "grid", grid_json(grid, plan),
+				"layers", layers, "schedule", sched ? sched : "");
+	free(sched);
+	return doc;
+}
+
+/* 1234567 → "1.23 M": sizes that a person reads. */
+static const char *human(double v, const char *unit, char *buf, size_t len)
+{
+	static const char *const prefix[] = { "", "k", "M", "G", "T", "P", "E", "Z" };
+	int i = 0;
+
+	while (v >= 1000 && i < 7) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, "%.3g %s%s", v, prefix[i], unit);
+	return buf;
+}
+
+static void print_text(FILE *out, const struct tl_job *job, const struct tl_model *model,
+		       const struct tl_grid *grid, const struct tl_plan *plan)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+	const struct tl_coords *co = &plan->coords;
+
+	fprintf(out,
+		"# trainload %s dry run: job %s on %" PRIu64 " ranks = dp %" PRIu64 " x pp %" PRIu64
+		" x tp %" PRIu64 " (cp %" PRIu64 ", ep %" PRIu64 ")",
+		PACKAGE_VERSION, job->name, grid->world, job->dp, job->pp, job->tp, job->cp, job->ep);
+	if (grid->ranks_per_node)
+		fprintf(out, ", %" PRIu64 " ranks per node", grid->ranks_per_node);
+	fprintf(out, "\n# conventions: %s\n", tl_conventions);
+
+	fprintf(out, "\n# resolved job\n");
+	for (int s = 0; tl_job_sections[s]; s++) {
+		if (!strcmp(tl_job_sections[s], "sweep"))
+			continue;
+		fprintf(out, "[%s]\n", tl_job_sections[s]);
+		for (size_t i = 0; i < tl_job_option_count; i++) {
+			char v[TL_SWEEP_OPS_MAX];
+			if (strcmp(tl_job_options[i].section, tl_job_sections[s]))
+				continue;
+			fprintf(out, "%s = %s\n", tl_job_options[i].name,
+				tl_job_format(job, &tl_job_options[i], v, sizeof(v)));
+		}
+	}
+
+	fprintf(out, "\n# rank %" PRIu64 ": tp %" PRIu64 " cp %" PRIu64 " dp %" PRIu64 " pp %" PRIu64
+		     " (stage %" PRIu64 " of %" PRIu64 ", layers %" PRIu64 "-%" PRIu64 ")\n",
+		plan->rank, co->tp, co->cp, co->dp, co->pp, co->pp, job->pp,
+		co->pp * model->layers_per_stage, (co->pp + 1) * model->layers_per_stage - 1);
+	fprintf(out, "  %-5s %10s %10s %12s %12s  %s\n", "group", "size", "index", "first_rank",
+		"stride", "nodes");
+	for (size_t i = 0; i < NGROUPS; i++) {
+		int g = groups[i];
+		fprintf(out, "  %-5s %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 "  %s\n",
+			tl_grid_group_name(g), tl_grid_group_size(grid, g),
+			tl_grid_group_index(grid, plan->rank, g),
+			tl_grid_group_member(grid, plan->rank, g, 0),
+			group_stride(grid, plan->rank, g),
+			!grid->ranks_per_node				   ? "unknown"
+			: tl_grid_group_crosses_nodes(grid, plan->rank, g) ? "crosses nodes"
+									   : "within a node");
+	}
+
+	fprintf(out, "\n# forward GEMMs of one layer, one microbatch, this rank (C[m x n] = A[m x k]"
+		     " B[k x n], batch times)\n");
+	const struct tl_layer *kinds[] = { &model->dense, &model->moe };
+	for (int kind = 0; kind < (job->experts ? 2 : 1); kind++) {
+		const struct tl_layer *L = kinds[kind];
+		fprintf(out, "  %s layer: %s parameters, %s on this rank\n",
+			L->moe ? "MoE" : "dense", human((double)L->params, "", a, sizeof(a)),
+			human((double)L->params_rank, "", b, sizeof(b)));
+		for (int i = 0; i < 4 + L->mlp_gemms; i++) {
+			const struct tl_gemm *g = i < 4 ? &L->attn[i] : &L->mlp[i - 4];
+			fprintf(out, "    %-12s m %8" PRIu64 "  n %8" PRIu64 "  k %8" PRIu64
+				     "  batch %6" PRIu64 "  %s\n",
+				g->name, g->m, g->n, g->k, g->batch,
+				human((double)tl_gemm_flops(g), "FLOP", c, sizeof(c)));
+		}
+	}
+	fprintf(out, "    %-12s m %8" PRIu64 "  n %8" PRIu64 "  k %8" PRIu64 "  (last stage)\n",
+		"logits", model->logits.m, model->logits.n, model->logits.k);
+
+	fprintf(out, "\n# totals per step\n");
+	fprintf(out, "  parameters %s (largest rank %s); tokens %s; microbatches %" PRIu64
+		     " per data-parallel rank; bubble (pp-1)/m = %.3f\n",
+		human((double)model->params_total, "", a, sizeof(a)),
+		human((double)model->params_per_rank, "", b, sizeof(b)),
+		human((double)model->tokens_per_step, "", c, sizeof(c)), model->microbatches,
+		(double)(job->pp - 1) / (double)model->microbatches);
+	fprintf(out, "  model FLOPs %s, hardware FLOPs %s (recompute %s), this rank's GEMMs %s\n",
+		human((double)model->model_flops_per_step, "FLOP", a, sizeof(a)),
+		human((double)model->hardware_flops_per_step, "FLOP", b, sizeof(b)),
+		tl_job_enum_name("run", "recompute", job->recompute),
+		human((double)plan->flops, "FLOP", c, sizeof(c)));
+	fprintf(out, "  memory per rank (largest) %s: weights %s, gradients %s, optimizer %s, "
+		     "activations %s\n",
+		human((double)model->memory_bytes_per_rank, "B", a, sizeof(a)),
+		human((double)model->weight_bytes, "B", b, sizeof(b)),
+		human((double)model->grad_bytes, "B", c, sizeof(c)),
+		human((double)model->optimizer_bytes, "B", d, sizeof(d)),
+		human((double)model->activation_bytes, "B", e, sizeof(e)));
+	fprintf(out, "  bytes this rank passes to collectives and sends (payload):");
+	static const int shown[] = { TL_GROUP_TP, TL_GROUP_PP, TL_GROUP_DP, TL_GROUP_EP,
+				     TL_GROUP_CP };
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		fprintf(out, " %s %s", tl_grid_group_name(shown[i]),
+			human((double)plan->comm_bytes[shown[i]], "B", a, sizeof(a)));
+	fprintf(out, "\n  ops:");
+	for (int k = 0; k < TL_OP_KINDS; k++)
+		fprintf(out, " %s %" PRIu64, tl_op_kind_name(k), plan->ops_per_kind[k]);
+	char *sched = schedule_text(plan);
+	fprintf(out, "\n\n# schedule (%s, stage %" PRIu64 "): %s\n",
+		tl_job_enum_name("parallel", "schedule", job->schedule), co->pp, sched ? sched : "");
+	free(sched);
+}
+
+int tl_dry_run(struct tl_job *job, const struct tl_dry_run_args *args, FILE *out,
+	       struct tl_diag *diag)
+{
+	struct tl_model model;
+	struct tl_grid grid;
+	struct tl_plan plan;
+	int rc = tl_job_resolve(job, args->ranks, diag);
+
+	if (!rc && args->rank >= args->ranks) {
+		tl_diag_add(diag, "--rank", "rank %" PRIu64 " is outside the %" PRIu64 " ranks",
+			    args->rank, args->ranks);
+		rc = TL_EINPUT;
+	}
+	if (!rc)
+		rc = tl_model_build(&model, job, diag);
+	if (rc)
+		return rc;
+	tl_grid_init(&grid, job, args->ranks, args->ranks_per_node);
+	rc = tl_plan_build(&plan, job, &model, &grid, args->rank);
+	if (rc)
+		return rc;
+	if (args->json) {
+		json_t *doc = dry_json(job, &model, &grid, &plan);
+		json_dumpf(doc, out, JSON_INDENT(2));
+		fputc('\n', out);
+		json_decref(doc);
+	} else {
+		print_text(out, job, &model, &grid, &plan);
+	}
+	tl_plan_free(&plan);
+	return 0;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainload/metrics.h"
+
+double tl_busbw_factor(enum tl_op_kind kind, uint64_t n)
+{
+	double ranks = (double)(n ? n : 1);
+
+	switch (kind) {
+	case TL_OP_ALLREDUCE:
+		return 2.0 * (ranks - 1) / ranks;
+	case TL_OP_REDUCE_SCATTER:
+	case TL_OP_ALLGATHER:
+	case TL_OP_ALLTOALL:
+		return (ranks - 1) / ranks;
+	default:
+		return 1.0;
+	}
+}
+
+double tl_algbw_gbps(uint64_t bytes, double seconds)
+{
+	return seconds > 0 ? (double)bytes / seconds / 1e9 : 0.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double tl_percentile(const double *values, size_t n, double p)
+{
+	if (n == 0)
+		return 0.0;
+	double *sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return 0.0;
+	memcpy(sorted, values, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_double);
+
+	double pos = p / 100.0 * (double)(n - 1);
+	size_t lo = (size_t)pos;
+	double frac = pos - (double)lo, v = sorted[lo];
+	if (lo + 1 < n)
+		v += frac * (sorted[lo + 1] - sorted[lo]);
+	free(sorted);
+	return v;
+}
+
+double tl_mfu(double model_flops_per_step, double step_s, int ranks, double peak_flops_per_rank)
+{
+	if (step_s <= 0 || ranks <= 0 || peak_flops_per_rank <= 0)
+		return 0.0;
+	return model_flops_per_step / step_s / ((double)ranks * peak_flops_per_rank);
+}
+
+int tl_fit_alpha_beta(const double *bytes, const double *seconds, size_t n, double *alpha,
+		      double *beta)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sx += bytes[i];
+		sy += seconds[i];
+		sxx += bytes[i] * bytes[i];
+		sxy += bytes[i] * seconds[i];
+	}
+	double det = (double)n * sxx - sx * sx;
+	/* One distinct size (or none larger than zero): all of the time is per byte. */
+	if (det <= 1e-12 * sxx * (double)n) {
+		*alpha = 0;
+		*beta = sx > 0 ? sy / sx : 0;
+		return 0;
+	}
+	*beta = ((double)n * sxy - sx * sy) / det;
+	*alpha = (sy - *beta * sx) / (double)n;
+	return 0;
+}
