@@ -166,26 +166,31 @@ int tl_cli_load_job(const struct tl_cli *cli, struct tl_job *job, struct tl_diag
 int tl_main(int argc, char **argv)
 {
 	struct tl_cli cli = { .argc = argc, .argv = argv, .dry = { .ranks = 1 } };
-	struct tl_job job;
+	struct tl_job job = { 0 };
 	struct tl_diag diag = { 0 };
 	int rc, status;
 
 	/* Until MPI is up, the launcher's environment says which rank prints. */
 	tl_log_set_rank(tl_launcher_rank());
 	rc = parse_args(&cli, argc, argv);
-	if (rc) {
+	if (rc == 1) {
 		free(cli.sets);
-		return rc == 1 ? TL_EXIT_OK : TL_EXIT_BAD_INPUT;
+		return TL_EXIT_OK;
 	}
-	rc = tl_cli_load_job(&cli, &job, &diag);
+	if (!rc)
+		rc = tl_cli_load_job(&cli, &job, &diag);
 	if (!rc && cli.dry_run)
 		rc = tl_dry_run(&job, &cli.dry, stdout, &diag);
-	if (rc) {
-		if (tl_log_rank() == 0)
+	if (cli.dry_run || (rc && !tl_launched())) {
+		/* No MPI needed: a dry run, or bad input in a process that no launcher started. */
+		if (rc && tl_log_rank() == 0)
 			tl_diag_print(&diag);
-		status = rc == TL_EINPUT ? TL_EXIT_BAD_INPUT : TL_EXIT_RUN_FAILED;
+		status = !rc ? TL_EXIT_OK : rc == TL_EINPUT ? TL_EXIT_BAD_INPUT : TL_EXIT_RUN_FAILED;
 	} else {
-		status = cli.dry_run ? TL_EXIT_OK : tl_run(&cli, &job);
+		/* Under a launcher even bad input goes through MPI, so that all ranks agree and
+		 * exit together once the message is out (a rank exiting first could get the
+		 * launcher to kill the one printing it). */
+		status = tl_run(&cli, rc ? NULL : &job, &diag);
 	}
 	tl_diag_free(&diag);
 	tl_job_free(&job);

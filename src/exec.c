@@ -28,15 +28,6 @@ double tl_now_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double tl_step_comm_exposed(const struct tl_step *step)
-{
-	double sum = 0;
-
-	for (int g = 0; g < TL_GROUPS; g++)
-		sum += step->comm_exposed_s[g];
-	return sum;
-}
-
 /* One stat per distinct (kind, group, bytes, blocking) of the plan's communication. */
 static int index_stats(struct tl_exec *ex)
 {

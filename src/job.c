@@ -393,6 +393,19 @@ static void check_section_line(struct parse_ctx *ctx, const char *line)
 			    name);
 }
 
+/* Why a line (leading blanks removed) is neither blank, a comment, a [section] nor a
+ * key = value (inih also takes key: value); NULL when it is one of them. */
+static const char *syntax_error(const char *line)
+{
+	if (!*line || *line == '#' || *line == ';')
+		return NULL;
+	if (*line == '[')
+		return strchr(line, ']') ? NULL : "section header without a closing ']'";
+	if (*line == '=' || *line == ':')
+		return "a value without a key";
+	return strpbrk(line, "=:") ? NULL : "expected [section] or key = value";
+}
+
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
@@ -424,6 +437,9 @@ static char *reader(char *str, int num, void *stream)
 	ctx->buf[len] = '\0';
 
 	char *start = ctx->buf;
+	/* A UTF-8 byte-order mark, as some editors write, is not part of the first line. */
+	if (ctx->line == 1 && !strncmp(start, "\xEF\xBB\xBF", 3))
+		start += 3;
 	while (*start == ' ' || *start == '\t')
 		start++;
 	len -= (size_t)(start - ctx->buf);
@@ -431,6 +447,14 @@ static char *reader(char *str, int num, void *stream)
 	if (len + 2 > (size_t)num) {
 		tl_diag_add(ctx->diag, where, "line too long (%zu characters, at most %d)", len,
 			    num - 2);
+		str[0] = '\0';
+		return str;
+	}
+	/* Syntax is checked here, line by line, so that every bad line is reported (inih tells
+	 * only of the first); the bad line reaches inih empty. */
+	const char *why = syntax_error(start);
+	if (why) {
+		tl_diag_add(ctx->diag, where, "syntax error: %s", why);
 		str[0] = '\0';
 		return str;
 	}
@@ -491,9 +515,9 @@ int tl_job_parse_stream(struct tl_job *job, void *file, const char *name, struct
 		tl_diag_add(diag, name, "out of memory while parsing");
 	}
 	if (!ctx.binary && ctx.settings == 0 && diag->count + diag->dropped == before) {
-		tl_diag_add(diag, name,
-			    "%s: no settings (a job file needs at least one key = value line)",
-			    ctx.line ? "job file holds" : "empty job file");
+		tl_diag_add(diag, name, "%s (a job file needs at least one key = value line)",
+			    ctx.line ? "no settings, only comments and blank lines"
+				     : "empty job file");
 	}
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
 }
@@ -647,7 +671,12 @@ json_t *tl_job_to_json(const struct tl_job *job)
 				continue;
 			switch (o->type) {
 			case TL_OPT_UINT:
-				v = json_integer((json_int_t) * (const uint64_t *)p);
+				/* An auto the job cannot resolve alone (threads_per_rank is each
+				 * rank's own; see ranks[].threads) stays "auto". */
+				if ((o->flags & TL_OPT_AUTO) && *(const uint64_t *)p == 0)
+					v = json_string("auto");
+				else
+					v = json_integer((json_int_t) * (const uint64_t *)p);
 				break;
 			case TL_OPT_BOOL:
 				v = json_boolean(*(const bool *)p);

@@ -62,18 +62,29 @@ int tl_log_rank(void)
 	return log_rank;
 }
 
-int tl_launcher_rank(void)
+/* Listed in the order launchers set them; the first one present wins. */
+static const char *launcher_rank_var(void)
 {
-	/* Listed in the order launchers set them; the first one present wins. */
 	static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
 					    "SLURM_PROCID" };
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		const char *v = getenv(vars[i]);
 		if (v && *v)
-			return atoi(v);
+			return v;
 	}
-	return 0;
+	return NULL;
+}
+
+int tl_launcher_rank(void)
+{
+	const char *v = launcher_rank_var();
+	return v ? atoi(v) : 0;
+}
+
+bool tl_launched(void)
+{
+	return launcher_rank_var() != NULL;
 }
 
 void tl_out(const char *fmt, ...)

@@ -17,6 +17,10 @@
 
 #include "trainload/model.h"
 
+/* The most (microbatch, layer) pairs one rank's step may hold: each is about 100 ops of some
+ * 120 bytes, so 1e5 of them are some 10 million ops and 1.2 GB of plan. */
+#define TL_MODEL_PLAN_UNITS_MAX 1e5
+
 /* Multiplication and addition that record overflow instead of wrapping. */
 struct safe {
 	bool overflow;
@@ -35,6 +39,27 @@ static uint64_t mul(struct safe *s, uint64_t a, uint64_t b)
 static uint64_t add(struct safe *s, uint64_t a, uint64_t b)
 {
 	uint64_t r;
+	if (__builtin_add_overflow(a, b, &r)) {
+		s->overflow = true;
+		return 0;
+	}
+	return r;
+}
+
+/* The same for the 128-bit FLOP totals: a step of absurd sizes can pass even 2^128. */
+static tl_flops_t mul128(struct safe *s, tl_flops_t a, tl_flops_t b)
+{
+	tl_flops_t r;
+	if (__builtin_mul_overflow(a, b, &r)) {
+		s->overflow = true;
+		return 0;
+	}
+	return r;
+}
+
+static tl_flops_t add128(struct safe *s, tl_flops_t a, tl_flops_t b)
+{
+	tl_flops_t r;
 	if (__builtin_add_overflow(a, b, &r)) {
 		s->overflow = true;
 		return 0;
@@ -219,7 +244,7 @@ static void whole_layer_flops(const struct tl_job *job, bool moe, tl_flops_t *fw
 	if (moe) {
 		struct tl_gemm router = gemm("router", mul(s, job->microbatch, job->seq),
 					     job->experts, job->hidden, 1, true, false);
-		*fwd += tl_gemm_flops(&router) + mlp * job->topk;
+		*fwd = add128(s, *fwd, add128(s, tl_gemm_flops(&router), mul128(s, mlp, job->topk)));
 	} else {
 		*fwd += mlp;
 	}
@@ -397,20 +422,22 @@ int tl_model_build(struct tl_model *model, const struct tl_job *job, struct tl_d
 		whole_layer_flops(job, true, &moe_fwd, &moe_core, &s);
 	for (uint64_t l = 0; l < job->layers; l++) {
 		bool moe = tl_model_layer(model, job, l)->moe;
-		layers_fwd += moe ? moe_fwd : dense_fwd;
-		cores += moe ? moe_core : dense_core;
+		layers_fwd = add128(&s, layers_fwd, moe ? moe_fwd : dense_fwd);
+		cores = add128(&s, cores, moe ? moe_core : dense_core);
 	}
 	struct tl_gemm whole_logits = gemm("logits", model->tokens, job->vocab, job->hidden, 1, true,
 					   false);
-	tl_flops_t fwd = layers_fwd + tl_gemm_flops(&whole_logits);
+	tl_flops_t fwd = add128(&s, layers_fwd, tl_gemm_flops(&whole_logits));
 	tl_flops_t recompute = job->recompute == TL_RECOMPUTE_FULL	? layers_fwd
 			       : job->recompute == TL_RECOMPUTE_SELECTIVE ? cores
 									  : 0;
 	tl_flops_t microbatches_all = job->global_batch / job->microbatch;
-	model->model_flops_per_step = 3 * fwd * microbatches_all;
-	model->hardware_flops_per_step = (3 * fwd + recompute) * microbatches_all;
+	model->model_flops_per_step = mul128(&s, mul128(&s, 3, fwd), microbatches_all);
+	model->hardware_flops_per_step =
+		mul128(&s, add128(&s, mul128(&s, 3, fwd), recompute), microbatches_all);
 
-	/* Every GEMM's own FLOPs must fit in 64 bits, as must every buffer. */
+	/* Every GEMM's own FLOPs must fit in 64 bits, as must every buffer (the whole-model GEMMs
+	 * summed above are at most tp times a rank's, so 128 bits held them). */
 	const struct tl_layer *kinds[] = { &model->dense, &model->moe };
 	for (int i = 0; i < (job->experts ? 2 : 1); i++) {
 		for (int g = 0; g < 4 + kinds[i]->mlp_gemms; g++) {
@@ -424,6 +451,16 @@ int tl_model_build(struct tl_model *model, const struct tl_job *job, struct tl_d
 		tl_diag_add(diag, job->source,
 			    "the model's sizes overflow 64-bit byte or FLOP counts (check hidden, "
 			    "seq, vocab, layers, experts, microbatch and global_batch)");
+		return TL_EINPUT;
+	}
+	/* One rank's plan holds some tens of ops per layer and microbatch; refuse a step whose
+	 * plan could not be held, rather than fail to allocate it. */
+	if ((double)model->microbatches * (double)model->layers_per_stage > TL_MODEL_PLAN_UNITS_MAX) {
+		tl_job_blame(job, "parallel", "global_batch", diag,
+			     "%" PRIu64 " microbatches x %" PRIu64
+			     " layers per stage make one rank's plan too large (at most %g; use "
+			     "fewer microbatches or more pipeline stages)",
+			     model->microbatches, model->layers_per_stage, TL_MODEL_PLAN_UNITS_MAX);
 		return TL_EINPUT;
 	}
 	return 0;

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <cblas.h>
+#include <libgen.h>
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,16 +88,21 @@ static int open_outputs(struct run *run)
 	int ok = 1;
 
 	if (run->rank == 0 && run->cli->output) {
-		char *path = jsonl_path(run->cli->output);
-		FILE *probe = fopen(run->cli->output, "w");
-		run->jsonl = path ? fopen(path, "w") : NULL;
-		if (!probe || !run->jsonl) {
-			tl_err("trainload: cannot write %s: %m\n",
-			       probe ? (path ? path : "?") : run->cli->output);
+		/* The result document is written at the end, through a temporary file and a
+		 * rename, so that an earlier result of the same name is never half-overwritten;
+		 * here it is only checked that it can be. */
+		const char *out = run->cli->output;
+		char *dir = strdup(out), *path = jsonl_path(out);
+		bool writable = dir && access(dirname(dir), W_OK) == 0 &&
+				(access(out, F_OK) != 0 || access(out, W_OK) == 0);
+		if (!writable) {
+			tl_err("trainload: cannot write %s: %m\n", out);
+			ok = 0;
+		} else if (!path || !(run->jsonl = fopen(path, "w"))) {
+			tl_err("trainload: cannot write %s: %m\n", path ? path : out);
 			ok = 0;
 		}
-		if (probe)
-			fclose(probe);
+		free(dir);
 		free(path);
 	}
 	TL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
@@ -344,6 +351,26 @@ static int calibrate(struct run *run)
 	return 0;
 }
 
+/* Write the result document to path.tmp, then rename it over path. */
+static int write_document(const struct tl_result *result, const char *path)
+{
+	size_t len = strlen(path) + 5;
+	char *tmp = malloc(len);
+	json_t *doc = tl_result_json(result);
+	int rc = TL_EIO;
+
+	if (tmp && doc) {
+		snprintf(tmp, len, "%s.tmp", path);
+		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
+			rc = 0;
+		else
+			tl_err("trainload: cannot write %s: %m\n", path);
+	}
+	json_decref(doc);
+	free(tmp);
+	return rc;
+}
+
 static int report(struct run *run)
 {
 	int rc = gather_ranks(run);
@@ -357,13 +384,8 @@ static int report(struct run *run)
 		tl_result_print(&run->result, stdout);
 		fflush(stdout);
 	}
-	if (run->cli->output) {
-		json_t *doc = tl_result_json(&run->result);
-		rc = json_dump_file(doc, run->cli->output, JSON_INDENT(2)) ? TL_EIO : 0;
-		json_decref(doc);
-		if (rc)
-			tl_err("trainload: cannot write %s\n", run->cli->output);
-	}
+	if (run->cli->output)
+		rc = write_document(&run->result, run->cli->output);
 	return rc;
 }
 
@@ -383,10 +405,10 @@ static void cleanup(struct run *run)
 	free(run->hosts);
 }
 
-int tl_run(const struct tl_cli *cli, struct tl_job *job)
+int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 {
 	struct run run = { .cli = cli, .job = job };
-	int rc;
+	int rc, first_bad, any_bad;
 
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload: MPI_Init failed\n");
@@ -397,7 +419,22 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job)
 	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
 	tl_log_set_rank(run.rank);
 
+	/* Ranks that could not read their command line or job file say so; the first of them
+	 * prints why, and all exit 2 together. */
+	first_bad = job ? INT_MAX : run.rank;
+	MPI_Allreduce(&first_bad, &any_bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+	if (any_bad != INT_MAX) {
+		if (run.rank == any_bad)
+			tl_diag_print(input);
+		MPI_Finalize();
+		return TL_EXIT_BAD_INPUT;
+	}
 	rc = prepare(&run);
+	if (rc == TL_ENOMEM) {
+		fprintf(stderr, "trainload: rank %d: out of memory while building the plan\n",
+			run.rank);
+		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
+	}
 	if (!rc)
 		rc = open_outputs(&run);
 	if (rc) {

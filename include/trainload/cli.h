@@ -27,7 +27,11 @@ int tl_main(int argc, char **argv);
 /* The job that the command line describes: defaults, then the file, then each --set. */
 int tl_cli_load_job(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *diag);
 
-/* Start MPI, resolve the job against the world, run it and report; returns the exit status. */
-int tl_run(const struct tl_cli *cli, struct tl_job *job);
+/*
+ * Start MPI, resolve the job against the world, run it and report; returns the exit status.
+ * job is NULL when this rank found the command line or job file bad (diag says why): the ranks
+ * then agree on that and exit 2 together.
+ */
+int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *diag);
 
 #endif

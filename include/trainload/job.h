@@ -119,7 +119,8 @@ const struct tl_option *tl_job_option(const char *section, const char *name);
 /* The option's value in job, as a job file would spell it (buf is returned). */
 const char *tl_job_format(const struct tl_job *job, const struct tl_option *opt, char *buf,
 			  size_t len);
-/* "file:line" of the option's setting, "--set section.key" or "default". */
+/* "file:line" of the option's setting, "--set section.key", or the job's source (its file, or
+ * "built-in default job") when the option kept its default. */
 const char *tl_job_where(const struct tl_job *job, const struct tl_option *opt, char *buf,
 			 size_t len);
 

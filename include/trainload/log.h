@@ -9,6 +9,7 @@
 #ifndef TRAINLOAD_LOG_H
 #define TRAINLOAD_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum tl_err {
@@ -51,6 +52,8 @@ void tl_log_set_rank(int rank);
 int tl_log_rank(void);
 /* The rank the launcher gave this process (Open MPI, PMIx, Slurm, MPICH), or 0 if none did. */
 int tl_launcher_rank(void);
+/* Whether a launcher (mpirun, srun) started this process. */
+bool tl_launched(void);
 
 /* Print to stdout/stderr on the printing rank only. */
 void tl_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

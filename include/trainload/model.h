@@ -4,8 +4,8 @@
  * tensor- and expert-parallel rank runs them, parameter counts, FLOPs, activation and optimizer
  * memory. Pure: no MPI, no BLAS.
  *
- * FLOP totals of a step exceed 64 bits for the largest models (GPT-3 175B: ~3e21), so they are
- * kept as exact 128-bit integers; every single GEMM's FLOPs and every byte count fits in 64 bits
+ * FLOP totals of a step exceed 64 bits for the largest models (Megatron's 1T: 3.9e19 per step),
+ * so they are kept as exact 128-bit integers; every single GEMM's FLOPs and every byte count fits in 64 bits
  * (checked when the model is built).
  */
 #ifndef TRAINLOAD_MODEL_H
