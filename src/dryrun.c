@@ -74,6 +74,56 @@ static json_t *layer_json(const struct tl_layer *L)
 			 "params", (json_int_t)L->params, "params_rank", (json_int_t)L->params_rank);
 }
 
+struct shape {
+	uint64_t m, n, k, batch;
+	int trans_a, trans_b;
+};
+
+static int cmp_shape(const void *pa, const void *pb)
+{
+	const struct shape *a = pa, *b = pb;
+	const uint64_t x[] = { a->m, a->n, a->k, a->batch, (uint64_t)a->trans_a,
+			       (uint64_t)a->trans_b };
+	const uint64_t y[] = { b->m, b->n, b->k, b->batch, (uint64_t)b->trans_a,
+			       (uint64_t)b->trans_b };
+
+	for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	return 0;
+}
+
+/* The distinct GEMMs of the rank's step as executed (backward ones transposed), each with how
+ * often it runs per step: what a standalone BLAS benchmark needs to reproduce the step. */
+static json_t *gemm_shapes_json(const struct tl_plan *plan)
+{
+	struct shape *v = malloc((plan->ops_per_kind[TL_OP_GEMM] + 1) * sizeof(*v));
+	json_t *arr = json_array();
+	size_t n = 0;
+
+	if (!v)
+		return arr;
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		if (op->kind == TL_OP_GEMM)
+			v[n++] = (struct shape){ op->gemm.m, op->gemm.n,     op->gemm.k,
+						 op->gemm.batch, op->trans_a, op->trans_b };
+	}
+	qsort(v, n, sizeof(*v), cmp_shape);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && !cmp_shape(&v[i], &v[j]); j++)
+			;
+		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:b, s:b, s:I}", "m",
+						     (json_int_t)v[i].m, "n", (json_int_t)v[i].n,
+						     "k", (json_int_t)v[i].k, "batch",
+						     (json_int_t)v[i].batch, "trans_a", v[i].trans_a,
+						     "trans_b", v[i].trans_b, "count_per_step",
+						     (json_int_t)(j - i)));
+	}
+	free(v);
+	return arr;
+}
+
 /* "F0 F1 B0 F2 B1 B2": the rank's microbatch order. */
 static char *schedule_text(const struct tl_plan *plan)
 {
@@ -105,6 +155,7 @@ static json_t *dry_json(const struct tl_job *job, const struct tl_model *model,
 				tl_world_json(job, (int)grid->world, (int)tl_grid_nodes(grid)), "plan",
 				tl_plan_json(job, model, plan), "grid", grid_json(grid, plan),
 				"layers", layers, "schedule", sched ? sched : "");
+	json_object_set_new(doc, "gemm_shapes", gemm_shapes_json(plan));
 	free(sched);
 	return doc;
 }

@@ -200,11 +200,11 @@ static json_t *environment_json(const struct tl_result *r)
 	char hash[17];
 
 	tl_job_hash(r->job, hash);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "hosts",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "hosts",
 			 r->env.hosts ? r->env.hosts : "", "mpi_version", r->env.mpi_version,
 			 "blas_version", r->env.blas_version, "blas_config", r->env.blas_config,
 			 "blas_core", r->env.blas_core, "job_hash", hash, "command_line",
-			 r->env.command_line);
+			 r->env.command_line, "startup_s", r->env.startup_s);
 }
 
 /* Per-step figures of one rank: its totals over the measured steps, divided by their number. */
@@ -319,6 +319,7 @@ static json_t *ranks_json(const struct tl_result *r)
 			per_step(r, ri->bubble_s), "optimizer", per_step(r, ri->optimizer_s),
 			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
 			stragglers_json(r, ri));
+		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
 		json_array_append_new(arr, entry);
 	}
 	return arr;

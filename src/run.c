@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mpi_check.h"
@@ -37,6 +38,7 @@ struct run {
 	struct tl_result result;
 	struct tl_rank_info me;
 	uint64_t node_memory;
+	double start; /* just before MPI_Init */
 	struct tl_diag diag; /* input errors found once MPI is up */
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
@@ -291,6 +293,7 @@ static int run_steps(struct run *run)
 		if (!run->gathered || !run->result.steps || !run->result.step_rank)
 			return TL_ENOMEM;
 	}
+	run->result.env.startup_s = tl_now_s() - run->start;
 	for (uint64_t s = 0; s < total; s++) {
 		run->exec.measuring = s >= job->warmup;
 		int rc = tl_exec_step(&run->exec, &mine);
@@ -373,6 +376,11 @@ static int write_document(const struct tl_result *result, const char *path)
 
 static int report(struct run *run)
 {
+	struct rusage usage;
+
+	/* Linux reports the peak resident set in KiB. */
+	if (getrusage(RUSAGE_SELF, &usage) == 0)
+		run->me.peak_rss_bytes = (uint64_t)usage.ru_maxrss * 1024;
 	int rc = gather_ranks(run);
 
 	if (!rc)
@@ -407,7 +415,7 @@ static void cleanup(struct run *run)
 
 int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 {
-	struct run run = { .cli = cli, .job = job };
+	struct run run = { .cli = cli, .job = job, .start = tl_now_s() };
 	int rc, first_bad, any_bad;
 
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {

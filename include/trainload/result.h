@@ -28,6 +28,7 @@ struct tl_env {
 	char command_line[1024];
 	int nodes;
 	const char *hosts; /* comma-separated distinct hosts */
+	double startup_s;  /* rank 0: from just before MPI_Init to the start of the first step */
 };
 
 /* One rank, as reported: where it ran and what it measured, summed over the measured steps. */
@@ -40,6 +41,7 @@ struct tl_rank_info {
 	char binding[128];  /* who bound it and how: "core (trainload)", "launcher", "none" */
 	int threads;
 	double peak_flops; /* the backend's calibration GEMM rate, FLOP/s */
+	uint64_t peak_rss_bytes; /* the process's peak resident memory at the end of the run */
 	double gemm_s, gemm_flops;
 	double compute_s, bubble_s, optimizer_s;
 	double comm_exposed_s[TL_GROUPS];
