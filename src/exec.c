@@ -244,17 +244,9 @@ int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 				     "(--dry-run plans it)", what);                              \
 	} while (0)
 
-	LATER(job->tp > 1, "parallel", "tp", "tensor parallelism (tp > 1)");
-	LATER(job->pp > 1, "parallel", "pp", "pipeline parallelism (pp > 1)");
-	LATER(job->ep > 1, "parallel", "ep", "expert parallelism (ep > 1)");
-	LATER(job->experts > 0, "model", "experts", "a mixture-of-experts model (experts > 0)");
-	LATER(job->zero > 0, "parallel", "zero", "ZeRO (zero > 0)");
-	LATER(job->sequence_parallel, "parallel", "sequence_parallel", "sequence parallelism");
 	LATER(job->backend == TL_BACKEND_CUDA, "run", "backend", "backend = cuda");
 	LATER(job->check > 0, "run", "check", "collective result checking (check > 0)");
 	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
-	LATER(job->comm_dtype != job->compute_dtype, "run", "comm_dtype",
-	      "a comm_dtype other than compute_dtype");
 #undef LATER
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
 }
