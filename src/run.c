@@ -38,7 +38,7 @@ struct run {
 	struct tl_result result;
 	struct tl_rank_info me;
 	uint64_t node_memory;
-	double start; /* just before MPI_Init */
+	double start; /* when MPI_Init returned */
 	struct tl_diag diag; /* input errors found once MPI is up */
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
@@ -332,11 +332,13 @@ static int run_steps(struct run *run)
 }
 
 /* MFU's denominator: --peak-tflops, or the median of the ranks' calibration GEMMs (a median, so
- * that one slow rank does not flatter everyone's MFU). */
+ * that one slow rank does not flatter everyone's MFU). With --peak-tflops no GEMM runs. */
 static int calibrate(struct run *run)
 {
 	double *all = NULL;
-	int rc = run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
+	int rc = run->cli->peak_tflops > 0
+			 ? 0
+			 : run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
 
 	if (rc)
 		return rc;
@@ -422,6 +424,8 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		fprintf(stderr, "trainload: MPI_Init failed\n");
 		return TL_EXIT_RUN_FAILED;
 	}
+	double mpi_init_s = tl_now_s() - run.start;
+	run.start = tl_now_s();
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
@@ -452,6 +456,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	}
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
 					 .ranks = run.ranks, .grid = &run.grid };
+	run.result.env.mpi_init_s = mpi_init_s;
 	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	rc = collect_environment(&run);
@@ -460,9 +465,11 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	if (!rc)
-		rc = calibrate(&run);
-	if (!rc)
 		rc = run_steps(&run);
+	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
+	 * first step, and it measures the node in the state the steps left it in. */
+	if (!rc)
+		rc = calibrate(&run);
 	if (!rc)
 		rc = report(&run);
 	if (rc == TL_EINPUT) {

@@ -28,7 +28,8 @@ struct tl_env {
 	char command_line[1024];
 	int nodes;
 	const char *hosts; /* comma-separated distinct hosts */
-	double startup_s;  /* rank 0: from just before MPI_Init to the start of the first step */
+	double mpi_init_s; /* rank 0: how long MPI_Init took */
+	double startup_s;  /* rank 0: from MPI_Init's return to the start of the first step */
 };
 
 /* One rank, as reported: where it ran and what it measured, summed over the measured steps. */
