@@ -336,12 +336,13 @@ static json_t *collectives_json(const struct tl_result *r)
 		double mean = c->count ? c->time_s / (double)c->count : 0;
 		double algbw = tl_algbw_gbps(c->bytes, mean);
 		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:f, s:f, s:f, s:f, s:f, s:f}",
+			arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
 				       "op", tl_op_kind_name(c->kind), "group",
 				       tl_grid_group_name(c->group), "group_size", (json_int_t)n,
 				       "bytes", (json_int_t)c->bytes, "nonblocking", c->nonblocking,
 				       "count_per_step", per_step(r, (double)c->count), "time_us",
-				       1e6 * mean, "time_us_min", 1e6 * c->min_s, "time_us_max",
+				       1e6 * mean, "time_us_fastest_rank", 1e6 * c->fastest_rank_mean_s,
+				       "time_us_min", 1e6 * c->min_s, "time_us_max",
 				       1e6 * c->max_s, "algbw_gbps", algbw, "busbw_gbps",
 				       algbw * tl_busbw_factor(c->kind, n)));
 	}

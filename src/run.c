@@ -331,6 +331,16 @@ static int run_steps(struct run *run)
 	return 0;
 }
 
+/* The peak resident memory of the steps (before the calibration's own buffers). Linux reports
+ * it in KiB. */
+static void record_peak_rss(struct tl_rank_info *me)
+{
+	struct rusage usage;
+
+	if (getrusage(RUSAGE_SELF, &usage) == 0)
+		me->peak_rss_bytes = (uint64_t)usage.ru_maxrss * 1024;
+}
+
 /* MFU's denominator: --peak-tflops, or the median of the ranks' calibration GEMMs (a median, so
  * that one slow rank does not flatter everyone's MFU). With --peak-tflops no GEMM runs. */
 static int calibrate(struct run *run)
@@ -378,11 +388,6 @@ static int write_document(const struct tl_result *result, const char *path)
 
 static int report(struct run *run)
 {
-	struct rusage usage;
-
-	/* Linux reports the peak resident set in KiB. */
-	if (getrusage(RUSAGE_SELF, &usage) == 0)
-		run->me.peak_rss_bytes = (uint64_t)usage.ru_maxrss * 1024;
 	int rc = gather_ranks(run);
 
 	if (!rc)
@@ -466,6 +471,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	if (!rc)
 		rc = run_steps(&run);
+	record_peak_rss(&run.me);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
 	 * first step, and it measures the node in the state the steps left it in. */
 	if (!rc)

@@ -27,6 +27,8 @@ int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Co
 /* Fold one rank's stat into the merged list: per key, the slowest rank's mean. */
 static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_stat *st)
 {
+	double mean = st->count ? st->time_s / (double)st->count : 0;
+
 	for (int i = 0; i < *n; i++) {
 		struct tl_coll_stat *m = &merged[i];
 		if (m->kind != st->kind || m->group != st->group || m->bytes != st->bytes ||
@@ -41,9 +43,12 @@ static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_
 			m->min_s = st->min_s;
 		if (st->max_s > m->max_s)
 			m->max_s = st->max_s;
+		if (st->count && mean < m->fastest_rank_mean_s)
+			m->fastest_rank_mean_s = mean;
 		return;
 	}
-	merged[(*n)++] = *st;
+	merged[*n] = *st;
+	merged[(*n)++].fastest_rank_mean_s = mean;
 }
 
 int tl_stats_gather_colls(const struct tl_coll_stat *mine, int n, struct tl_coll_stat **merged,
