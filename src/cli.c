@@ -32,7 +32,7 @@ static void usage(FILE *out)
 		"                               per finished step to FILE.jsonl\n"
 		"  -q, --quiet                  no summary on stdout\n"
 		"      --peak-tflops X          peak TFLOP/s per rank for MFU (default: measured\n"
-		"                               by a calibration GEMM at start-up)\n"
+		"                               by a calibration GEMM after the steps)\n"
 		"  -n, --dry-run                print the plan of one rank and exit: no MPI, no\n"
 		"                               hardware work\n"
 		"      --ranks N                dry run: the world size (default 1)\n"

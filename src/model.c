@@ -312,7 +312,7 @@ static void stage_totals(struct tl_model *model, const struct tl_job *job, uint6
 {
 	uint64_t first = stage * model->layers_per_stage, act = 0;
 	uint64_t elem = model->elem_bytes;
-	uint64_t params = tl_model_stage_params(model, job, stage, NULL);
+	uint64_t expert, params = tl_model_stage_params(model, job, stage, &expert);
 	bool last = stage == job->pp - 1;
 
 	for (uint64_t l = first; l < first + model->layers_per_stage; l++)
@@ -327,16 +327,18 @@ static void stage_totals(struct tl_model *model, const struct tl_job *job, uint6
 	if (last) /* the logits of the microbatch in flight */
 		act = add(s, act, mul(s, mul(s, model->tokens, ceil_div(job->vocab, job->tp)), elem));
 
-	/* ZeRO shards optimizer state (stage 1), gradients too (2), and weights too (3). */
-	uint64_t dp = job->dp;
+	/* ZeRO shards optimizer state (stage 1), gradients too (2), and weights too (3): dense
+	 * parameters over dp, expert ones over the expert-data-parallel group (dp / ep). */
+	uint64_t dense = params - expert, dp = job->dp, edp = job->dp / job->ep;
 	uint64_t weights = mul(s, params, elem), grads = weights;
 	uint64_t optimizer = mul(s, params, TL_ADAM_STATE_BYTES_PER_PARAM);
 	if (job->zero >= 1)
-		optimizer = ceil_div(optimizer, dp);
+		optimizer = add(s, ceil_div(mul(s, dense, TL_ADAM_STATE_BYTES_PER_PARAM), dp),
+				ceil_div(mul(s, expert, TL_ADAM_STATE_BYTES_PER_PARAM), edp));
 	if (job->zero >= 2)
-		grads = ceil_div(grads, dp);
+		grads = add(s, ceil_div(mul(s, dense, elem), dp), ceil_div(mul(s, expert, elem), edp));
 	if (job->zero >= 3)
-		weights = ceil_div(weights, dp);
+		weights = grads;
 	uint64_t total = add(s, add(s, weights, grads), add(s, optimizer, act));
 
 	if (params > model->params_per_rank)

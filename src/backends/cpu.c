@@ -153,7 +153,6 @@ struct cpu {
 	struct cpu_op *ops;
 	struct slot *slots;
 	MPI_Request *reqs; /* every slot's requests, one allocation */
-	uint64_t optim_cap; /* bytes the optimizer pass moves at most: the optimizer state */
 };
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
@@ -724,7 +723,6 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 	cpu->comm_elem = (size_t)tl_dtype_bytes(job->comm_dtype);
 	cpu->lean = job->memory == TL_MEMORY_LEAN;
 	cpu->staged = job->comm_dtype != job->compute_dtype;
-	cpu->optim_cap = model->optimizer_bytes;
 	if (job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
 		return TL_ERUN; /* tl_job_resolve refuses these for the cpu backend */
 
@@ -811,8 +809,8 @@ static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
 
 	if (op->kind == TL_OP_ELEMENTWISE)
 		stream(&cpu->r[R_ACT], op->bytes);
-	else /* the optimizer: at most its state, the whole of it each step */
-		stream(&cpu->r[cpu->lean ? R_ACT : R_OPTIM], min_u64(op->bytes, cpu->optim_cap));
+	else /* the optimizer: all its bytes, through its state (wrapping where they exceed it) */
+		stream(&cpu->r[cpu->lean ? R_ACT : R_OPTIM], op->bytes);
 	return 0;
 }
 
