@@ -333,7 +333,7 @@ static json_t *collectives_json(const struct tl_result *r)
 	for (int i = 0; i < r->ncolls; i++) {
 		const struct tl_coll_stat *c = &r->colls[i];
 		uint64_t n = tl_grid_group_size(r->grid, c->group);
-		double mean = c->count ? c->time_s / (double)c->count : 0;
+		double mean = c->slowest_rank_mean_s;
 		double algbw = tl_algbw_gbps(c->bytes, mean);
 		json_array_append_new(
 			arr, json_pack("{s:s, s:s, s:I, s:I, s:b, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
@@ -459,7 +459,7 @@ static void print_collectives(const struct tl_result *r, FILE *out)
 	for (int i = 0; i < r->ncolls; i++) {
 		const struct tl_coll_stat *c = &r->colls[i];
 		uint64_t n = tl_grid_group_size(r->grid, c->group);
-		double mean = c->count ? c->time_s / (double)c->count : 0;
+		double mean = c->slowest_rank_mean_s;
 		double algbw = tl_algbw_gbps(c->bytes, mean);
 		fprintf(out, "  %-14s %-5s %5" PRIu64 " %12" PRIu64 " %4s %10.1f %8.2f %8.2f\n",
 			tl_op_kind_name(c->kind), tl_grid_group_name(c->group), n, c->bytes,

@@ -24,7 +24,7 @@ int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Co
 	return 0;
 }
 
-/* Fold one rank's stat into the merged list: per key, the slowest rank's mean. */
+/* Fold one rank's stat into the merged list. */
 static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_stat *st)
 {
 	double mean = st->count ? st->time_s / (double)st->count : 0;
@@ -34,20 +34,18 @@ static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_
 		if (m->kind != st->kind || m->group != st->group || m->bytes != st->bytes ||
 		    m->nonblocking != st->nonblocking)
 			continue;
-		if (st->count && (!m->count || st->time_s / (double)st->count >
-						       m->time_s / (double)m->count)) {
-			m->count = st->count;
-			m->time_s = st->time_s;
-		}
-		if (st->min_s < m->min_s)
-			m->min_s = st->min_s;
-		if (st->max_s > m->max_s)
-			m->max_s = st->max_s;
+		m->count = st->count > m->count ? st->count : m->count;
+		m->time_s += st->time_s;
+		m->min_s = st->min_s < m->min_s ? st->min_s : m->min_s;
+		m->max_s = st->max_s > m->max_s ? st->max_s : m->max_s;
+		if (st->count && mean > m->slowest_rank_mean_s)
+			m->slowest_rank_mean_s = mean;
 		if (st->count && mean < m->fastest_rank_mean_s)
 			m->fastest_rank_mean_s = mean;
 		return;
 	}
 	merged[*n] = *st;
+	merged[*n].slowest_rank_mean_s = mean;
 	merged[(*n)++].fastest_rank_mean_s = mean;
 }
 

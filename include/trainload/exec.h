@@ -45,10 +45,11 @@ struct tl_coll_stat {
 	uint64_t count; /* ops timed */
 	double time_s;  /* their total time */
 	double min_s, max_s;
-	/* Merged over ranks (tl_stats_gather_colls) only: the smallest of the ranks' mean times.
-	 * The rank that arrives last at a collective waits for no one, so this is the closest
-	 * to the collective's own cost, without the time early ranks spend waiting for late. */
-	double fastest_rank_mean_s;
+	/* Merged over ranks (tl_stats_gather_colls) only: count is the largest of the ranks'
+	 * counts, and these the largest and the smallest of their mean times. The rank that
+	 * arrives last at a collective waits for no one, so the smallest is the closest to the
+	 * collective's own cost, without the time early ranks spend waiting for late ones. */
+	double slowest_rank_mean_s, fastest_rank_mean_s;
 };
 
 /* The executor of one plan on one backend; its state lives across steps. */

@@ -20,9 +20,10 @@ int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Co
 
 /*
  * Gather every rank's collective stats to rank 0 of comm and merge them by (kind, group, bytes,
- * blocking): each merged entry keeps the count and total time of the rank whose mean is the
- * largest (times are reduced over ranks by max), and the smallest and largest single times seen
- * anywhere. *merged (rank 0 only) is allocated; free it.
+ * blocking): each merged entry has the largest of the ranks' counts, their total time, the
+ * largest and smallest of their mean times (times are reported as the largest: max over ranks)
+ * and the smallest and largest single times seen anywhere. *merged (rank 0 only) is allocated;
+ * free it.
  */
 int tl_stats_gather_colls(const struct tl_coll_stat *mine, int n, struct tl_coll_stat **merged,
 			  int *nmerged, MPI_Comm comm);
