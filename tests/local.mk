@@ -10,38 +10,63 @@
 # prints the exact command it ran, so that a failure can be rerun by hand. Test logs are in
 # tests/**/*.log.
 
-TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_plan \
-	tests/unit/test_result
+TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
+	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
+	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16
 
 # Bugs in src/ that are known and not fixed yet, written as the right behaviour (see the file).
 TL_XFAIL_TESTS = tests/unit/test_known_bugs
 
 check_PROGRAMS = $(TL_UNIT_TESTS) $(TL_XFAIL_TESTS)
 
+# The pure library alone: job, model, grid, plan, metrics, result and dry-run code link
+# without MPI, BLAS or hwloc.
 TL_UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(INIH_CFLAGS) $(JANSSON_CFLAGS)
 TL_UNIT_LDADD = libtlcore.la $(CMOCKA_LIBS) $(INIH_LIBS) $(JANSSON_LIBS)
 
+# test_model reads the shipped jobs/*.job; the path is compiled in, so that the program also
+# runs by hand from the build directory (and out of tree under `make distcheck`).
 tests_unit_test_job_SOURCES = tests/unit/test_job.c tests/unit/tl_test.h
 tests_unit_test_job_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_job_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_model_SOURCES = tests/unit/test_model.c tests/unit/tl_test.h
-tests_unit_test_model_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_model_CFLAGS = $(TL_UNIT_CFLAGS) -DTL_TEST_JOBS_DIR='"$(abs_top_srcdir)/jobs"'
 tests_unit_test_model_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_grid_SOURCES = tests/unit/test_grid.c tests/unit/tl_test.h
+tests_unit_test_grid_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_grid_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_plan_SOURCES = tests/unit/test_plan.c tests/unit/tl_test.h
 tests_unit_test_plan_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_plan_LDADD = $(TL_UNIT_LDADD)
 
-# src/result.c is in libtlcore.la but calls tl_percentile() (src/stats.c) and
-# tl_step_comm_exposed() (src/exec.c), which are in libtrainload.la: link that (and so MPI).
+tests_unit_test_schedule_SOURCES = tests/unit/test_schedule.c tests/unit/tl_test.h
+tests_unit_test_schedule_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_schedule_LDADD = $(TL_UNIT_LDADD)
+
+# src/result.c is in libtlcore.la and must link without libtrainload.la (MPI, BLAS).
 tests_unit_test_result_SOURCES = tests/unit/test_result.c tests/unit/tl_test.h
 tests_unit_test_result_CFLAGS = $(TL_UNIT_CFLAGS)
-tests_unit_test_result_LDADD = libtrainload.la $(TL_UNIT_LDADD)
+tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
+
+# tl_exec_check (src/exec.c) is in libtrainload.la.
+tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
+tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
 
 tests_unit_test_known_bugs_SOURCES = tests/unit/test_known_bugs.c tests/unit/tl_test.h
 tests_unit_test_known_bugs_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_known_bugs_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
+tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_bf16_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_topo_SOURCES = tests/unit/test_topo.c
+tests_unit_test_topo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
+tests_unit_test_topo_LDADD = libtrainload.la $(CMOCKA_LIBS) $(HWLOC_LIBS)
 
 # One bad job file per error class; each begins with "# expect: <substring of the message>".
 # tests/bad-jobs.sh refuses to run when a file in tests/data/bad is missing from this list.
@@ -81,9 +106,12 @@ TL_BAD_JOBS = \
 	tests/data/bad/ep-dp.job \
 	tests/data/bad/compute-dtype.job \
 	tests/data/bad/model-overflow.job \
-	tests/data/bad/not-implemented-zero.job \
-	tests/data/bad/not-implemented-tp.job \
-	tests/data/bad/not-implemented-sweep.job
+	tests/data/bad/not-implemented-watchdog.job \
+	tests/data/bad/not-implemented-cp.job \
+	tests/data/bad/not-implemented-sweep.job \
+	tests/data/bad/syntax-errors.job \
+	tests/data/bad/unterminated-section.job \
+	tests/data/bad/plan-too-large.job
 
 TL_SCRIPT_TESTS = \
 	tests/bad-jobs.sh \
@@ -93,7 +121,10 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/run-np2.sh \
 	tests/mpi/run-np4.sh \
 	tests/mpi/overrides.sh \
-	tests/mpi/output-errors.sh
+	tests/mpi/output-errors.sh \
+	tests/mpi/dryrun.sh \
+	tests/mpi/plan-size.sh \
+	tests/mpi/grids.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_XFAIL_TESTS) $(TL_SCRIPT_TESTS)
 XFAIL_TESTS = $(TL_XFAIL_TESTS)

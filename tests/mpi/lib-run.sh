@@ -27,7 +27,7 @@ check_default_run() {
 
 	# --- the summary on stdout (rank 0 only) -------------------------------------------
 	head=$(head -n 1 run.out)
-	want="# trainload $version  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks $ranks = dp $ranks x pp 1 x tp 1"
+	want="# trainload $version  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks $ranks = dp $ranks x pp 1 x tp 1 (ep 1)"
 	[ "$head" = "$want" ] || { show run; fail "summary header is '$head', expected '$want'"; }
 	[ "$(count_in run.out '# trainload ')" -eq 1 ] || { show run; fail "summary printed more than once"; }
 	expect_in run.out "# nodes 1 ("
@@ -36,15 +36,27 @@ check_default_run() {
 	expect_in run.out "# conventions: step time = slowest rank; GB = 1e9; model FLOPs"
 	expect_in run.out "# steps 3 measured after 1 warm-up; global batch $ranks x seq 256 = $((ranks * 256)) tokens per step"
 	cols=$(grep -F 'step_p50' run.out | tr -s ' ' | sed 's/^ //')
-	[ "$cols" = "step_p50 step_p95 tokens/s TFLOP/s/rank GEMM GFLOP/s/rank" ] ||
+	[ "$cols" = "step_p50 step_p95 tokens/s TFLOP/s/rank MFU peak/rank GEMM GFLOP/s/rank" ] ||
 		{ show run; fail "summary columns are '$cols'"; }
-	# the row under the column names: p50 s p95 s tokens/s TFLOP/s GFLOP/s (min X)
+	# the row under the column names: p50 s p95 s tokens/s TFLOP/s MFU% peak TFLOP/s (source)
+	# GFLOP/s (min X)
 	row=$(awk '/step_p50/ { getline; print; exit }' run.out | tr -s ' ' | sed 's/^ //')
-	echo "$row" | grep -E -q '^[0-9]+\.[0-9]{4} s [0-9]+\.[0-9]{4} s [0-9,]+ [0-9]+\.[0-9]{4} [0-9]+\.[0-9]{2} \(min [0-9]+\.[0-9]{2}\)$' ||
+	echo "$row" | grep -E -q '^[0-9]+\.[0-9]{4} s [0-9]+\.[0-9]{4} s [0-9,]+ [0-9]+\.[0-9]{4} [0-9]+\.[0-9]% [0-9]+\.[0-9]{4} TFLOP/s \(calibrated\) [0-9]+\.[0-9]{2} \(min [0-9]+\.[0-9]{2}\)$' ||
 		{ show run; fail "summary row '$row' does not have the columns' formats"; }
-	expect_in run.out "# where the time goes (slowest rank, p50, seconds)"
-	grep -E -q '^  compute [0-9.]+  comm-exposed [0-9.]+  bubble [0-9.]+  optimizer [0-9.]+  other -?[0-9.]+$' run.out ||
+	expect_in run.out "# where the time goes (slowest rank, p50 of each part, seconds)"
+	# exposed communication of each group of more than one rank: dp here
+	grep -E -q '^  compute [0-9.]+ ( [a-z]+-exposed [0-9.]+)*  pp-wait [0-9.]+ \(bubble 0\.000 planned\)  optimizer [0-9.]+  other -?[0-9.]+$' run.out ||
 		{ show run; fail "no breakdown line"; }
+	if [ "$ranks" -gt 1 ]; then
+		expect_in run.out " dp-exposed "
+		expect_in run.out "# collectives (time: mean per op, max over ranks)"
+		grep -E -q '^  allreduce +dp +'"$ranks"' +29677568 +yes ' run.out ||
+			{ show run; fail "no line for the dp allreduce in the collectives table"; }
+	else
+		expect_not_in run.out "-exposed"
+		expect_not_in run.out "# collectives"
+	fi
+	expect_in run.out "# stragglers"
 
 	# --- the JSON document ------------------------------------------------------------
 	[ -s r.json ] || fail "r.json not written"
@@ -72,12 +84,19 @@ check_default_run() {
 	jq_true r.json '.summary.step_time_s | all(.p50, .p95, .min, .max; type == "number") and .min > 0 and .min <= .p50 and .p50 <= .p95 and .p95 <= .max'
 	jq_true r.json '[.steps[].time_s] as $t | .summary.step_time_s | .min == ($t | min) and .max == ($t | max) and .p50 == ($t | sort | .[1])'
 	jq_true r.json '([.steps[].time_s] | sort) as $t | ($t[1] + 0.9 * ($t[2] - $t[1])) as $p95 | (.summary.step_time_s.p95 - $p95) | (if . < 0 then -. else . end) <= 1e-12'
-	jq_true r.json '.summary | all(.tokens_per_s, .model_tflops_per_rank; type == "number") and (.breakdown_s | keys) == ["bubble", "comm_exposed", "compute", "optimizer", "other"]'
+	jq_true r.json '.summary | all(.tokens_per_s, .model_tflops_per_rank, .mfu, .peak_tflops_per_rank; type == "number") and .peak_source == "calibrated"'
+	# MFU against the calibrated peak (DESIGN.md §5): model FLOPs / p50 / (ranks x peak)
+	jq_true r.json '.summary | .peak_tflops_per_rank > 0 and .mfu > 0'
+	jq_true r.json '(.plan.model_flops_per_step / .summary.step_time_s.p50 / $n / (.summary.peak_tflops_per_rank * 1e12)) as $x | ((.summary.mfu - $x) / $x) | (if . < 0 then -. else . end) < 1e-9' --argjson n "$ranks"
+	jq_true r.json 'all(.ranks[]; .peak_tflops > 0)'
+	jq_true r.json '.summary.breakdown_s | keys == ["bubble", "comm_exposed", "comm_exposed_by_group", "compute", "optimizer", "other"] and (.comm_exposed_by_group | keys) == ["cp", "dp", "ep", "pp", "tp"]'
 	jq_true r.json '(.plan.tokens_per_step / .summary.step_time_s.p50) as $x | ((.summary.tokens_per_s - $x) / $x) | (if . < 0 then -. else . end) < 1e-9'
 	jq_true r.json '(.plan.model_flops_per_step / .summary.step_time_s.p50 / $n / 1e12) as $x | ((.summary.model_tflops_per_rank - $x) / $x) | (if . < 0 then -. else . end) < 1e-9' --argjson n "$ranks"
 	# every step's breakdown adds up to its time, within 1%
-	jq_true r.json 'all(.steps[]; (.breakdown_s | keys) == ["bubble", "comm_exposed", "compute", "optimizer", "other"])'
-	jq_true r.json 'all(.steps[]; ([.breakdown_s[]] | add) as $sum | (($sum - .time_s) | if . < 0 then -. else . end) <= 0.01 * .time_s)'
+	jq_true r.json 'all(.steps[]; (.breakdown_s | keys) == ["bubble", "comm_exposed", "comm_exposed_by_group", "compute", "optimizer", "other"])'
+	jq_true r.json 'all(.steps[]; ([.breakdown_s | del(.comm_exposed_by_group)[]] | add) as $sum | (($sum - .time_s) | if . < 0 then -. else . end) <= 0.01 * .time_s)'
+	# exposed communication is the sum of the groups'
+	jq_true r.json 'all(.steps[]; .breakdown_s | ((.comm_exposed - ([.comm_exposed_by_group[]] | add)) | if . < 0 then -. else . end) <= 1e-9)'
 	jq_true r.json 'all(.steps[]; .breakdown_s.compute > 0 and .breakdown_s.compute <= .time_s and .slowest_rank >= 0 and .slowest_rank < $n)' --argjson n "$ranks"
 
 	# the plan: closed forms of DESIGN.md §4 from the job's own values (MHA, gelu, f = 4h)
@@ -97,14 +116,21 @@ check_default_run() {
 		jq_true r.json '.plan.ops_per_step.allreduce == 0 and .plan.comm_bytes_per_step.dp == 0'
 	fi
 	jq_true r.json '.plan.comm_bytes_per_step | .tp == 0 and .pp == 0 and .ep == 0 and .cp == 0'
+	# elementwise passes and one optimizer pass; no pipeline or tensor-parallel traffic
+	jq_true r.json '.plan.ops_per_step | .elementwise > 0 and .optimizer == 1 and .send == 0 and .recv == 0 and .reduce_scatter == 0 and .allgather == 0 and .alltoall == 0'
+	# memory: weights, gradients (f32) and 12 bytes of optimizer state a parameter, activations
+	jq_true r.json '.plan | .memory_bytes_per_rank.weights == 4 * .params_per_rank_max and .memory_bytes_per_rank.gradients == 4 * .params_per_rank_max and .memory_bytes_per_rank.optimizer == 12 * .params_per_rank_max and .memory_bytes_per_rank_max == ([.memory_bytes_per_rank[]] | add)'
 
 	# every rank, with what it measured
 	jq_true r.json '(.ranks | length) == $n and [.ranks[].rank] == [range($n)]' --argjson n "$ranks"
-	jq_true r.json '.plan.ops_per_step as $p | all(.ranks[]; .ops_per_step.gemm == $p.gemm and .ops_per_step.allreduce == $p.allreduce)'
-	jq_true r.json 'all(.ranks[]; .threads >= 1 and .gemm_gflops > 0 and (.host | length) > 0 and (.cpuset | type) == "string")'
+	# what each rank executed is its plan, kind by kind
+	jq_true r.json '.plan.ops_per_step as $p | all(.ranks[]; .ops_per_step == $p)'
+	jq_true r.json 'all(.ranks[]; .threads >= 1 and .gemm_gflops > 0 and (.host | length) > 0 and (.cpuset | type) == "string" and .stage == 0 and .peak_rss_bytes > 0)'
 
 	# how it was obtained
-	jq_true r.json '.environment | (.job_hash | test("^[0-9a-f]{16}$")) and (.command_line | contains("run.steps=3")) and (.mpi_version | length) > 0 and (.blas_version | length) > 0 and (.hosts | length) > 0'
+	jq_true r.json '.environment | (.job_hash | test("^[0-9a-f]{16}$")) and (.command_line | contains("run.steps=3")) and (.mpi_version | length) > 0 and (.blas_version | length) > 0 and (.hosts | length) > 0 and .startup_s >= 0'
+	# the result is written whole at the end: no temporary file is left
+	[ ! -e r.json.tmp ] || fail "r.json.tmp left behind"
 
 	# --- the JSONL beside it: one line per measured step, the document's steps ----------------
 	[ -f r.jsonl ] || fail "r.jsonl not written"
@@ -124,11 +150,13 @@ check_default_run() {
 	[ "$p50 $p95 $tok" = "$jp50 $jp95 $jtok" ] ||
 		fail "summary says p50 $p50 p95 $p95 tokens/s $tok; JSON says $jp50 $jp95 $jtok"
 
-	# --- --quiet: nothing on stdout, the files still written ----------------------------
-	run_trainload quiet "$n" --quiet --set run.steps=2 --set run.warmup=0 --output q.json
+	# --- --quiet: nothing on stdout, the files still written; MFU against a given peak -----
+	run_trainload quiet "$n" --quiet --set run.steps=2 --set run.warmup=0 --peak-tflops 0.5 --output q.json
 	expect_rc quiet 0
 	expect_empty quiet.out
 	jq_true q.json '.summary.steps_measured == 2 and (.steps | length) == 2 and .job.run.warmup == 0 and .world.ranks == $n' --argjson n "$ranks"
+	jq_true q.json '.summary | .peak_source == "--peak-tflops" and .peak_tflops_per_rank == 0.5'
+	jq_true q.json '.summary | (.model_tflops_per_rank / 0.5) as $x | ((.mfu - $x) / $x) | (if . < 0 then -. else . end) < 1e-9'
 	[ "$(wc -l <q.jsonl)" -eq 2 ] || fail "q.jsonl does not have 2 lines"
 	echo "ok: default job on $ranks rank(s)$([ "$n" -eq 0 ] && echo ', without mpirun')"
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Integration: an output that cannot be written is bad input (exit 2), found before any step
 # runs, on every rank together and quickly (a 30 s limit: a rank left waiting would hang).
-# Runs through tests/run-test.sh.
+# An existing FILE.json is left as it was until the run ends: untouched by a run that fails,
+# replaced whole by one that succeeds. Runs through tests/run-test.sh.
 . "$TL_SRCDIR/lib.sh"
 
 TL_TIMEOUT=30
@@ -19,4 +20,41 @@ run_bad isdir 2 "trainload: cannot write out.d" --output out.d --set run.steps=1
 # The JSON can be written but its JSONL cannot.
 mkdir -p x.jsonl
 run_bad nojsonl 2 "trainload: cannot write x.jsonl" --output x.json --set run.steps=1
-echo ok
+
+# --- an existing FILE.json is not truncated before the run ends ------------------------------
+need_jq
+printf '{"sentinel": true}\n' >keep.json
+cp keep.json keep.orig
+
+# A run that fails after the outputs were checked (its memory does not fit the node): the old
+# document stays as it was.
+run_bad toobig 2 "exceeds its" --output keep.json --set model.hidden=256k --set model.heads=8 \
+	--set run.steps=1
+cmp -s keep.json keep.orig || { cat keep.json; fail "a failed run changed keep.json"; }
+[ ! -e keep.json.tmp ] || fail "a failed run left keep.json.tmp"
+
+# While a run goes on, the old document is whole; once it ends, the new one replaces it.
+"$TRAINLOAD" --quiet --set run.steps=60 --set run.warmup=0 --set model.layers=1 \
+	--output keep.json >live.out 2>live.err &
+pid=$!
+i=0
+while [ "$i" -lt 300 ] && ! [ -s keep.jsonl ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+cmp -s keep.json keep.orig
+same=$?
+# only a comparison made while the run still went on counts
+if kill -0 "$pid" 2>/dev/null && [ -s keep.jsonl ]; then
+	[ "$same" -eq 0 ] || { kill "$pid"; fail "keep.json changed while the run went on"; }
+	watched=yes
+else
+	echo "NOTE: the run ended before it could be watched; only its end is checked"
+	watched=no
+fi
+wait "$pid"
+rc=$?
+[ "$rc" -eq 0 ] || { cat live.err; fail "the watched run exited $rc"; }
+jq_true keep.json '.schema == 1 and .summary.steps_measured == 60 and (.steps | length) == 60'
+[ ! -e keep.json.tmp ] || fail "keep.json.tmp left behind"
+echo "ok (watched while running: $watched)"

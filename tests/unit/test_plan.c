@@ -1,56 +1,91 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The plan: one rank's step as a list of ops. Op counts against the formula
- *   GEMMs per step = microbatches × (layers × 3 × gemms_per_layer + 3 (logits) + recompute)
- * with gemms_per_layer = 6 for gelu (qkv, scores, attention·V, out, up, down) and 7 for swiglu
- * (and a gate), recompute = layers × gemms_per_layer (full) or layers × 2 (selective: the
- * attention core); one allreduce of the rank's parameters over dp when dp > 1; the plan's FLOPs
- * equal the model's per-rank FLOPs; each backward GEMM has its forward GEMM's FLOPs.
+ * The plan (src/plan.c): one rank's step as a list of ops, held to DESIGN.md §4 with the numbers
+ * written out here:
+ *   GEMMs      m × (L × (3g + r) + 3 on the last stage)   L layers of the rank's stage, g GEMMs
+ *              of a layer's forward (6 gelu, 7 swiglu, +1 router for MoE), r = g (full
+ *              recompute), 2 (selective: the attention core) or 0
+ *   TP         4 allreduces of b·s·h·elem per layer per microbatch (6 with full recompute); with
+ *              sequence parallelism each becomes an allgather + a reduce-scatter
+ *   DP         Ψ = the stage's parameters × comm elem: allreduced (zero 0) in bucket_mb buckets,
+ *              reduce-scattered + allgathered (ZeRO-1/2: 2Ψ at one microbatch), and allgathered
+ *              twice + reduce-scattered (ZeRO-3: 3Ψ a microbatch); on the wire (× the busbw
+ *              factor) these tend to the ZeRO paper's 2Ψ, 2Ψ and 3Ψ as dp grows
+ *   schedule   1F1B: stage s runs min(pp − 1 − s, m) warm-up forwards, then one forward and one
+ *              backward, then the remaining backwards; GPipe all forwards, then all backwards
+ * Cross-rank properties (matching sends and receives, identical collectives, no deadlock) are in
+ * tests/unit/test_schedule.c.
  */
 #include "config.h"
 
 #include <inttypes.h>
+#include <math.h>
 
 #include "tl_test.h"
+#include "trainload/grid.h"
+#include "trainload/metrics.h"
 #include "trainload/plan.h"
+#include "trainload/result.h"
 
-struct plan_row {
-	const char *mlp, *recompute, *dtype;
-	uint64_t layers, microbatch, global_batch, world;
+typedef unsigned __int128 u128;
+
+/* A resolved job on a world, its model and grid. */
+struct world {
+	struct ctx *c;
+	struct tl_model model;
+	struct tl_grid grid;
+	uint64_t ranks;
 };
 
-static const struct plan_row rows[] = {
-    {"gelu", "none", "f32", 4, 1, 1, 1}, /* the default job at 1 rank: 75 GEMMs */
-    {"gelu", "none", "f32", 4, 1, 4, 4},      {"gelu", "none", "f32", 3, 2, 12, 2},
-    {"swiglu", "none", "f32", 2, 1, 3, 1},    {"swiglu", "none", "f64", 5, 1, 8, 2},
-    {"gelu", "full", "f32", 4, 1, 2, 1},      {"swiglu", "full", "f32", 2, 2, 8, 2},
-    {"gelu", "selective", "f32", 3, 1, 3, 3}, {"swiglu", "selective", "f64", 1, 1, 1, 1},
-};
-
-static void row_job(struct ctx *c, const struct plan_row *r, struct tl_model *m)
+/* Base model: l=4 h=64 a=4 s=32 V=128 b=2; then the settings (NULL-terminated). */
+static void world_of(struct world *w, struct ctx *c, uint64_t ranks, const char *const *more)
 {
-	char sets[6][64];
-	const char *list[7];
+	const char *list[32] = {"model.layers=4",      "model.hidden=64", "model.heads=4",
+	                        "model.seq=32",        "model.vocab=128", "parallel.microbatch=2",
+	                        "parallel.bucket_mb=1"};
+	int n = 7;
 
-	snprintf(sets[0], 64, "model.mlp=%s", r->mlp);
-	snprintf(sets[1], 64, "run.recompute=%s", r->recompute);
-	snprintf(sets[2], 64, "run.compute_dtype=%s", r->dtype);
-	snprintf(sets[3], 64, "model.layers=%" PRIu64, r->layers);
-	snprintf(sets[4], 64, "parallel.microbatch=%" PRIu64, r->microbatch);
-	snprintf(sets[5], 64, "parallel.global_batch=%" PRIu64, r->global_batch);
-	for (int i = 0; i < 6; i++)
-		list[i] = sets[i];
-	list[6] = NULL;
-	resolved_job(c, r->world, list);
-	if (tl_model_build(m, &c->job, &c->diag)) {
+	for (int i = 0; more[i]; i++)
+		list[n++] = more[i];
+	list[n] = NULL;
+	resolved_job(c, ranks, list);
+	if (tl_model_build(&w->model, &c->job, &c->diag)) {
 		diag_dump(&c->diag);
 		fail_msg("tl_model_build refused the job");
 	}
+	tl_grid_init(&w->grid, &c->job, ranks, 0);
+	w->c = c;
+	w->ranks = ranks;
 }
 
-static unsigned __int128 sum_gemm_flops(const struct tl_plan *p)
+static void plan_of(struct world *w, uint64_t rank, struct tl_plan *p)
 {
-	unsigned __int128 sum = 0;
+	int rc = tl_plan_build(p, &w->c->job, &w->model, &w->grid, rank);
+	if (rc)
+		fail_msg("tl_plan_build failed for rank %" PRIu64 ": %d", rank, rc);
+	assert_int_equal(p->rank, rank);
+}
+
+/* Sum of bytes (and count) of the ops of a kind over a group (-1: any). */
+static uint64_t sum_bytes(const struct tl_plan *p, enum tl_op_kind kind, int group, uint64_t *count)
+{
+	uint64_t sum = 0, n = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct tl_op *op = &p->ops[i];
+		if (op->kind == kind && (group < 0 || op->group == group)) {
+			sum += op->bytes;
+			n++;
+		}
+	}
+	if (count)
+		*count = n;
+	return sum;
+}
+
+static u128 sum_gemm_flops(const struct tl_plan *p)
+{
+	u128 sum = 0;
 
 	for (size_t i = 0; i < p->count; i++)
 		if (p->ops[i].kind == TL_OP_GEMM)
@@ -58,61 +93,182 @@ static unsigned __int128 sum_gemm_flops(const struct tl_plan *p)
 	return sum;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+
+struct row {
+	const char *what;
+	uint64_t ranks;
+	const char *sets[10];
+};
+
+static const struct row rows[] = {
+    {"default, 1 rank", 1, {NULL}},
+    {"dp 4", 4, {"parallel.grad_accum=2", NULL}},
+    {"swiglu f64", 2, {"model.mlp=swiglu", "run.compute_dtype=f64", NULL}},
+    {"full recompute", 1, {"run.recompute=full", "parallel.grad_accum=3", NULL}},
+    {"selective, swiglu", 2, {"run.recompute=selective", "model.mlp=swiglu", NULL}},
+    {"tp 2", 2, {"parallel.tp=2", NULL}},
+    {"tp 4 sp", 8, {"parallel.tp=4", "parallel.sequence_parallel=yes", NULL}},
+    {"tp 2 sp full",
+     4,
+     {"parallel.tp=2", "parallel.sequence_parallel=yes", "run.recompute=full",
+      "parallel.grad_accum=2", NULL}},
+    {"pp 2", 2, {"parallel.pp=2", "parallel.grad_accum=4", NULL}},
+    {"pp 4 gpipe", 8, {"parallel.pp=4", "parallel.schedule=gpipe", "parallel.grad_accum=3", NULL}},
+    {"tp 2 pp 2 dp 2",
+     8,
+     {"parallel.tp=2", "parallel.pp=2", "parallel.grad_accum=2", "run.recompute=selective", NULL}},
+    {"MoE ep 2", 4, {"model.experts=4", "parallel.ep=2", "parallel.grad_accum=2", NULL}},
+    {"MoE swiglu every 2, tp 2",
+     8,
+     {"model.experts=4", "model.moe_every=2", "model.mlp=swiglu", "parallel.tp=2", "parallel.ep=2",
+      "run.recompute=full", NULL}},
+    {"zero 1", 4, {"parallel.zero=1", NULL}},
+    {"zero 2 pp 2", 4, {"parallel.zero=2", "parallel.pp=2", "parallel.grad_accum=2", NULL}},
+    {"zero 3 overlap no", 4, {"parallel.zero=3", "parallel.overlap=no", NULL}},
+    {"overlap no", 4, {"parallel.overlap=no", "parallel.grad_accum=3", NULL}},
+};
+
+/* The GEMMs of one layer's forward on this rank. */
+static int layer_gemms(const struct tl_layer *L)
+{
+	return 4 + L->mlp_gemms;
+}
+
+static void check_counts(struct world *w, const struct tl_plan *p, const char *what)
+{
+	const struct tl_job *j = &w->c->job;
+	const struct tl_model *m = &w->model;
+	uint64_t stage = p->coords.pp, mbs = m->microbatches, L = m->layers_per_stage;
+	bool last = stage == j->pp - 1, first = stage == 0;
+	bool full = j->recompute == TL_RECOMPUTE_FULL, sel = j->recompute == TL_RECOMPUTE_SELECTIVE;
+	uint64_t gemms = 0, tp_colls = 0, moe_layers = 0;
+
+	for (uint64_t l = stage * L; l < (stage + 1) * L; l++) {
+		const struct tl_layer *layer = tl_model_layer(m, j, l);
+		uint64_t g = (uint64_t)layer_gemms(layer);
+		gemms += 3 * g + (full ? g : sel ? 2 : 0);
+		tp_colls += full ? 6 : 4;
+		moe_layers += layer->moe;
+	}
+	gemms = mbs * (gemms + (last ? 3 : 0));
+	tp_colls *= mbs;
+	if (p->ops_per_kind[TL_OP_GEMM] != gemms)
+		fail_msg("%s, rank %" PRIu64 ": %" PRIu64 " GEMMs, expected %" PRIu64, what,
+		         p->rank, p->ops_per_kind[TL_OP_GEMM], gemms);
+	assert_u128_equal(sum_gemm_flops(p), p->flops);
+
+	/* tensor parallelism: b·s·h elements each */
+	uint64_t n, bytes;
+	if (j->tp > 1 && !j->sequence_parallel) {
+		bytes = sum_bytes(p, TL_OP_ALLREDUCE, TL_GROUP_TP, &n);
+		assert_int_equal(n, tp_colls);
+		assert_int_equal(bytes, tp_colls * m->tokens * j->hidden * m->comm_elem_bytes);
+		assert_int_equal(sum_bytes(p, TL_OP_ALLGATHER, TL_GROUP_TP, NULL), 0);
+	} else if (j->tp > 1) {
+		assert_int_equal(sum_bytes(p, TL_OP_ALLREDUCE, TL_GROUP_TP, &n), 0);
+		bytes = sum_bytes(p, TL_OP_ALLGATHER, TL_GROUP_TP, &n);
+		assert_int_equal(n, tp_colls);
+		assert_int_equal(bytes, tp_colls * m->tokens * j->hidden * m->comm_elem_bytes);
+		bytes = sum_bytes(p, TL_OP_REDUCE_SCATTER, TL_GROUP_TP, &n);
+		assert_int_equal(n, tp_colls);
+		assert_int_equal(bytes, tp_colls * m->tokens * j->hidden * m->comm_elem_bytes);
+	}
+	uint64_t tp_total = 0;
+	for (size_t i = 0; i < p->count; i++)
+		if (tl_op_is_comm(p->ops[i].kind) && p->ops[i].group == TL_GROUP_TP)
+			tp_total += p->ops[i].bytes;
+	assert_int_equal(p->comm_bytes[TL_GROUP_TP], tp_total);
+	if (j->tp == 1)
+		assert_int_equal(tp_total, 0);
+
+	/* MoE: dispatch and combine alltoalls, forward and backward (and recompute) */
+	if (j->ep > 1) {
+		bytes = sum_bytes(p, TL_OP_ALLTOALL, TL_GROUP_EP, &n);
+		assert_int_equal(n, mbs * moe_layers * (full ? 6 : 4));
+		assert_int_equal(bytes, n * j->topk * m->tokens * j->hidden * m->comm_elem_bytes);
+		assert_int_equal(p->comm_bytes[TL_GROUP_EP], bytes);
+	} else {
+		assert_int_equal(p->ops_per_kind[TL_OP_ALLTOALL], 0);
+	}
+
+	/* pipeline: one activation and one gradient per microbatch, each way */
+	uint64_t sends = sum_bytes(p, TL_OP_SEND, TL_GROUP_PP, &n);
+	assert_int_equal(n, mbs * (!last + !first));
+	uint64_t recvs = sum_bytes(p, TL_OP_RECV, TL_GROUP_PP, &n);
+	assert_int_equal(n, mbs * (!last + !first));
+	assert_int_equal(sends + recvs, 2 * mbs * (!last + !first) * m->pp_bytes);
+	assert_int_equal(p->comm_bytes[TL_GROUP_PP], sends + recvs);
+	assert_int_equal(m->pp_bytes, m->tokens * j->hidden * m->comm_elem_bytes /
+	                                  (j->sequence_parallel ? j->tp : 1));
+
+	/* one optimizer pass over the rank's (sharded) parameters, 16 bytes each */
+	uint64_t expert, params = tl_model_stage_params(m, j, stage, &expert);
+	uint64_t edp = tl_grid_group_size(&w->grid, TL_GROUP_EDP);
+	uint64_t shard =
+	    j->zero ? (params - expert + j->dp - 1) / j->dp + (expert + edp - 1) / edp : params;
+	assert_int_equal(p->ops_per_kind[TL_OP_OPTIMIZER], 1);
+	assert_int_equal(sum_bytes(p, TL_OP_OPTIMIZER, -1, NULL), 16 * shard);
+
+	/* the per-kind counts are the ops' */
+	uint64_t kinds[TL_OP_KINDS] = {0};
+	for (size_t i = 0; i < p->count; i++)
+		kinds[p->ops[i].kind]++;
+	for (int k = 0; k < TL_OP_KINDS; k++)
+		assert_int_equal(p->ops_per_kind[k], kinds[k]);
+	assert_int_equal(p->nsched, 2 * mbs);
+}
+
 static void test_op_counts(void **state)
 {
 	struct ctx *c = *state;
 
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-		const struct plan_row *r = &rows[i];
-		struct tl_model m;
-		struct tl_plan p;
-		row_job(c, r, &m);
-		assert_int_equal(tl_plan_build(&p, &c->job, &m, 0), 0);
-
-		uint64_t g = strcmp(r->mlp, "gelu") ? 7 : 6;
-		uint64_t extra = !strcmp(r->recompute, "full")        ? g
-		                 : !strcmp(r->recompute, "selective") ? 2
-		                                                      : 0;
-		uint64_t mbs = r->global_batch / (r->microbatch * r->world);
-		uint64_t gemms = mbs * (r->layers * 3 * g + 3 + r->layers * extra);
-		uint64_t dp = r->world;
-
-		print_message("  row %zu: %s %s l=%" PRIu64 " microbatches=%" PRIu64 " dp=%" PRIu64
-		              ": %" PRIu64 " GEMMs\n",
-		              i, r->mlp, r->recompute, r->layers, mbs, dp, gemms);
-		assert_int_equal(m.layer_gemms, g);
-		assert_int_equal(m.microbatches, mbs);
-		assert_int_equal(p.ops_per_kind[TL_OP_GEMM], gemms);
-		assert_int_equal(p.ops_per_kind[TL_OP_ALLREDUCE], dp > 1 ? 1 : 0);
-		assert_int_equal(p.count, gemms + (dp > 1 ? 1 : 0));
-		for (int k = 0; k < TL_OP_KINDS; k++)
-			if (k != TL_OP_GEMM && k != TL_OP_ALLREDUCE)
-				assert_int_equal(p.ops_per_kind[k], 0);
-		/* gradient bytes: every parameter of this rank, once, over dp */
-		uint64_t bytes = dp > 1 ? m.params_per_rank * (strcmp(r->dtype, "f64") ? 4 : 8) : 0;
-		assert_int_equal(p.comm_bytes[TL_GROUP_DP], bytes);
-		for (int grp = 0; grp <= TL_GROUP_CP; grp++)
-			if (grp != TL_GROUP_DP)
-				assert_int_equal(p.comm_bytes[grp], 0);
-		/* the plan's FLOPs are the model's per-rank FLOPs */
-		assert_u128_equal(p.flops, m.flops_per_rank_per_step);
-		assert_u128_equal(sum_gemm_flops(&p), p.flops);
-		assert_int_equal(p.rank, 0);
-		tl_plan_free(&p);
-		assert_null(p.ops);
-		assert_int_equal(p.count, 0);
+		struct world w;
+		u128 flops = 0;
+		world_of(&w, c, rows[i].ranks, rows[i].sets);
+		print_message("  %s: %" PRIu64 " ranks, %" PRIu64 " microbatches\n", rows[i].what,
+		              w.ranks, w.model.microbatches);
+		for (uint64_t r = 0; r < w.ranks; r++) {
+			struct tl_plan p;
+			plan_of(&w, r, &p);
+			check_counts(&w, &p, rows[i].what);
+			flops += p.flops;
+			tl_plan_free(&p);
+			assert_null(p.ops);
+			assert_int_equal(p.count, 0);
+		}
+		/* the ranks together execute the model's hardware FLOPs (every size divides),
+		 * and the MoE router once more on every further tp rank: it is replicated */
+		u128 router = 0;
+		if (c->job.experts) {
+			const struct tl_gemm *g = &w.model.moe.mlp[0];
+			u128 passes = c->job.recompute == TL_RECOMPUTE_FULL ? 4 : 3;
+			assert_string_equal(g->name, "router");
+			router = passes * tl_gemm_flops(g) * (c->job.layers / c->job.moe_every) *
+			         (c->job.global_batch / c->job.microbatch);
+		}
+		assert_u128_equal(flops,
+		                  w.model.hardware_flops_per_step + (c->job.tp - 1) * router);
 	}
 }
 
-/* Find the model's forward GEMM of this name (the logits, or one of the layer's). */
-static const struct tl_gemm *forward_of(const struct tl_model *m, const char *name)
+/* The model's forward GEMM of a name: the logits, or one of a layer's. */
+static const struct tl_gemm *forward_of(const struct tl_model *m, const struct tl_op *op,
+                                        const struct tl_job *job)
 {
-	if (!strcmp(name, m->logits.name))
+	if (op->layer < 0) {
+		assert_string_equal(op->gemm.name, "logits");
 		return &m->logits;
-	for (int i = 0; i < m->layer_gemms; i++)
-		if (!strcmp(name, m->layer[i].name))
-			return &m->layer[i];
-	fail_msg("no forward GEMM named %s", name);
+	}
+	const struct tl_layer *L = tl_model_layer(m, job, (uint64_t)op->layer);
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(op->gemm.name, L->attn[i].name))
+			return &L->attn[i];
+	for (int i = 0; i < L->mlp_gemms; i++)
+		if (!strcmp(op->gemm.name, L->mlp[i].name))
+			return &L->mlp[i];
+	fail_msg("no forward GEMM named %s in layer %d", op->gemm.name, op->layer);
 	return NULL;
 }
 
@@ -121,146 +277,610 @@ static void test_backward_shapes(void **state)
 	struct ctx *c = *state;
 
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-		struct tl_model m;
+		struct world w;
 		struct tl_plan p;
-		row_job(c, &rows[i], &m);
-		assert_int_equal(tl_plan_build(&p, &c->job, &m, 0), 0);
+		world_of(&w, c, rows[i].ranks, rows[i].sets);
+		plan_of(&w, w.ranks - 1, &p);
 		for (size_t k = 0; k < p.count; k++) {
 			const struct tl_op *op = &p.ops[k];
 			if (op->kind != TL_OP_GEMM)
 				continue;
-			const struct tl_gemm *f = forward_of(&m, op->gemm.name);
+			const struct tl_gemm *f = forward_of(&w.model, op, &c->job);
 			const struct tl_gemm *g = &op->gemm;
 			assert_int_equal(g->batch, f->batch);
 			switch (op->pass) {
 			case TL_GEMM_FWD:
 				/* forward (and recompute): the model's shape, no transposes */
 				assert_true(g->m == f->m && g->n == f->n && g->k == f->k);
-				assert_false(op->trans_a);
-				assert_false(op->trans_b);
+				assert_false(op->trans_a || op->trans_b);
+				assert_true(op->phase == TL_PHASE_FORWARD ||
+				            op->phase == TL_PHASE_RECOMPUTE);
 				break;
-			case TL_GEMM_GRAD_A:
-				/* dA[m×k] = dC[m×n]·Bᵀ */
+			case TL_GEMM_GRAD_A: /* dA[m×k] = dC[m×n]·Bᵀ */
 				assert_true(g->m == f->m && g->n == f->k && g->k == f->n);
-				assert_false(op->trans_a);
-				assert_true(op->trans_b);
+				assert_true(!op->trans_a && op->trans_b);
 				assert_int_equal(op->phase, TL_PHASE_BACKWARD);
 				break;
-			case TL_GEMM_GRAD_B:
-				/* dB[k×n] = Aᵀ·dC[m×n] */
+			case TL_GEMM_GRAD_B: /* dB[k×n] = Aᵀ·dC[m×n] */
 				assert_true(g->m == f->k && g->n == f->n && g->k == f->m);
-				assert_true(op->trans_a);
-				assert_false(op->trans_b);
+				assert_true(op->trans_a && !op->trans_b);
 				assert_int_equal(op->phase, TL_PHASE_BACKWARD);
 				break;
 			}
 			/* each backward GEMM costs what its forward GEMM costs */
 			assert_u128_equal(tl_gemm_flops(g), tl_gemm_flops(f));
+			/* recompute runs only the attention core when selective */
+			if (op->phase == TL_PHASE_RECOMPUTE &&
+			    c->job.recompute == TL_RECOMPUTE_SELECTIVE)
+				assert_true(op->gemm.attn_core);
 		}
 		tl_plan_free(&p);
 	}
 }
 
-static void test_phases_and_order(void **state)
+/* Layers run in order forward and in reverse backward; recompute comes just before a layer's
+ * backward; nothing of a layer outside the rank's stage. */
+static void test_layer_order(void **state)
 {
 	struct ctx *c = *state;
 
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-		const struct plan_row *r = &rows[i];
-		struct tl_model m;
-		struct tl_plan p;
-		uint64_t phase[TL_PHASES] = {0};
-		row_job(c, r, &m);
-		assert_int_equal(tl_plan_build(&p, &c->job, &m, 3), 0);
-		assert_int_equal(p.rank, 3);
+		struct world w;
+		world_of(&w, c, rows[i].ranks, rows[i].sets);
+		for (uint64_t r = 0; r < w.ranks; r++) {
+			struct tl_plan p;
+			plan_of(&w, r, &p);
+			int lo = (int)(p.coords.pp * w.model.layers_per_stage);
+			int hi = lo + (int)w.model.layers_per_stage - 1;
+			int prev_layer = -2, prev_mb = -2;
+			enum tl_phase prev_phase = TL_PHASE_OPTIMIZER;
+			for (size_t k = 0; k < p.count; k++) {
+				const struct tl_op *op = &p.ops[k];
+				if (op->kind != TL_OP_GEMM || op->layer < 0)
+					continue;
+				assert_true(op->layer >= lo && op->layer <= hi);
+				assert_true(op->microbatch >= 0 &&
+				            (uint64_t)op->microbatch < w.model.microbatches);
+				bool same = op->microbatch == prev_mb;
+				if (op->phase == TL_PHASE_FORWARD && same &&
+				    prev_phase == TL_PHASE_FORWARD)
+					assert_true(op->layer >= prev_layer);
+				if (op->phase == TL_PHASE_BACKWARD && same &&
+				    prev_phase != TL_PHASE_FORWARD)
+					assert_true(op->layer <= prev_layer);
+				if (op->phase == TL_PHASE_RECOMPUTE && same &&
+				    prev_phase != TL_PHASE_FORWARD)
+					assert_true(op->layer < prev_layer ||
+					            (op->layer == prev_layer &&
+					             prev_phase == TL_PHASE_RECOMPUTE));
+				prev_layer = op->layer;
+				prev_mb = op->microbatch;
+				prev_phase = op->phase;
+			}
+			tl_plan_free(&p);
+		}
+	}
+}
 
-		uint64_t g = (uint64_t)m.layer_gemms, l = r->layers, mbs = m.microbatches;
-		uint64_t extra = !strcmp(r->recompute, "full")        ? g
-		                 : !strcmp(r->recompute, "selective") ? 2
-		                                                      : 0;
-		int last_mb = -1, last_layer_bwd = (int)l;
+/* ------------------------------------------------------------------------------------------ */
+/* Data parallelism: Ψ, its buckets, ZeRO.                                                       */
+
+/* Bytes over dp and edp of a kind, in a phase (-1: any). */
+static uint64_t dp_bytes(const struct tl_plan *p, enum tl_op_kind kind, int phase)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct tl_op *op = &p->ops[i];
+		if (op->kind == kind && (op->group == TL_GROUP_DP || op->group == TL_GROUP_EDP) &&
+		    (phase < 0 || (int)op->phase == phase))
+			sum += op->bytes;
+	}
+	return sum;
+}
+
+/* What the dp group's ops put on the wire: payload × nccl-tests' busbw factor. */
+static double dp_wire(const struct tl_plan *p, const struct tl_grid *g)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct tl_op *op = &p->ops[i];
+		if (tl_op_is_comm(op->kind) &&
+		    (op->group == TL_GROUP_DP || op->group == TL_GROUP_EDP))
+			sum += (double)op->bytes *
+			       tl_busbw_factor(op->kind, tl_grid_group_size(g, op->group));
+	}
+	return sum;
+}
+
+static void test_dp_payload(void **state)
+{
+	struct ctx *c = *state;
+	static const uint64_t dps[] = {2, 4, 8, 64, 1024};
+	static const char *const dtypes[] = {"run.compute_dtype=f32", "run.compute_dtype=f64"};
+
+	for (uint64_t zero = 0; zero <= 3; zero++)
+		for (uint64_t accum = 1; accum <= 3; accum++)
+			for (size_t d = 0; d < ARRAY_LEN(dps); d++)
+				for (size_t e = 0; e < ARRAY_LEN(dtypes); e++) {
+					char z[64], a[64];
+					struct world w;
+					struct tl_plan p;
+					uint64_t n = dps[d];
+					snprintf(z, 64, "parallel.zero=%" PRIu64, zero);
+					snprintf(a, 64, "parallel.grad_accum=%" PRIu64, accum);
+					world_of(&w, c, n,
+					         (const char *const[]){z, a, dtypes[e], NULL});
+					plan_of(&w, n - 1, &p);
+					uint64_t psi =
+					    w.model.params_per_rank * w.model.comm_elem_bytes;
+					uint64_t ar = dp_bytes(&p, TL_OP_ALLREDUCE, -1);
+					uint64_t rs = dp_bytes(&p, TL_OP_REDUCE_SCATTER, -1);
+					uint64_t ag = dp_bytes(&p, TL_OP_ALLGATHER, -1);
+					/* payloads */
+					uint64_t want_ar = zero == 0 ? psi : 0;
+					uint64_t want_rs = zero == 0   ? 0
+					                   : zero == 1 ? psi
+					                               : accum * psi;
+					uint64_t want_ag = zero == 0   ? 0
+					                   : zero <= 2 ? psi
+					                               : 2 * accum * psi;
+					if (ar != want_ar || rs != want_rs || ag != want_ag)
+						fail_msg("zero %" PRIu64 " accum %" PRIu64
+						         " dp %" PRIu64 ": allreduce %" PRIu64
+						         " reduce-scatter %" PRIu64
+						         " allgather %" PRIu64
+						         " bytes, expected %" PRIu64 " %" PRIu64
+						         " %" PRIu64 " (psi %" PRIu64 ")",
+						         zero, accum, n, ar, rs, ag, want_ar,
+						         want_rs, want_ag, psi);
+					assert_int_equal(p.comm_bytes[TL_GROUP_DP], ar + rs + ag);
+					/* the wire: 2Ψ (dp, ZeRO-1/2), 3Ψ (ZeRO-3) at one
+					 * microbatch, times (n − 1)/n */
+					if (accum == 1) {
+						double k = zero == 3 ? 3 : 2,
+						       wire = dp_wire(&p, &w.grid);
+						double want =
+						    k * (double)psi * (double)(n - 1) / (double)n;
+						assert_true(fabs(wire - want) <= 1e-9 * want);
+						/* → kΨ as n grows: within kΨ/n */
+						assert_true(fabs(wire / (double)psi - k) <=
+						            k / (double)n + 1e-12);
+					}
+					tl_plan_free(&p);
+				}
+}
+
+/* Expert gradients reduce over the expert-data-parallel group, the rest over dp. */
+static void test_dp_payload_moe(void **state)
+{
+	struct ctx *c = *state;
+
+	for (uint64_t zero = 0; zero <= 3; zero++) {
+		char z[64];
+		struct world w;
+		snprintf(z, 64, "parallel.zero=%" PRIu64, zero);
+		world_of(&w, c, 8,
+		         (const char *const[]){"model.experts=4", "parallel.ep=2", "parallel.pp=2",
+		                               z, NULL});
+		for (uint64_t r = 0; r < 8; r++) {
+			struct tl_plan p;
+			uint64_t expert, params;
+			plan_of(&w, r, &p);
+			params = tl_model_stage_params(&w.model, &c->job, p.coords.pp, &expert);
+			assert_true(expert > 0 && expert < params);
+			uint64_t e = w.model.comm_elem_bytes, edp = 0, dp = 0;
+			for (size_t k = 0; k < p.count; k++) {
+				const struct tl_op *op = &p.ops[k];
+				if (!tl_op_is_comm(op->kind) || op->kind == TL_OP_ALLGATHER)
+					continue;
+				if (op->group == TL_GROUP_EDP)
+					edp += op->bytes;
+				if (op->group == TL_GROUP_DP)
+					dp += op->bytes;
+			}
+			/* gradients once (one microbatch), whatever the stage */
+			assert_int_equal(edp, expert * e);
+			assert_int_equal(dp, (params - expert) * e);
+			tl_plan_free(&p);
+		}
+	}
+}
+
+/* The grad-sync collectives of a plan (dp and edp), in order. */
+static size_t grad_syncs(const struct tl_plan *p, size_t *idx, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->count && n < cap; i++) {
+		const struct tl_op *op = &p->ops[i];
+		if (op->phase == TL_PHASE_GRAD_SYNC && tl_op_is_comm(op->kind))
+			idx[n++] = i;
+	}
+	return n;
+}
+
+/* Every started op has exactly one later wait with its request, before the optimizer. */
+static void check_waits(const struct tl_plan *p, const char *what)
+{
+	size_t opt = p->count;
+
+	for (size_t i = 0; i < p->count; i++)
+		if (p->ops[i].kind == TL_OP_OPTIMIZER)
+			opt = i;
+	assert_true(opt < p->count);
+	int started = 0;
+	for (size_t i = 0; i < p->count; i++) {
+		const struct tl_op *op = &p->ops[i];
+		if (op->kind == TL_OP_WAIT) {
+			assert_false(op->nonblocking);
+			continue;
+		}
+		if (!op->nonblocking)
+			continue;
+		started++;
+		assert_true(op->req >= 0 && op->req < p->reqs);
+		int waits = 0;
+		size_t at = 0;
+		for (size_t k = 0; k < p->count; k++) {
+			if (p->ops[k].kind == TL_OP_WAIT && p->ops[k].req == op->req) {
+				waits++;
+				at = k;
+			} else if (k != i && p->ops[k].nonblocking && p->ops[k].req == op->req) {
+				fail_msg("%s: request %d started twice", what, op->req);
+			}
+		}
+		if (waits != 1 || at < i || at > opt)
+			fail_msg("%s, rank %" PRIu64 ": op %zu (%s) with request %d: %d waits, the "
+			         "last at %zu (optimizer at %zu)",
+			         what, p->rank, i, tl_op_kind_name(op->kind), op->req, waits, at,
+			         opt);
+	}
+	assert_int_equal(started, p->reqs);
+	/* waits are for started requests only */
+	for (size_t i = 0; i < p->count; i++)
+		if (p->ops[i].kind == TL_OP_WAIT)
+			assert_true(p->ops[i].req >= 0 && p->ops[i].req < p->reqs);
+}
+
+static void test_buckets(void **state)
+{
+	struct ctx *c = *state;
+	static const struct {
+		const char *overlap;
+		uint64_t bucket_mb, zero, accum, pp;
+	} cases[] = {
+	    {"yes", 1, 0, 1, 1}, {"yes", 1, 0, 3, 1}, {"yes", 2, 0, 2, 2}, {"yes", 25, 0, 1, 1},
+	    {"yes", 1, 1, 2, 1}, {"yes", 1, 2, 2, 1}, {"no", 1, 0, 1, 1},  {"no", 1, 0, 3, 2},
+	    {"no", 1, 1, 1, 1},  {"no", 1, 2, 3, 1},  {"no", 3, 0, 2, 1},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char sets[5][64];
+		struct world w;
+		bool overlap = !strcmp(cases[i].overlap, "yes");
+		snprintf(sets[0], 64, "parallel.overlap=%s", cases[i].overlap);
+		snprintf(sets[1], 64, "parallel.bucket_mb=%" PRIu64, cases[i].bucket_mb);
+		snprintf(sets[2], 64, "parallel.zero=%" PRIu64, cases[i].zero);
+		snprintf(sets[3], 64, "parallel.grad_accum=%" PRIu64, cases[i].accum);
+		snprintf(sets[4], 64, "parallel.pp=%" PRIu64, cases[i].pp);
+		/* h = 256: 0.8 MB of f32 gradients a layer, several buckets of 1 MB */
+		world_of(&w, c, 4 * cases[i].pp,
+		         (const char *const[]){sets[0], sets[1], sets[2], sets[3], sets[4],
+		                               "model.hidden=256", "model.vocab=1024", NULL});
+		for (uint64_t r = 0; r < w.ranks; r += 3) {
+			struct tl_plan p;
+			size_t idx[512];
+			char what[160];
+			plan_of(&w, r, &p);
+			snprintf(what, sizeof(what),
+			         "case %zu (overlap %s, %" PRIu64 " MB, zero %" PRIu64
+			         ", m %" PRIu64 ", pp %" PRIu64 ")",
+			         i, cases[i].overlap, cases[i].bucket_mb, cases[i].zero,
+			         cases[i].accum, cases[i].pp);
+			check_waits(&p, what);
+			size_t n = grad_syncs(&p, idx, ARRAY_LEN(idx));
+			uint64_t B = cases[i].bucket_mb * 1000000, e = w.model.comm_elem_bytes;
+			uint64_t psi =
+			    tl_model_stage_params(&w.model, &c->job, p.coords.pp, NULL) * e;
+			/* the largest chunk backward produces at once: a layer, the head or the
+			 * embeddings */
+			uint64_t chunk = w.model.dense.params_rank;
+			if (w.model.embed_params_rank > chunk)
+				chunk = w.model.embed_params_rank;
+			if (w.model.head_params_rank > chunk)
+				chunk = w.model.head_params_rank;
+			chunk *= e;
+			uint64_t syncs = cases[i].zero >= 2 ? cases[i].accum : 1;
+			/* per synchronising microbatch: buckets tile Ψ, each but the last at least
+			 * bucket_mb and less than bucket_mb + a chunk: about Ψ / bucket_mb of them
+			 */
+			assert_int_equal(n % syncs, 0);
+			size_t per = n / syncs;
+			assert_true(per >= 1);
+			for (uint64_t s = 0; s < syncs; s++) {
+				uint64_t sum = 0, offset = 0;
+				int prev_layer = INT32_MAX;
+				for (size_t b = 0; b < per; b++) {
+					const struct tl_op *op = &p.ops[idx[s * per + b]];
+					assert_int_equal(op->kind, cases[i].zero
+					                               ? TL_OP_REDUCE_SCATTER
+					                               : TL_OP_ALLREDUCE);
+					assert_int_equal(op->group, TL_GROUP_DP);
+					assert_int_equal(op->offset, offset);
+					offset += op->bytes;
+					sum += op->bytes;
+					if (b + 1 < per)
+						assert_true(op->bytes >= B);
+					assert_true(op->bytes > 0 && op->bytes < B + chunk);
+					assert_int_equal(op->nonblocking, overlap);
+					/* reverse layer order: the last layer backward finished
+					 * before each bucket does not go up */
+					int layer = -1;
+					for (size_t k = idx[s * per + b]; k-- > 0;)
+						if (p.ops[k].kind == TL_OP_GEMM &&
+						    p.ops[k].phase == TL_PHASE_BACKWARD) {
+							/* the logits' backward comes first */
+							layer = p.ops[k].layer < 0 ? INT32_MAX - 1
+							                           : p.ops[k].layer;
+							break;
+						}
+					if (overlap)
+						assert_true(layer <= prev_layer);
+					prev_layer = layer;
+				}
+				assert_int_equal(sum, psi);
+				uint64_t ceil = (psi + B - 1) / B;
+				assert_true(per <= ceil && per >= psi / (B + chunk));
+			}
+			/* overlap: the first bucket goes while backward still runs; without it,
+			 * every bucket goes once its microbatch's backward is done */
+			size_t first = idx[0], last_bwd = 0;
+			int first_mb = -1;
+			for (size_t k = 0; k < first; k++)
+				if (p.ops[k].phase == TL_PHASE_BACKWARD &&
+				    p.ops[k].kind == TL_OP_GEMM)
+					first_mb = p.ops[k].microbatch;
+			for (size_t k = 0; k < p.count; k++)
+				if (p.ops[k].phase == TL_PHASE_BACKWARD &&
+				    p.ops[k].kind == TL_OP_GEMM && p.ops[k].microbatch == first_mb)
+					last_bwd = k;
+			if (overlap && per > 1)
+				assert_true(first < last_bwd);
+			if (!overlap)
+				assert_true(first > last_bwd);
+			if (!overlap)
+				assert_int_equal(p.ops_per_kind[TL_OP_WAIT],
+				                 (p.ops_per_kind[TL_OP_SEND]));
+			tl_plan_free(&p);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The schedule.                                                                               */
+
+/* The F/B blocks of a plan's ops, in order: a GEMM's microbatch and direction. */
+static size_t op_blocks(const struct tl_plan *p, struct tl_sched *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->count; i++) {
+		const struct tl_op *op = &p->ops[i];
+		if (op->kind != TL_OP_GEMM)
+			continue;
+		char dir = op->phase == TL_PHASE_FORWARD ? 'F' : 'B';
+		if (n && out[n - 1].dir == dir && out[n - 1].microbatch == op->microbatch)
+			continue;
+		assert_true(n < cap);
+		out[n++] = (struct tl_sched){dir, op->microbatch};
+	}
+	return n;
+}
+
+static void test_schedule_order(void **state)
+{
+	struct ctx *c = *state;
+	static const char *const scheds[] = {"1f1b", "gpipe"};
+
+	for (uint64_t pp = 1; pp <= 4; pp *= 2)
+		for (uint64_t m = 1; m <= 6; m++)
+			for (size_t s = 0; s < ARRAY_LEN(scheds); s++) {
+				char a[64], b[64], d[64];
+				struct world w;
+				snprintf(a, 64, "parallel.pp=%" PRIu64, pp);
+				snprintf(b, 64, "parallel.grad_accum=%" PRIu64, m);
+				snprintf(d, 64, "parallel.schedule=%s", scheds[s]);
+				world_of(&w, c, pp, (const char *const[]){a, b, d, NULL});
+				for (uint64_t st = 0; st < pp; st++) {
+					struct tl_plan p;
+					struct tl_sched want[16], got[32];
+					size_t n = 0;
+					plan_of(&w, st, &p);
+					assert_int_equal(p.coords.pp, st);
+					if (s == 0) {
+						uint64_t warm = pp - 1 - st < m ? pp - 1 - st : m;
+						for (uint64_t i = 0; i < warm; i++)
+							want[n++] = (struct tl_sched){'F', (int)i};
+						for (uint64_t i = 0; i < m - warm; i++) {
+							want[n++] =
+							    (struct tl_sched){'F', (int)(warm + i)};
+							want[n++] = (struct tl_sched){'B', (int)i};
+						}
+						for (uint64_t i = m - warm; i < m; i++)
+							want[n++] = (struct tl_sched){'B', (int)i};
+					} else {
+						for (uint64_t i = 0; i < m; i++)
+							want[n++] = (struct tl_sched){'F', (int)i};
+						for (uint64_t i = 0; i < m; i++)
+							want[n++] = (struct tl_sched){'B', (int)i};
+					}
+					assert_int_equal(p.nsched, n);
+					for (size_t i = 0; i < n; i++)
+						if (p.sched[i].dir != want[i].dir ||
+						    p.sched[i].microbatch != want[i].microbatch)
+							fail_msg(
+							    "%s pp %" PRIu64 " m %" PRIu64
+							    " stage %" PRIu64 ": entry %zu is %c%d,"
+							    " expected %c%d",
+							    scheds[s], pp, m, st, i, p.sched[i].dir,
+							    p.sched[i].microbatch, want[i].dir,
+							    want[i].microbatch);
+					/* the ops run in that order */
+					assert_int_equal(op_blocks(&p, got, ARRAY_LEN(got)), n);
+					for (size_t i = 0; i < n; i++)
+						assert_true(got[i].dir == want[i].dir &&
+						            got[i].microbatch ==
+						                want[i].microbatch);
+					tl_plan_free(&p);
+				}
+			}
+}
+
+/* Pipeline sends and receives: tags 2·mb (activations) and 2·mb + 1 (gradients), the
+ * neighbouring stages' ranks, sends started and waited, receives blocking. */
+static void test_p2p(void **state)
+{
+	struct ctx *c = *state;
+	struct world w;
+
+	world_of(&w, c, 16,
+	         (const char *const[]){"parallel.tp=2", "parallel.pp=4", "parallel.grad_accum=3",
+	                               "parallel.sequence_parallel=yes", NULL});
+	uint64_t stride = 2 * 2; /* tp · dp */
+	for (uint64_t r = 0; r < 16; r++) {
+		struct tl_plan p;
+		plan_of(&w, r, &p);
+		uint64_t stage = p.coords.pp;
 		for (size_t k = 0; k < p.count; k++) {
 			const struct tl_op *op = &p.ops[k];
-			phase[op->phase]++;
-			if (op->kind != TL_OP_GEMM)
+			if (op->kind != TL_OP_SEND && op->kind != TL_OP_RECV)
 				continue;
-			/* microbatches in order, layers in range */
-			assert_true(op->microbatch >= last_mb && op->microbatch < (int)mbs);
-			if (op->microbatch != last_mb)
-				last_layer_bwd = (int)l;
-			last_mb = op->microbatch;
-			assert_true(op->layer >= -1 && op->layer < (int)l);
-			if (op->layer == -1)
-				assert_string_equal(op->gemm.name, "logits");
-			/* backward walks the layers in reverse order */
-			if (op->phase == TL_PHASE_BACKWARD && op->layer >= 0) {
-				assert_true(op->layer <= last_layer_bwd);
-				last_layer_bwd = op->layer;
+			bool grad = op->tag % 2;
+			assert_int_equal(op->tag, 2 * op->microbatch + grad);
+			assert_int_equal(op->group, TL_GROUP_PP);
+			assert_int_equal(op->bytes, w.model.pp_bytes);
+			int64_t up = (int64_t)(r + stride), down = (int64_t)r - (int64_t)stride;
+			/* activations go up the pipeline, gradients down */
+			if (op->kind == TL_OP_SEND) {
+				assert_true(op->nonblocking);
+				assert_int_equal(op->peer, grad ? down : up);
+			} else {
+				assert_false(op->nonblocking);
+				assert_int_equal(op->peer, grad ? up : down);
 			}
-			/* recompute runs a layer's forward just before that layer's backward */
-			if (op->phase == TL_PHASE_RECOMPUTE) {
-				assert_int_equal(op->pass, TL_GEMM_FWD);
-				assert_true(op->layer < last_layer_bwd);
-				if (!strcmp(r->recompute, "selective"))
-					assert_true(op->gemm.attn_core);
-			}
+			assert_true(op->peer >= 0 && op->peer < 16);
+			assert_int_equal(op->phase, grad ? TL_PHASE_BACKWARD : TL_PHASE_FORWARD);
 		}
-		assert_int_equal(phase[TL_PHASE_FORWARD], mbs * (l * g + 1));
-		assert_int_equal(phase[TL_PHASE_BACKWARD], mbs * (2 * l * g + 2));
-		assert_int_equal(phase[TL_PHASE_RECOMPUTE], mbs * l * extra);
-		assert_int_equal(phase[TL_PHASE_GRAD_SYNC], r->world > 1 ? 1 : 0);
-		assert_int_equal(phase[TL_PHASE_OPTIMIZER], 0);
-
-		/* the gradient allreduce comes last, once per step, over dp */
-		if (r->world > 1) {
-			const struct tl_op *sync = &p.ops[p.count - 1];
-			assert_int_equal(sync->kind, TL_OP_ALLREDUCE);
-			assert_int_equal(sync->phase, TL_PHASE_GRAD_SYNC);
-			assert_int_equal(sync->group, TL_GROUP_DP);
-			assert_int_equal(sync->layer, -1);
-			assert_int_equal(sync->microbatch, -1);
-			assert_int_equal(sync->bytes, m.params_per_rank * m.comm_elem_bytes);
-		}
-		/* the first op is layer 0's qkv of microbatch 0 */
-		assert_string_equal(p.ops[0].gemm.name, "qkv");
-		assert_int_equal(p.ops[0].layer, 0);
-		assert_int_equal(p.ops[0].microbatch, 0);
-		assert_int_equal(p.ops[0].phase, TL_PHASE_FORWARD);
+		if (stage == 0)
+			assert_int_equal(sum_bytes(&p, TL_OP_RECV, -1, NULL), 3 * w.model.pp_bytes);
+		check_waits(&p, "tp 2 pp 4 sp");
 		tl_plan_free(&p);
 	}
+}
+
+/* The plan's part of a result document: bubble (pp − 1)/m, ops and bytes as the plan has them. */
+static void test_plan_json(void **state)
+{
+	struct ctx *c = *state;
+	static const struct {
+		uint64_t pp, m;
+	} cases[] = {{1, 1}, {2, 4}, {4, 3}, {4, 8}, {2, 1}};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char a[64], b[64];
+		struct world w;
+		struct tl_plan p;
+		snprintf(a, 64, "parallel.pp=%" PRIu64, cases[i].pp);
+		snprintf(b, 64, "parallel.grad_accum=%" PRIu64, cases[i].m);
+		world_of(&w, c, 2 * cases[i].pp,
+		         (const char *const[]){a, b, "parallel.zero=1", NULL});
+		plan_of(&w, 2 * cases[i].pp - 1, &p);
+		json_t *j = tl_plan_json(&c->job, &w.model, &p);
+		double bubble = json_real_value(json_object_get(j, "bubble_fraction"));
+		assert_true(fabs(bubble - (double)(cases[i].pp - 1) / (double)cases[i].m) < 1e-15);
+		assert_int_equal(json_integer_value(json_object_get(j, "microbatches")),
+		                 cases[i].m);
+		assert_int_equal(json_integer_value(json_object_get(j, "rank")), p.rank);
+		json_t *ops = json_object_get(j, "ops_per_step");
+		for (int k = 0; k < TL_OP_KINDS; k++) {
+			json_t *v = json_object_get(ops, tl_op_kind_name(k));
+			if (k == TL_OP_WAIT) {
+				assert_null(v); /* not a kind of work */
+				continue;
+			}
+			assert_int_equal(json_integer_value(v), p.ops_per_kind[k]);
+		}
+		json_t *bytes = json_object_get(j, "comm_bytes_per_step");
+		static const int groups[] = {TL_GROUP_TP, TL_GROUP_PP, TL_GROUP_DP, TL_GROUP_EP,
+		                             TL_GROUP_CP};
+		for (size_t g = 0; g < ARRAY_LEN(groups); g++)
+			assert_int_equal(json_integer_value(
+			                     json_object_get(bytes, tl_grid_group_name(groups[g]))),
+			                 p.comm_bytes[groups[g]]);
+		json_decref(j);
+		tl_plan_free(&p);
+	}
+}
+
+/* A plan is O(layers × microbatches), whatever the world: the last rank of 2^20. */
+static void test_large_world(void **state)
+{
+	struct ctx *c = *state;
+	struct world w;
+	struct tl_plan p;
+
+	world_of(&w, c, UINT64_C(1) << 20,
+	         (const char *const[]){"parallel.tp=4", "parallel.pp=4", "model.experts=4",
+	                               "parallel.ep=4", "parallel.zero=1", NULL});
+	plan_of(&w, (UINT64_C(1) << 20) - 1, &p);
+	assert_int_equal(p.coords.pp, 3);
+	assert_int_equal(p.coords.dp, (UINT64_C(1) << 16) - 1);
+	assert_true(p.count < 1000);
+	tl_plan_free(&p);
 }
 
 static void test_names(void **state)
 {
 	(void)state;
-	assert_string_equal(tl_op_kind_name(TL_OP_GEMM), "gemm");
-	assert_string_equal(tl_op_kind_name(TL_OP_ELEMENTWISE), "elementwise");
-	assert_string_equal(tl_op_kind_name(TL_OP_ALLREDUCE), "allreduce");
-	assert_string_equal(tl_op_kind_name(TL_OP_REDUCE_SCATTER), "reduce_scatter");
-	assert_string_equal(tl_op_kind_name(TL_OP_ALLGATHER), "allgather");
-	assert_string_equal(tl_op_kind_name(TL_OP_ALLTOALL), "alltoall");
-	assert_string_equal(tl_op_kind_name(TL_OP_SEND), "send");
-	assert_string_equal(tl_op_kind_name(TL_OP_RECV), "recv");
-	assert_string_equal(tl_op_kind_name(TL_OP_OPTIMIZER), "optimizer");
+	static const char *const kinds[TL_OP_KINDS] = {
+	    [TL_OP_GEMM] = "gemm",           [TL_OP_ELEMENTWISE] = "elementwise",
+	    [TL_OP_ALLREDUCE] = "allreduce", [TL_OP_REDUCE_SCATTER] = "reduce_scatter",
+	    [TL_OP_ALLGATHER] = "allgather", [TL_OP_ALLTOALL] = "alltoall",
+	    [TL_OP_SEND] = "send",           [TL_OP_RECV] = "recv",
+	    [TL_OP_WAIT] = "wait",           [TL_OP_OPTIMIZER] = "optimizer",
+	};
+	for (int k = 0; k < TL_OP_KINDS; k++)
+		assert_string_equal(tl_op_kind_name(k), kinds[k]);
 	assert_string_equal(tl_phase_name(TL_PHASE_FORWARD), "forward");
 	assert_string_equal(tl_phase_name(TL_PHASE_BACKWARD), "backward");
 	assert_string_equal(tl_phase_name(TL_PHASE_RECOMPUTE), "recompute");
 	assert_string_equal(tl_phase_name(TL_PHASE_GRAD_SYNC), "grad_sync");
-	assert_string_equal(tl_group_name(TL_GROUP_WORLD), "world");
-	assert_string_equal(tl_group_name(TL_GROUP_TP), "tp");
-	assert_string_equal(tl_group_name(TL_GROUP_DP), "dp");
-	assert_string_equal(tl_group_name(TL_GROUP_PP), "pp");
-	assert_string_equal(tl_group_name(TL_GROUP_EP), "ep");
-	assert_string_equal(tl_group_name(TL_GROUP_CP), "cp");
+	assert_string_equal(tl_phase_name(TL_PHASE_OPTIMIZER), "optimizer");
+	for (int k = 0; k < TL_OP_KINDS; k++)
+		assert_int_equal(tl_op_is_comm(k),
+		                 k == TL_OP_ALLREDUCE || k == TL_OP_REDUCE_SCATTER ||
+		                     k == TL_OP_ALLGATHER || k == TL_OP_ALLTOALL ||
+		                     k == TL_OP_SEND || k == TL_OP_RECV);
+	/* nccl-tests' factors */
+	assert_true(tl_busbw_factor(TL_OP_ALLREDUCE, 4) == 1.5);
+	assert_true(tl_busbw_factor(TL_OP_REDUCE_SCATTER, 4) == 0.75);
+	assert_true(tl_busbw_factor(TL_OP_ALLGATHER, 8) == 0.875);
+	assert_true(tl_busbw_factor(TL_OP_ALLTOALL, 2) == 0.5);
+	assert_true(tl_busbw_factor(TL_OP_SEND, 2) == 1.0);
+	assert_true(tl_busbw_factor(TL_OP_RECV, 2) == 1.0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
-	    T(test_op_counts),
-	    T(test_backward_shapes),
-	    T(test_phases_and_order),
+	    T(test_op_counts),      T(test_backward_shapes),
+	    T(test_layer_order),    T(test_dp_payload),
+	    T(test_dp_payload_moe), T(test_buckets),
+	    T(test_schedule_order), T(test_p2p),
+	    T(test_plan_json),      T(test_large_world),
 	    T(test_names),
 #undef T
 	};

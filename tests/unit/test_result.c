@@ -3,9 +3,8 @@
  * The result module (src/result.c): the JSON document, its steps and the human summary, from
  * made-up measurements whose statistics are known exactly, so no run and no timing is involved.
  *
- * Links libtrainload.la rather than the pure libtlcore.la: src/result.c, which Makefile.am puts
- * in libtlcore, calls tl_percentile() (src/stats.c) and tl_step_comm_exposed() (src/exec.c),
- * which are in libtrainload, so libtlcore alone does not link a program that uses result.c.
+ * Links the pure libtlcore.la alone (no MPI, no BLAS): the result code must not need the
+ * executor's or the statistics' library.
  */
 #include "config.h"
 
@@ -18,6 +17,7 @@
 struct fixture {
 	struct ctx c;
 	struct tl_model model;
+	struct tl_grid grid;
 	struct tl_plan plan;
 	struct tl_step steps[3];
 	int step_rank[3];
@@ -35,7 +35,8 @@ static int setup(void **state)
 	if (tl_job_set(&f->c.job, "run.steps=3", &f->c.diag) ||
 	    tl_job_resolve(&f->c.job, 2, &f->c.diag) ||
 	    tl_model_build(&f->model, &f->c.job, &f->c.diag) ||
-	    tl_plan_build(&f->plan, &f->c.job, &f->model, 0))
+	    (tl_grid_init(&f->grid, &f->c.job, 2, 0),
+	     tl_plan_build(&f->plan, &f->c.job, &f->model, &f->grid, 0)))
 		return -1;
 	static const double t[3] = {3.0, 1.0, 2.0};
 	for (int i = 0; i < 3; i++) {
@@ -52,7 +53,9 @@ static int setup(void **state)
 		snprintf(f->ranks[i].host, sizeof(f->ranks[i].host), "node%02d", i);
 		snprintf(f->ranks[i].cpuset, sizeof(f->ranks[i].cpuset), "%d", i);
 		f->ranks[i].threads = 1;
-		f->ranks[i].gemm_gflops = 10.0 * (i + 1);
+		/* 10 and 20 GFLOP/s */
+		f->ranks[i].gemm_s = 1.0;
+		f->ranks[i].gemm_flops = 10e9 * (i + 1);
 		f->ranks[i].ops_per_step[TL_OP_GEMM] = 75;
 		f->ranks[i].ops_per_step[TL_OP_ALLREDUCE] = 1;
 	}
@@ -63,7 +66,10 @@ static int setup(void **state)
 	                          .rank_info = f->ranks,
 	                          .steps = f->steps,
 	                          .step_rank = f->step_rank,
-	                          .nsteps = 3};
+	                          .nsteps = 3,
+	                          .grid = &f->grid,
+	                          .peak_flops_per_rank = 1e12,
+	                          .peak_given = true};
 	snprintf(f->r.env.mpi_version, sizeof(f->r.env.mpi_version), "Open MPI v9.9");
 	snprintf(f->r.env.blas_version, sizeof(f->r.env.blas_version), "0.3.99");
 	snprintf(f->r.env.blas_core, sizeof(f->r.env.blas_core), "Haswell");
@@ -137,6 +143,14 @@ static void test_document(void **state)
 	assert_near(num(doc, "summary.breakdown_s.bubble"), 0.0);
 	assert_near(num(doc, "summary.breakdown_s.optimizer"), 0.0);
 	assert_near(num(doc, "summary.breakdown_s.other"), 0.25);
+	assert_near(num(doc, "summary.breakdown_s.comm_exposed_by_group.dp"), 0.5);
+	assert_near(num(doc, "summary.breakdown_s.comm_exposed_by_group.tp"), 0.25);
+	/* MFU = model FLOPs / p50 / (ranks × peak), the peak as given */
+	assert_near(num(doc, "summary.peak_tflops_per_rank"), 1.0);
+	assert_near(num(doc, "summary.mfu"), 2 * 8858370048.0 / 2.0 / (2 * 1e12));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(doc, "summary"), "peak_source")),
+	    "--peak-tflops");
 
 	json_t *steps = json_object_get(doc, "steps");
 	assert_int_equal(json_array_size(steps), 3);
@@ -148,6 +162,9 @@ static void test_document(void **state)
 		assert_int_equal(json_integer_value(json_object_get(s, "step")), i);
 		assert_int_equal(json_integer_value(json_object_get(s, "slowest_rank")), i % 2);
 		assert_near(num(s, "time_s"), f->steps[i].time_s);
+		assert_near(num(s, "breakdown_s.comm_exposed"),
+		            num(s, "breakdown_s.comm_exposed_by_group.dp") +
+		                num(s, "breakdown_s.comm_exposed_by_group.tp"));
 		double sum = num(s, "breakdown_s.compute") + num(s, "breakdown_s.comm_exposed") +
 		             num(s, "breakdown_s.bubble") + num(s, "breakdown_s.optimizer") +
 		             num(s, "breakdown_s.other");
@@ -165,6 +182,13 @@ static void test_document(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r1, "rank")), 1);
 	assert_string_equal(json_string_value(json_object_get(r1, "host")), "node01");
 	assert_near(num(r1, "gemm_gflops"), 20.0);
+	json_t *r0 = json_array_get(ranks, 0);
+	json_t *st = json_object_get(r0, "stragglers");
+	assert_int_equal(json_array_size(st), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "phase")),
+	                    "gemm");
+	assert_near(num(json_array_get(st, 0), "worse_pct"), 100.0 / 3);
+	assert_int_equal(json_array_size(json_object_get(r1, "stragglers")), 0);
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_object_get(r1, "ops_per_step"), "gemm")), 75);
 
@@ -211,6 +235,59 @@ static void test_plan_json(void **state)
 	json_decref(j);
 }
 
+/* Collectives as nccl-tests reports them: algbw = bytes / mean time, busbw = algbw × factor. */
+static void test_collectives(void **state)
+{
+	struct fixture *f = *state;
+	struct tl_coll_stat colls[2] = {
+	    /* 2 GB allreduced 3 times, 2 s each on the slowest rank, over dp 2: 1 GB/s,
+	     * factor 2·1/2 = 1 */
+	    {.kind = TL_OP_ALLREDUCE,
+	     .group = TL_GROUP_DP,
+	     .bytes = 2000000000,
+	     .nonblocking = 1,
+	     .count = 3,
+	     .time_s = 6.0,
+	     .min_s = 1.5,
+	     .max_s = 2.5,
+	     .slowest_rank_mean_s = 2.0,
+	     .fastest_rank_mean_s = 1.75},
+	    /* 1 GB reduce-scattered in 0.5 s: 2 GB/s, factor 1/2 */
+	    {.kind = TL_OP_REDUCE_SCATTER,
+	     .group = TL_GROUP_DP,
+	     .bytes = 1000000000,
+	     .count = 3,
+	     .time_s = 1.5,
+	     .min_s = 0.5,
+	     .max_s = 0.5,
+	     .slowest_rank_mean_s = 0.5,
+	     .fastest_rank_mean_s = 0.5},
+	};
+	f->r.colls = colls;
+	f->r.ncolls = 2;
+	json_t *doc = tl_result_json(&f->r);
+	json_t *arr = json_object_get(doc, "collectives");
+	assert_int_equal(json_array_size(arr), 2);
+	json_t *ar = json_array_get(arr, 0), *rs = json_array_get(arr, 1);
+	assert_string_equal(json_string_value(json_object_get(ar, "op")), "allreduce");
+	assert_string_equal(json_string_value(json_object_get(ar, "group")), "dp");
+	assert_near(num(ar, "group_size"), 2);
+	/* the slowest rank's mean time, and the fastest rank's beside it */
+	assert_near(num(ar, "time_us"), 2e6);
+	assert_near(num(ar, "time_us_fastest_rank"), 1.75e6);
+	assert_near(num(ar, "time_us_min"), 1.5e6);
+	assert_near(num(ar, "time_us_max"), 2.5e6);
+	assert_near(num(ar, "count_per_step"), 1);
+	assert_near(num(ar, "algbw_gbps"), 1.0);
+	assert_near(num(ar, "busbw_gbps"), 1.0);
+	assert_string_equal(json_string_value(json_object_get(rs, "op")), "reduce_scatter");
+	assert_near(num(rs, "algbw_gbps"), 2.0);
+	assert_near(num(rs, "busbw_gbps"), 1.0);
+	json_decref(doc);
+	f->r.colls = NULL;
+	f->r.ncolls = 0;
+}
+
 static void test_job_hash(void **state)
 {
 	struct fixture *f = *state;
@@ -239,17 +316,24 @@ static void test_summary_text(void **state)
 	print_message("%s", text);
 	static const char *const lines[] = {
 	    "# trainload " PACKAGE_VERSION "  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks 2 = "
-	    "dp 2 x pp 1 x tp 1\n",
+	    "dp 2 x pp 1 x tp 1 (ep 1)\n",
 	    "# nodes 2 (node00,node01)  backend cpu  OpenBLAS 0.3.99 (Haswell)  Open MPI v9.9  "
 	    "f32/f32\n",
 	    "# conventions: step time = slowest rank; GB = 1e9; model FLOPs = forward + backward "
-	    "GEMMs (no recompute), per step\n",
+	    "GEMMs (no recompute), per step; collective times = max over ranks; busbw as "
+	    "nccl-tests\n",
 	    "# steps 3 measured after 2 warm-up; global batch 2 x seq 256 = 512 tokens per step\n",
-	    "    step_p50   step_p95     tokens/s   TFLOP/s/rank GEMM GFLOP/s/rank\n",
-	    "    2.0000 s   2.9000 s          256         0.0044    15.00 (min 10.00)\n",
-	    "# where the time goes (slowest rank, p50, seconds)\n",
-	    "  compute 1.0000  comm-exposed 0.7500  bubble 0.0000  optimizer 0.0000  other "
-	    "0.2500\n",
+	    "    step_p50   step_p95     tokens/s  TFLOP/s/rank     MFU              peak/rank  "
+	    "GEMM GFLOP/s/rank\n",
+	    "    2.0000 s   2.9000 s          256        0.0044    0.4%     1.0000 TFLOP/s (given)"
+	    "       15.00 (min 10.00)\n",
+	    "# where the time goes (slowest rank, p50 of each part, seconds)\n",
+	    /* only the groups of more than one rank: tp has one here */
+	    "  compute 1.0000  dp-exposed 0.5000  pp-wait 0.0000 (bubble 0.000 planned)  "
+	    "optimizer 0.0000  other 0.2500\n",
+	    /* rank 0's GEMMs run at 10 GFLOP/s, a third below the median of 15 */
+	    "# stragglers (more than 5% worse than the median of their stage):\n",
+	    "  rank 0 (node00, cpus 0) gemm 33.3% below median\n",
 	};
 	const char *p = text;
 	for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
@@ -267,6 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_document, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plan_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_collectives, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_hash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
 	};
