@@ -291,7 +291,7 @@ int tl_dry_run(struct tl_job *job, const struct tl_dry_run_args *args, FILE *out
 	if (rc)
 		return rc;
 	tl_grid_init(&grid, job, args->ranks, args->ranks_per_node);
-	rc = tl_plan_build(&plan, job, &model, &grid, args->rank);
+	rc = tl_plan_build_diag(&plan, job, &model, &grid, args->rank, diag);
 	if (rc)
 		return rc;
 	if (args->json) {

@@ -31,6 +31,14 @@ bool tl_job_was_set(const struct tl_job *job, const char *section, const char *k
 	return job->set_line[tl_job_option(section, key) - tl_job_options] != 0;
 }
 
+const char *tl_job_batch_key(const struct tl_job *job)
+{
+	return tl_job_was_set(job, "parallel", "grad_accum") &&
+			       !tl_job_was_set(job, "parallel", "global_batch")
+		       ? "grad_accum"
+		       : "global_batch";
+}
+
 /* Report an error blamed on section.key. */
 #define BLAME(section, key, ...) tl_job_blame(job, section, key, diag, __VA_ARGS__)
 

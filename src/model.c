@@ -265,10 +265,8 @@ static uint64_t activation_bytes(const struct tl_job *job, bool moe, uint64_t el
 				 struct safe *s)
 {
 	uint64_t t = job->tp, sbh = mul(s, mul(s, job->seq, job->microbatch), job->hidden);
-	uint64_t scores = mul(s, mul(s, 5 * job->heads, mul(s, job->seq, job->seq)),
-			      job->microbatch); /* 5·a·s²·b */
 	bool sp = job->sequence_parallel;
-	uint64_t bytes2; /* at 2 bytes per element */
+	uint64_t bytes2, scores; /* at 2 bytes per element */
 
 	switch (job->recompute) {
 	case TL_RECOMPUTE_FULL:
@@ -278,6 +276,9 @@ static uint64_t activation_bytes(const struct tl_job *job, bool moe, uint64_t el
 		bytes2 = sp ? mul(s, 34, sbh) / t : add(s, mul(s, 10, sbh), mul(s, 24, sbh) / t);
 		break;
 	default:
+		/* Only without recomputation are the attention scores kept: 5·a·s²·b. */
+		scores = mul(s, mul(s, mul(s, 5, job->heads), mul(s, job->seq, job->seq)),
+			     job->microbatch);
 		bytes2 = sp ? add(s, mul(s, 34, sbh), scores) / t
 			    : add(s, add(s, mul(s, 10, sbh), mul(s, 24, sbh) / t), scores / t);
 		break;
@@ -287,22 +288,33 @@ static uint64_t activation_bytes(const struct tl_job *job, bool moe, uint64_t el
 	return mul(s, bytes2, elem) / 2;
 }
 
+/* MoE layers among layers [0, x): every moe_every-th, counting from 1 (none when dense). */
+static uint64_t moe_layers_below(const struct tl_job *job, uint64_t x)
+{
+	return job->experts ? x / job->moe_every : 0;
+}
+
+/* MoE layers of pipeline stage `stage`: the counts are closed forms, so that a job of billions
+ * of layers is validated as fast as one of ten. */
+static uint64_t stage_moe_layers(const struct tl_model *model, const struct tl_job *job,
+				 uint64_t stage)
+{
+	uint64_t first = stage * model->layers_per_stage;
+	return moe_layers_below(job, first + model->layers_per_stage) - moe_layers_below(job, first);
+}
+
 uint64_t tl_model_stage_params(const struct tl_model *model, const struct tl_job *job,
 			       uint64_t stage, uint64_t *expert)
 {
-	uint64_t first = stage * model->layers_per_stage, params = 0, experts = 0;
+	uint64_t moe = stage_moe_layers(model, job, stage), dense = model->layers_per_stage - moe;
+	uint64_t params = dense * model->dense.params_rank + moe * model->moe.params_rank;
 
-	for (uint64_t l = first; l < first + model->layers_per_stage; l++) {
-		const struct tl_layer *layer = tl_model_layer(model, job, l);
-		params += layer->params_rank;
-		experts += layer->expert_params_rank;
-	}
 	if (stage == 0)
 		params += model->embed_params_rank;
 	if (stage == job->pp - 1)
 		params += model->head_params_rank;
 	if (expert)
-		*expert = experts;
+		*expert = moe * model->moe.expert_params_rank;
 	return params;
 }
 
@@ -310,13 +322,11 @@ uint64_t tl_model_stage_params(const struct tl_model *model, const struct tl_job
 static void stage_totals(struct tl_model *model, const struct tl_job *job, uint64_t stage,
 			 struct safe *s)
 {
-	uint64_t first = stage * model->layers_per_stage, act = 0;
-	uint64_t elem = model->elem_bytes;
+	uint64_t elem = model->elem_bytes, moe = stage_moe_layers(model, job, stage);
 	uint64_t expert, params = tl_model_stage_params(model, job, stage, &expert);
 	bool last = stage == job->pp - 1;
-
-	for (uint64_t l = first; l < first + model->layers_per_stage; l++)
-		act = add(s, act, activation_bytes(job, tl_model_layer(model, job, l)->moe, elem, s));
+	uint64_t act = add(s, mul(s, model->layers_per_stage - moe, activation_bytes(job, false, elem, s)),
+			   moe ? mul(s, moe, activation_bytes(job, true, elem, s)) : 0);
 
 	/* 1F1B keeps at most pp - stage microbatches in flight; GPipe all of them. */
 	uint64_t in_flight = job->schedule == TL_SCHEDULE_GPIPE ? model->microbatches
@@ -397,9 +407,11 @@ int tl_model_build(struct tl_model *model, const struct tl_job *job, struct tl_d
 						 : job->hidden);
 	if (!job->tied_embeddings)
 		model->params_total = add(&s, model->params_total, model->params_embedding);
-	for (uint64_t l = 0; l < job->layers; l++)
-		model->params_total =
-			add(&s, model->params_total, tl_model_layer(model, job, l)->params);
+	uint64_t moe_layers = moe_layers_below(job, job->layers);
+	uint64_t dense_layers = job->layers - moe_layers;
+	model->params_total = add(&s, model->params_total,
+				  add(&s, mul(&s, dense_layers, model->dense.params),
+				      mul(&s, moe_layers, model->moe.params)));
 
 	/* What the first and last pipeline stages hold besides their layers. The output
 	 * embedding is its own matrix when untied; when tied, the same matrix on a single stage
@@ -414,19 +426,31 @@ int tl_model_build(struct tl_model *model, const struct tl_job *job, struct tl_d
 	/* Stage sums stay below layers·params_rank + both extras, checked here once. */
 	add(&s, mul(&s, job->layers, model->dense.params_rank + model->moe.params_rank),
 	    add(&s, model->embed_params_rank, model->head_params_rank));
-	for (uint64_t stage = 0; stage < job->pp && !s.overflow; stage++)
+	/* The largest stage: the first and the last differ from the others, and the middle ones
+	 * differ only in how many MoE layers they hold, a count that repeats every
+	 * moe_every / gcd(layers per stage, moe_every) stages. */
+	uint64_t period = 1;
+	if (job->experts) {
+		uint64_t a = model->layers_per_stage, b = job->moe_every;
+		while (b) {
+			uint64_t r = a % b;
+			a = b;
+			b = r;
+		}
+		period = job->moe_every / a;
+	}
+	for (uint64_t stage = 0; stage < job->pp && stage <= period && !s.overflow; stage++)
 		stage_totals(model, job, stage, &s);
+	if (!s.overflow)
+		stage_totals(model, job, job->pp - 1, &s);
 
 	/* FLOPs: the per-GEMM sums of the whole model. */
 	tl_flops_t dense_fwd, dense_core, moe_fwd = 0, moe_core = 0, layers_fwd = 0, cores = 0;
 	whole_layer_flops(job, false, &dense_fwd, &dense_core, &s);
 	if (job->experts)
 		whole_layer_flops(job, true, &moe_fwd, &moe_core, &s);
-	for (uint64_t l = 0; l < job->layers; l++) {
-		bool moe = tl_model_layer(model, job, l)->moe;
-		layers_fwd = add128(&s, layers_fwd, moe ? moe_fwd : dense_fwd);
-		cores = add128(&s, cores, moe ? moe_core : dense_core);
-	}
+	layers_fwd = add128(&s, mul128(&s, dense_layers, dense_fwd), mul128(&s, moe_layers, moe_fwd));
+	cores = add128(&s, mul128(&s, dense_layers, dense_core), mul128(&s, moe_layers, moe_core));
 	struct tl_gemm whole_logits = gemm("logits", model->tokens, job->vocab, job->hidden, 1, true,
 					   false);
 	tl_flops_t fwd = add128(&s, layers_fwd, tl_gemm_flops(&whole_logits));
@@ -451,14 +475,14 @@ int tl_model_build(struct tl_model *model, const struct tl_job *job, struct tl_d
 	mul(&s, mul(&s, mul(&s, 2, model->logits.m), model->logits.n), model->logits.k);
 	if (s.overflow) {
 		tl_diag_add(diag, job->source,
-			    "the model's sizes overflow 64-bit byte or FLOP counts (check hidden, "
+			    "the model's sizes overflow 64-bit byte or 128-bit FLOP counts (check hidden, "
 			    "seq, vocab, layers, experts, microbatch and global_batch)");
 		return TL_EINPUT;
 	}
 	/* One rank's plan holds some tens of ops per layer and microbatch; refuse a step whose
 	 * plan could not be held, rather than fail to allocate it. */
 	if ((double)model->microbatches * (double)model->layers_per_stage > TL_MODEL_PLAN_UNITS_MAX) {
-		tl_job_blame(job, "parallel", "global_batch", diag,
+		tl_job_blame(job, "parallel", tl_job_batch_key(job), diag,
 			     "%" PRIu64 " microbatches x %" PRIu64
 			     " layers per stage make one rank's plan too large (at most %g; use "
 			     "fewer microbatches or more pipeline stages)",

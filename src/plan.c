@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,9 @@ struct builder {
 	int nopen, capopen;
 	struct tl_op *deferred; /* overlap = no: buckets to reduce once backward is done */
 	int ndeferred, capdeferred;
+	/* In a layer's backward whose gradients fill buckets: what its weight GEMMs have added. */
+	bool bucketing_layer;
+	uint64_t layer_dense_added, layer_expert_added;
 	int rc;
 };
 
@@ -127,10 +131,22 @@ static void gemm(struct builder *b, const struct tl_gemm *g, enum tl_gemm_pass p
 }
 
 /* Backward of one GEMM: the input gradient, then the weight (or second operand) gradient. */
+static void bucket_add(struct builder *b, struct bucket *bk, uint64_t params, bool flush);
+
+/* Backward of one GEMM: the input gradient, then the weight (or second operand) gradient. In a
+ * layer whose gradients go to the buckets, a weight's gradient joins them as soon as it is
+ * computed, tensor by tensor, as Megatron's and DDP's buckets fill. */
 static void gemm_backward(struct builder *b, const struct tl_gemm *g, int layer, int mb)
 {
 	gemm(b, g, TL_GEMM_GRAD_A, TL_PHASE_BACKWARD, layer, mb);
 	gemm(b, g, TL_GEMM_GRAD_B, TL_PHASE_BACKWARD, layer, mb);
+	if (!b->bucketing_layer || !g->weight)
+		return;
+	/* Batched weights are a MoE layer's local experts; every other weight is dense. */
+	uint64_t params = g->k * g->n * g->batch;
+	bool expert = g->batch > 1;
+	bucket_add(b, expert ? &b->expert : &b->dense, params, false);
+	*(expert ? &b->layer_expert_added : &b->layer_dense_added) += params;
 }
 
 /* An elementwise memory pass; backward passes move twice the forward's bytes (they read the
@@ -328,21 +344,26 @@ static void bucket_add(struct builder *b, struct bucket *bk, uint64_t params, bo
 }
 
 /* Gradients of a layer (or of the embeddings or head) are ready: ZeRO-3 reduce-scatters them at
- * once, every microbatch; otherwise they go into the buckets of a microbatch that syncs. */
+ * once, every microbatch (started non-blocking with overlap, blocking without); otherwise what
+ * the weight GEMMs have not already put in the buckets (biases, norms) goes there, in a
+ * microbatch that syncs. */
 static void grads_ready(struct builder *b, uint64_t dense, uint64_t expert, int layer, int mb,
 			bool sync)
 {
 	uint64_t elem = b->model->comm_elem_bytes;
+	bool overlap = b->job->overlap;
 
 	if (b->job->zero >= 3) {
 		coll(b, TL_OP_REDUCE_SCATTER, TL_GROUP_DP, dense * elem, TL_PHASE_GRAD_SYNC, layer,
-		     mb, true);
+		     mb, overlap);
 		coll(b, TL_OP_REDUCE_SCATTER, TL_GROUP_EDP, expert * elem, TL_PHASE_GRAD_SYNC,
-		     layer, mb, true);
+		     layer, mb, overlap);
 	} else if (sync) {
-		bucket_add(b, &b->dense, dense, false);
-		bucket_add(b, &b->expert, expert, false);
+		bucket_add(b, &b->dense, dense - b->layer_dense_added, false);
+		bucket_add(b, &b->expert, expert - b->layer_expert_added, false);
 	}
+	b->bucketing_layer = false;
+	b->layer_dense_added = b->layer_expert_added = 0;
 }
 
 static void backward_mlp(struct builder *b, const struct tl_layer *L, int layer, int mb)
@@ -374,6 +395,7 @@ static void backward_layer(struct builder *b, int layer, int mb, bool sync)
 	enum tl_phase bwd = TL_PHASE_BACKWARD;
 
 	zero3_gather_layer(b, L, bwd, layer, mb);
+	b->bucketing_layer = sync && job->zero < 3;
 	if (job->recompute == TL_RECOMPUTE_FULL)
 		forward_layer(b, layer, mb, TL_PHASE_RECOMPUTE);
 	else if (job->recompute == TL_RECOMPUTE_SELECTIVE)
@@ -546,6 +568,22 @@ int tl_plan_build(struct tl_plan *plan, const struct tl_job *job, const struct t
 	if (b.rc)
 		tl_plan_free(plan);
 	return b.rc;
+}
+
+int tl_plan_build_diag(struct tl_plan *plan, const struct tl_job *job,
+		       const struct tl_model *model, const struct tl_grid *grid, uint64_t rank,
+		       struct tl_diag *diag)
+{
+	int rc = tl_plan_build(plan, job, model, grid, rank);
+
+	if (rc == TL_ENOMEM) {
+		tl_job_blame(job, "parallel", tl_job_batch_key(job), diag,
+			     "rank %" PRIu64 ": out of memory building its plan (%" PRIu64
+			     " microbatches x %" PRIu64 " layers per stage)",
+			     rank, model->microbatches, model->layers_per_stage);
+		return TL_EINPUT;
+	}
+	return rc;
 }
 
 void tl_plan_free(struct tl_plan *plan)

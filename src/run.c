@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpi_check.h"
@@ -51,22 +52,30 @@ struct run {
  * agree on bad input without a message between them. */
 static int prepare(struct run *run)
 {
-	struct tl_diag diag = { 0 };
-	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, &diag);
+	struct tl_diag *diag = &run->diag;
+	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, diag);
 
 	if (!rc)
-		rc = tl_exec_check(run->job, &diag);
+		rc = tl_exec_check(run->job, diag);
 	if (!rc)
-		rc = tl_model_build(&run->model, run->job, &diag);
+		rc = tl_model_build(&run->model, run->job, diag);
 	if (!rc) {
 		tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
-		rc = tl_plan_build(&run->plan, run->job, &run->model, &run->grid,
-				   (uint64_t)run->rank);
+		rc = tl_plan_build_diag(&run->plan, run->job, &run->model, &run->grid,
+					(uint64_t)run->rank, diag);
 	}
-	if (rc && run->rank == 0)
-		tl_diag_print(&diag);
-	tl_diag_free(&diag);
 	return rc;
+}
+
+/* Whether any rank failed (rc != 0); the first that did prints its messages. Collective. */
+static bool any_rank_failed(struct run *run, int rc)
+{
+	int first = rc ? run->rank : INT_MAX, any;
+
+	MPI_Allreduce(&first, &any, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+	if (any != INT_MAX && run->rank == any)
+		tl_diag_print(&run->diag);
+	return any != INT_MAX;
 }
 
 /* JSONL path: FILE.json → FILE.jsonl; any other name gets ".jsonl" appended. */
@@ -95,9 +104,14 @@ static int open_outputs(struct run *run)
 		 * here it is only checked that it can be. */
 		const char *out = run->cli->output;
 		char *dir = strdup(out), *path = jsonl_path(out);
+		struct stat st;
+		bool exists = stat(out, &st) == 0;
 		bool writable = dir && access(dirname(dir), W_OK) == 0 &&
-				(access(out, F_OK) != 0 || access(out, W_OK) == 0);
-		if (!writable) {
+				(!exists || (S_ISREG(st.st_mode) && access(out, W_OK) == 0));
+		if (exists && !S_ISREG(st.st_mode)) {
+			tl_err("trainload: cannot write %s: not a regular file\n", out);
+			ok = 0;
+		} else if (!writable) {
 			tl_err("trainload: cannot write %s: %m\n", out);
 			ok = 0;
 		} else if (!path || !(run->jsonl = fopen(path, "w"))) {
@@ -423,7 +437,7 @@ static void cleanup(struct run *run)
 int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 {
 	struct run run = { .cli = cli, .job = job, .start = tl_now_s() };
-	int rc, first_bad, any_bad;
+	int rc;
 
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload: MPI_Init failed\n");
@@ -436,25 +450,19 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
 	tl_log_set_rank(run.rank);
 
-	/* Ranks that could not read their command line or job file say so; the first of them
-	 * prints why, and all exit 2 together. */
-	first_bad = job ? INT_MAX : run.rank;
-	MPI_Allreduce(&first_bad, &any_bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-	if (any_bad != INT_MAX) {
-		if (run.rank == any_bad)
-			tl_diag_print(input);
-		MPI_Finalize();
-		return TL_EXIT_BAD_INPUT;
+	/* Ranks that could not read their command line or job file, or resolve and plan the
+	 * job, say so; the first of them prints why, and all exit 2 together. */
+	if (!job) {
+		run.diag = *input;
+		*input = (struct tl_diag){ 0 };
 	}
-	rc = prepare(&run);
-	if (rc == TL_ENOMEM) {
-		fprintf(stderr, "trainload: rank %d: out of memory while building the plan\n",
-			run.rank);
-		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
-	}
+	rc = job ? prepare(&run) : TL_EINPUT;
+	if (any_rank_failed(&run, rc))
+		rc = TL_EINPUT;
 	if (!rc)
 		rc = open_outputs(&run);
 	if (rc) {
+		tl_diag_free(&run.diag);
 		cleanup(&run);
 		MPI_Finalize();
 		return TL_EXIT_BAD_INPUT;

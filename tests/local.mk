@@ -14,10 +14,7 @@ TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16
 
-# Bugs in src/ that are known and not fixed yet, written as the right behaviour (see the file).
-TL_XFAIL_TESTS = tests/unit/test_known_bugs
-
-check_PROGRAMS = $(TL_UNIT_TESTS) $(TL_XFAIL_TESTS)
+check_PROGRAMS = $(TL_UNIT_TESTS)
 
 # The pure library alone: job, model, grid, plan, metrics, result and dry-run code link
 # without MPI, BLAS or hwloc.
@@ -55,10 +52,6 @@ tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
 tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
-
-tests_unit_test_known_bugs_SOURCES = tests/unit/test_known_bugs.c tests/unit/tl_test.h
-tests_unit_test_known_bugs_CFLAGS = $(TL_UNIT_CFLAGS)
-tests_unit_test_known_bugs_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
 tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
@@ -126,8 +119,7 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh
 
-TESTS = $(TL_UNIT_TESTS) $(TL_XFAIL_TESTS) $(TL_SCRIPT_TESTS)
-XFAIL_TESTS = $(TL_XFAIL_TESTS)
+TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/run-test.sh

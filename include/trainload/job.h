@@ -114,6 +114,10 @@ bool tl_job_was_set(const struct tl_job *job, const char *section, const char *k
 /* An unsigned integer with an optional k/M/G/T or Ki/Mi/Gi/Ti suffix; on error *why says why. */
 int tl_parse_uint(const char *s, uint64_t *out, const char **why);
 
+/* The [parallel] key that set the number of microbatches: grad_accum when only it was given,
+ * global_batch otherwise (for errors about a step's size). */
+const char *tl_job_batch_key(const struct tl_job *job);
+
 /* Look an option up by section and key; NULL when unknown. */
 const struct tl_option *tl_job_option(const char *section, const char *name);
 /* The option's value in job, as a job file would spell it (buf is returned). */

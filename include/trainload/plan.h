@@ -83,6 +83,11 @@ struct tl_plan {
 /* Build rank's plan for one step of a resolved job. */
 int tl_plan_build(struct tl_plan *plan, const struct tl_job *job, const struct tl_model *model,
 		  const struct tl_grid *grid, uint64_t rank);
+/* The same, with an allocation failure reported in diag as an input error: a plan too large
+ * for this process's memory comes from the job's sizes. */
+int tl_plan_build_diag(struct tl_plan *plan, const struct tl_job *job,
+		       const struct tl_model *model, const struct tl_grid *grid, uint64_t rank,
+		       struct tl_diag *diag);
 void tl_plan_free(struct tl_plan *plan);
 
 const char *tl_op_kind_name(enum tl_op_kind kind); /* "gemm", "allreduce", … as in the JSON */

@@ -355,7 +355,7 @@ static void test_overflow(void **state)
 		if (rc != TL_EINPUT)
 			fail_msg("row %zu: absurd sizes accepted", i);
 		expect_msgs(&c->diag,
-		            "built-in default job: the model's sizes overflow 64-bit byte or FLOP "
+		            "built-in default job: the model's sizes overflow 64-bit byte or 128-bit FLOP "
 		            "counts (check hidden, seq, vocab, layers, experts, microbatch and "
 		            "global_batch)");
 	}
@@ -416,7 +416,7 @@ static void test_flops_128_bit_wrap(void **state)
 	}
 	assert_int_equal(rc, TL_EINPUT);
 	expect_msgs(&c->diag,
-	            "built-in default job: the model's sizes overflow 64-bit byte or FLOP "
+	            "built-in default job: the model's sizes overflow 64-bit byte or 128-bit FLOP "
 	            "counts (check hidden, seq, vocab, layers, experts, microbatch and "
 	            "global_batch)");
 }

@@ -872,6 +872,61 @@ static void test_names(void **state)
 	assert_true(tl_busbw_factor(TL_OP_RECV, 2) == 1.0);
 }
 
+/*
+ * ZeRO-3 with overlap = no: every gradient reduction is blocking, as every other one is
+ * (DESIGN.md §4: overlapped "when overlap = yes").
+ */
+static void test_zero3_overlap_no(void **state)
+{
+	struct ctx *c = *state;
+	struct world w;
+	struct tl_plan p;
+
+	world_of(&w, c, 4, (const char *const[]){"parallel.zero=3", "parallel.overlap=no", NULL});
+	plan_of(&w, 0, &p);
+	int started = 0, reductions = 0;
+	for (size_t i = 0; i < p.count; i++) {
+		started += p.ops[i].phase == TL_PHASE_GRAD_SYNC && p.ops[i].nonblocking;
+		reductions += p.ops[i].kind == TL_OP_REDUCE_SCATTER;
+	}
+	tl_plan_free(&p);
+	assert_true(reductions > 0);
+	if (started)
+		fail_msg("overlap = no, but %d gradient reductions are started non-blocking",
+		         started);
+}
+
+/*
+ * Buckets fill tensor by tensor, as Megatron's and DDP's do, and close once they hold
+ * bucket_mb; a tensor larger than that is a bucket of its own. h = 2048 at f32 with 2 layers:
+ * every weight (QKV 50 MB, out 17 MB, MLP 67 MB each) and the head and embedding (67 MB each)
+ * exceed 10 MB, so each is one bucket: 2 x 4 + 2 = 10, together the rank's gradient bytes.
+ */
+static void test_bucket_per_tensor(void **state)
+{
+	struct ctx *c = *state;
+	struct world w;
+	struct tl_plan p;
+
+	world_of(&w, c, 2,
+	         (const char *const[]){"model.hidden=2048", "model.heads=16", "model.layers=2",
+	                               "model.vocab=8192", "model.seq=256",
+	                               "parallel.bucket_mb=10", NULL});
+	plan_of(&w, 0, &p);
+	uint64_t B = 10000000, n = 0, sum = 0, below = 0;
+	for (size_t i = 0; i < p.count; i++) {
+		if (p.ops[i].phase != TL_PHASE_GRAD_SYNC || p.ops[i].kind != TL_OP_ALLREDUCE)
+			continue;
+		n++;
+		sum += p.ops[i].bytes;
+		below += p.ops[i].bytes < B;
+	}
+	tl_plan_free(&p);
+	assert_int_equal(n, 10);
+	assert_int_equal(sum, w.model.params_per_rank * w.model.comm_elem_bytes);
+	assert_int_equal(below, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,7 +936,8 @@ int main(void)
 	    T(test_dp_payload_moe), T(test_buckets),
 	    T(test_schedule_order), T(test_p2p),
 	    T(test_plan_json),      T(test_large_world),
-	    T(test_names),
+	    T(test_names),          T(test_zero3_overlap_no),
+	    T(test_bucket_per_tensor),
 #undef T
 	};
 
