@@ -3,10 +3,14 @@
  * A plain MPI loop of one blocking collective on MPI_COMM_WORLD: the reference that trainload's
  * in-run collective times are held to.
  *
- *   mpirun -np N mpi-loop OP BYTES ITERS      OP: allreduce reduce_scatter allgather alltoall
+ *   mpirun -np N mpi-loop OP BYTES ITERS [ROTATE_MB]
+ *   OP: allreduce reduce_scatter allgather alltoall
  *
  * BYTES is the payload as nccl-tests (and trainload) count it: the larger of input and output.
- * Prints the mean time per call in microseconds, max over ranks, after ITERS/10 warm-up calls.
+ * With ROTATE_MB, each call uses the next buffers of a region of that size (as IMB's off_cache),
+ * so that the data comes from memory, not from a cache the previous call warmed, as it does in a
+ * training step, where GEMMs run between collectives. Prints the mean time per call in
+ * microseconds, max over ranks, after ITERS/10 warm-up calls.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -30,11 +34,16 @@ int main(int argc, char **argv)
 	long bytes = atol(argv[2]);
 	int iters = atoi(argv[3]), warm = iters / 10 + 1;
 	int count = (int)(bytes / (long)sizeof(float)), part = count / n;
-	float *in = calloc((size_t)count + 1, sizeof(float)), *out = calloc((size_t)count + 1,
-									    sizeof(float));
+	long rotate = argc > 4 ? atol(argv[4]) << 20 : 0;
+	int copies = rotate > 2 * bytes ? (int)(rotate / (2 * bytes)) : 1;
+	size_t stride = (size_t)count + 16; /* floats; keeps each copy 64-byte aligned */
+	float *in_all = calloc(stride * copies, sizeof(float));
+	float *out_all = calloc(stride * copies, sizeof(float));
 	double t0 = 0;
 
 	for (int i = 0; i < warm + iters; i++) {
+		float *in = in_all + stride * (size_t)(i % copies);
+		float *out = out_all + stride * (size_t)(i % copies);
 		if (i == warm) {
 			MPI_Barrier(MPI_COMM_WORLD);
 			t0 = MPI_Wtime();
@@ -52,8 +61,8 @@ int main(int argc, char **argv)
 	MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
 	if (!rank)
 		printf("%s %ld %.2f\n", op, bytes, worst * 1e6);
-	free(in);
-	free(out);
+	free(in_all);
+	free(out_all);
 	MPI_Finalize();
 	return 0;
 }
