@@ -222,9 +222,10 @@ static double gemm_gflops(const struct tl_rank_info *ri)
 /*
  * Stragglers. A phase is one of: the GEMM rate (lower is worse), each group's exposed
  * communication and the pipeline wait (higher is worse). A rank is compared with the median of
- * its peers (the ranks of its pipeline stage, which run the same plan) and named when it is
- * more than straggler_pct worse, and (for times) the difference is at least 1% of its step, so
- * that microsecond noise on a phase that hardly exists is not a straggler.
+ * its peers (the ranks of its pipeline stage, which run the same plan; at least three of them)
+ * and named when it is more than straggler_pct worse, and (for times) the difference is at
+ * least 1% of its step, so that microsecond noise on a phase that hardly exists is not a
+ * straggler.
  */
 enum phase { P_GEMM, P_PP_WAIT, P_COMM0 };
 #define NPHASES (P_COMM0 + (int)NSHOWN)
@@ -265,7 +266,8 @@ static double worse_than_peers(const struct tl_result *r, const struct tl_rank_i
 	double median = tl_percentile(v, n, 50), mine = phase_value(r, ri, phase);
 	free(v);
 	*median_out = median;
-	if (n < 2 || median <= 0)
+	/* With two peers there is no telling which one is off: a straggler needs three. */
+	if (n < 3 || median <= 0)
 		return 0;
 	if (phase == P_GEMM)
 		return (median - mine) / median;
@@ -445,7 +447,7 @@ static void print_stragglers(const struct tl_result *r, FILE *out)
 	}
 	if (!shown)
 		fprintf(out, "# stragglers: none (no rank more than %g%% worse than its stage's "
-			     "median)\n",
+			     "median; stages of fewer than 3 ranks are not judged)\n",
 			r->job->straggler_pct);
 }
 
