@@ -13,6 +13,8 @@
 
 #include "trainload/cli.h"
 #include "trainload/dryrun.h"
+#include "trainload/exec.h"
+#include "trainload/model.h"
 #include "trainload/log.h"
 
 static void usage(FILE *out)
@@ -163,6 +165,21 @@ int tl_cli_load_job(const struct tl_cli *cli, struct tl_job *job, struct tl_diag
 	return diag->count + diag->dropped ? TL_EINPUT : 0;
 }
 
+/* A process that no launcher started is a world of one rank: its job can be checked in full
+ * before MPI starts, so that bad input never waits on MPI_Init (a singleton MPI_Init can take
+ * seconds where the host name does not resolve). tl_run checks it again, the same way. */
+static int check_alone(struct tl_job *job, struct tl_diag *diag)
+{
+	struct tl_model model;
+	int rc = tl_job_resolve(job, 1, diag);
+
+	if (!rc)
+		rc = tl_exec_check(job, diag);
+	if (!rc)
+		rc = tl_model_build(&model, job, diag);
+	return rc;
+}
+
 int tl_main(int argc, char **argv)
 {
 	struct tl_cli cli = { .argc = argc, .argv = argv, .dry = { .ranks = 1 } };
@@ -181,6 +198,8 @@ int tl_main(int argc, char **argv)
 		rc = tl_cli_load_job(&cli, &job, &diag);
 	if (!rc && cli.dry_run)
 		rc = tl_dry_run(&job, &cli.dry, stdout, &diag);
+	else if (!rc && !tl_launched())
+		rc = check_alone(&job, &diag);
 	if (cli.dry_run || (rc && !tl_launched())) {
 		/* No MPI needed: a dry run, or bad input in a process that no launcher started. */
 		if (rc && tl_log_rank() == 0)
