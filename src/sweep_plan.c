@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 
 #include "trainload/half.h"
@@ -229,6 +230,12 @@ void tl_sweep_resolve(struct tl_job *job, uint64_t world, struct tl_diag *diag)
 		tl_job_blame(job, "sweep", "max_bytes",
 			     diag, "max_bytes = %" PRIu64 " is below min_bytes = %" PRIu64,
 			     job->max_bytes, job->min_bytes);
+	else if (job->max_bytes / tl_dtype_bytes(job->sweep_dtype) > INT_MAX)
+		/* MPI counts are int; the sweep does not split its calls into pieces. */
+		tl_job_blame(job, "sweep", "max_bytes",
+			     diag, "max_bytes = %" PRIu64 " is more than %d elements of %s (MPI "
+			     "counts are int)", job->max_bytes, INT_MAX,
+			     tl_job_enum_name("sweep", "dtype", job->sweep_dtype));
 	else if (tl_sweep_sizes(job, NULL, 0) > TL_SWEEP_POINTS_MAX)
 		tl_job_blame(job, "sweep", job->step ? "step" : "factor", diag,
 			     "the sweep from min_bytes to max_bytes has more than %d sizes",

@@ -12,7 +12,8 @@
 
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
-	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16
+	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
+	tests/unit/test_sweep
 
 check_PROGRAMS = $(TL_UNIT_TESTS)
 
@@ -52,6 +53,11 @@ tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
 tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
+
+# src/sweep_plan.c is in libtlcore.la: the sweep's arithmetic needs no MPI.
+tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
+tests_unit_test_sweep_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
 tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
