@@ -107,7 +107,10 @@ TL_BAD_JOBS = \
 	tests/data/bad/model-overflow.job \
 	tests/data/bad/not-implemented-watchdog.job \
 	tests/data/bad/not-implemented-cp.job \
-	tests/data/bad/not-implemented-sweep.job \
+	tests/data/bad/sweep-op.job \
+	tests/data/bad/sweep-min-max.job \
+	tests/data/bad/sweep-layout.job \
+	tests/data/bad/sweep-dtype.job \
 	tests/data/bad/syntax-errors.job \
 	tests/data/bad/unterminated-section.job \
 	tests/data/bad/plan-too-large.job
@@ -123,7 +126,8 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/output-errors.sh \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
-	tests/mpi/grids.sh
+	tests/mpi/grids.sh \
+	tests/mpi/sweep.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 
