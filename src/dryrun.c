@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "trainload/dryrun.h"
-#include "trainload/sweep.h"
 #include "trainload/grid.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
 #include "trainload/result.h"
+#include "trainload/sweep.h"
 
 static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_EP,
 			      TL_GROUP_EDP };

@@ -80,7 +80,8 @@ static int issue(struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_poi
 							      s->comm));
 			break;
 		case TL_SWEEP_ALLGATHER:
-			TL_MPI_CHECK(MPI_Allgather(sb, chunk, s->type, rb, chunk, s->type, s->comm));
+			TL_MPI_CHECK(
+				MPI_Allgather(sb, chunk, s->type, rb, chunk, s->type, s->comm));
 			break;
 		case TL_SWEEP_ALLTOALL:
 			TL_MPI_CHECK(MPI_Alltoall(sb, chunk, s->type, rb, chunk, s->type, s->comm));
@@ -89,8 +90,9 @@ static int issue(struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_poi
 			TL_MPI_CHECK(MPI_Bcast(rb, count, s->type, 0, s->comm));
 			break;
 		default:
-			TL_MPI_CHECK(MPI_Sendrecv(sb, count, s->type, s->next, 0, rb, count, s->type,
-						  s->prev, 0, s->comm, MPI_STATUS_IGNORE));
+			TL_MPI_CHECK(MPI_Sendrecv(sb, count, s->type, s->next, 0, rb, count,
+						  s->type, s->prev, 0, s->comm,
+						  MPI_STATUS_IGNORE));
 			break;
 		}
 		return 0;
@@ -184,7 +186,8 @@ static int run_point(struct sweep *s, enum tl_sweep_op op, uint64_t bytes, struc
 	tl_sweep_point(op, bytes, s->elem, (uint64_t)s->n, &pt);
 	row->op = op;
 	row->pt = pt;
-	uint64_t sbytes = round_up(pt.send_elems * s->elem), rbytes = round_up(pt.recv_elems * s->elem);
+	uint64_t sbytes = round_up(pt.send_elems * s->elem);
+	uint64_t rbytes = round_up(pt.recv_elems * s->elem);
 	uint64_t set = sbytes + rbytes, sets = 1;
 	if (job->rotate_mb && set)
 		sets = (job->rotate_mb * 1000000 + set - 1) / set;
@@ -192,7 +195,8 @@ static int run_point(struct sweep *s, enum tl_sweep_op op, uint64_t bytes, struc
 	double *times = malloc(job->iters * sizeof(*times));
 	double *slowest = malloc(job->iters * sizeof(*slowest));
 	if (!buf || !times || !slowest) {
-		fprintf(stderr, "trainload: rank %d (%s): out of memory for %" PRIu64 " B buffers\n",
+		fprintf(stderr,
+			"trainload: rank %d (%s): out of memory for %" PRIu64 " B buffers\n",
 			s->wrank, s->host, sets * set);
 		rc = TL_ENOMEM;
 		goto out;
@@ -275,10 +279,10 @@ static void print_header(const struct sweep *s, const struct tl_env *env, int no
 	fprintf(out, "# group %s of %d ranks: %" PRIu64 " group(s) sweeping at once\n", group,
 		s->n, (uint64_t)s->wsize / (uint64_t)s->n);
 	fprintf(out,
-		"# conventions: GB = 1e9; time = mean per iteration, %s over ranks; algbw = bytes / "
-		"time; busbw = algbw x factor as nccl-tests (allreduce 2(n-1)/n; reduce_scatter, "
-		"allgather, alltoall (n-1)/n; broadcast, sendrecv 1); bytes = the larger of input "
-		"and output\n",
+		"# conventions: GB = 1e9; time = mean per iteration, %s over ranks; algbw = "
+		"bytes / time; busbw = algbw x factor as nccl-tests (allreduce 2(n-1)/n; "
+		"reduce_scatter, allgather, alltoall (n-1)/n; broadcast, sendrecv 1); bytes = the "
+		"larger of input and output\n",
 		agg_name(s->cli->rank_agg));
 	fprintf(out,
 		"# dtype %s  blocking %s  warmup %" PRIu64 "  iters %" PRIu64 "  check ",
@@ -344,10 +348,11 @@ static json_t *document(const struct sweep *s, const struct tl_env *env, int nod
 		const struct row *r = &rows[i];
 		json_array_append_new(
 			colls,
-			json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:f, s:f, s:f, s:I, s:f, s:f, "
-				  "s:f, s:f}",
+			json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:f, s:f, s:f, s:I, s:f, "
+				  "s:f, s:f, s:f}",
 				  "op", tl_sweep_op_name(r->op), "group", group, "group_size", s->n,
-				  "bytes", (json_int_t)r->pt.bytes, "count", (json_int_t)r->pt.count,
+				  "bytes", (json_int_t)r->pt.bytes, "count",
+				  (json_int_t)r->pt.count,
 				  "dtype", tl_job_enum_name("sweep", "dtype", job->sweep_dtype),
 				  "blocking", job->blocking, "time_us", r->time_us, "algbw_gbps",
 				  r->algbw, "busbw_gbps", r->busbw, "wrong", (json_int_t)r->wrong,

@@ -34,7 +34,8 @@ double tl_sweep_busbw_factor(enum tl_sweep_op op, uint64_t n)
 	/* The factors live in metrics.c alone; broadcast and a ring exchange move each byte over
 	 * one link, as a send does. */
 	static const enum tl_op_kind kind[TL_SWEEP_OPS] = {
-		[TL_SWEEP_ALLREDUCE] = TL_OP_ALLREDUCE, [TL_SWEEP_REDUCE_SCATTER] = TL_OP_REDUCE_SCATTER,
+		[TL_SWEEP_ALLREDUCE] = TL_OP_ALLREDUCE,
+		[TL_SWEEP_REDUCE_SCATTER] = TL_OP_REDUCE_SCATTER,
 		[TL_SWEEP_ALLGATHER] = TL_OP_ALLGATHER, [TL_SWEEP_ALLTOALL] = TL_OP_ALLTOALL,
 		[TL_SWEEP_BROADCAST] = TL_OP_SEND,      [TL_SWEEP_SENDRECV] = TL_OP_SEND,
 	};

@@ -49,7 +49,7 @@ size_t tl_sweep_sizes(const struct tl_job *job, uint64_t *sizes, size_t cap);
 struct tl_sweep_point {
 	uint64_t bytes;     /* the larger of input and output, as moved (0: nothing to move) */
 	uint64_t count;     /* elements of bytes */
-	uint64_t chunk;     /* elements per peer for reduce_scatter, allgather, alltoall; else count */
+	uint64_t chunk;     /* elements per peer (reduce_scatter, allgather, alltoall), or count */
 	uint64_t send_elems, recv_elems; /* buffer sizes, in elements */
 };
 void tl_sweep_point(enum tl_sweep_op op, uint64_t bytes, uint64_t elem_bytes, uint64_t n,

@@ -144,7 +144,7 @@ static void test_expected(void **state)
 						for (uint64_t r = 0; r < n; r++)
 							want += tl_sweep_value(r, me * c + i, it);
 						break;
-					case TL_SWEEP_ALLGATHER: /* block r is rank r's whole send */
+					case TL_SWEEP_ALLGATHER: /* block r: rank r's send */
 						want = tl_sweep_value(i / c, i % c, it);
 						break;
 					case TL_SWEEP_ALLTOALL: /* block r: rank r's block for me */
@@ -157,8 +157,9 @@ static void test_expected(void **state)
 						want = tl_sweep_value((me + n - 1) % n, i, it);
 						break;
 					}
-					assert_true(tl_sweep_expected((enum tl_sweep_op)op, &pt, n, me,
-								      i, it) == want);
+					enum tl_sweep_op k = (enum tl_sweep_op)op;
+					assert_true(tl_sweep_expected(k, &pt, n, me, i, it) ==
+						    want);
 				}
 			}
 		}
