@@ -7,6 +7,7 @@
 #     layout; bf16 allreduce through the user-defined sum, correct;
 #   - TRAINLOAD_TEST_CORRUPT=1 (for testing only) makes rank 1 flip an element it received: exit
 #     1, #wrong > 0 and rank 1 named; --min-busbw 1e9: exit 1 naming the op;
+#   - one rank without mpirun; --dry-run lists the sizes as counted;
 #   - bad sweep keys exit 2 naming the key (tests/data/bad has the file:line cases).
 # Runs through tests/run-test.sh.
 . "$TL_SRCDIR/lib.sh"
@@ -101,6 +102,18 @@ run_trainload minbw 2 sweep --set sweep.min_bytes=1Mi --set sweep.max_bytes=1Mi 
 expect_rc minbw 1
 expect_in minbw.err "trainload: allreduce: mean busbw "
 expect_in minbw.err "over sizes >= 1 MiB is below --min-busbw 1e+09"
+
+# --- one rank without mpirun; a dry run lists the sizes as counted ----------------------------
+run_trainload alone 0 sweep --set sweep.op=allreduce,alltoall --set sweep.max_bytes=64 \
+	--set sweep.iters=2 --quiet --output alone.json
+expect_rc alone 0
+expect_empty alone.out
+jq_true alone.json '(.collectives | length) == 8 and all(.collectives[]; .group_size == 1 and .wrong == 0)'
+run_trainload dry 0 sweep --dry-run --ranks 8 --set parallel.tp=2 --set sweep.group=tp \
+	--set sweep.op=allgather --set sweep.max_bytes=64
+expect_rc dry 0
+expect_in dry.out "# sweep on group tp of 2 ranks (8 ranks in all), float"
+expect_in dry.out "allgather: 8 16 32 64"
 
 # --- bad input exits 2 ----------------------------------------------------------------------
 run_bad badop 2 "--set sweep.op: unknown collective 'alreduce' in key 'op' of [sweep] (did you mean 'allreduce'?)" \
