@@ -16,16 +16,20 @@
 #include "trainload/exec.h"
 #include "trainload/model.h"
 #include "trainload/log.h"
+#include "trainload/sweep.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: trainload [options] [JOBFILE]\n"
 		"       mpirun -np N trainload [options] [JOBFILE]\n"
+		"       mpirun -np N trainload sweep [options] [JOBFILE]\n"
 		"\n"
 		"Runs the GEMMs and collectives of a transformer training step on every rank, step\n"
 		"after step, and reports how long they took. Without JOBFILE it runs a built-in\n"
-		"small GPT-style job (see --help-job for its keys and defaults).\n"
+		"small GPT-style job (see --help-job for its keys and defaults). \"sweep\" runs a\n"
+		"collective sweep like nccl-tests' instead (a [sweep] job; without JOBFILE:\n"
+		"allreduce from 8 B to 64 MiB, doubling, on the world).\n"
 		"\n"
 		"Options:\n"
 		"  -s, --set SECTION.KEY=VALUE  override a job key (repeatable), e.g. --set "
@@ -43,6 +47,10 @@ static void usage(FILE *out)
 		"      --rank R                 dry run: whose plan to print (default 0)\n"
 		"      --json                   dry run: print JSON (the job, world and plan keys\n"
 		"                               of a run's result, and more)\n"
+		"      --rank-agg max|avg|min   sweep: how each size's time per iteration is\n"
+		"                               reduced over ranks (default max: the slowest)\n"
+		"      --min-busbw GBPS         sweep: exit 1 when an op's mean busbw over sizes\n"
+		"                               >= 1 MiB is below GBPS (as NCCL_TESTS_MIN_BW)\n"
 		"      --help-job               list every job-file key with its default and range\n"
 		"  -h, --help                   this text\n"
 		"  -V, --version                print the version\n"
@@ -55,7 +63,8 @@ static void usage(FILE *out)
  * or TL_EINPUT. */
 static int parse_args(struct tl_cli *cli, int argc, char **argv)
 {
-	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK };
+	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK, OPT_RANK_AGG,
+	       OPT_MIN_BUSBW };
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
@@ -67,6 +76,8 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 		{ "rank", required_argument, NULL, OPT_RANK },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "peak-tflops", required_argument, NULL, OPT_PEAK },
+		{ "rank-agg", required_argument, NULL, OPT_RANK_AGG },
+		{ "min-busbw", required_argument, NULL, OPT_MIN_BUSBW },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -111,6 +122,28 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_RANK_AGG:
+			if (!strcmp(optarg, "max")) {
+				cli->rank_agg = TL_RANK_AGG_MAX;
+			} else if (!strcmp(optarg, "avg")) {
+				cli->rank_agg = TL_RANK_AGG_AVG;
+			} else if (!strcmp(optarg, "min")) {
+				cli->rank_agg = TL_RANK_AGG_MIN;
+			} else {
+				tl_err("trainload: --rank-agg %s: expected max, avg or min\n", optarg);
+				return TL_EINPUT;
+			}
+			break;
+		case OPT_MIN_BUSBW: {
+			char *end;
+			cli->min_busbw = strtod(optarg, &end);
+			if (*end || !(cli->min_busbw >= 0 && cli->min_busbw < 1e15)) {
+				tl_err("trainload: --min-busbw %s: expected a number of GB/s\n",
+				       optarg);
+				return TL_EINPUT;
+			}
+			break;
+		}
 		case 's':
 			cli->sets[cli->nsets++] = optarg;
 			break;
@@ -143,6 +176,11 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 			return TL_EINPUT;
 		}
 	}
+	/* getopt has moved the words that are not options to the end, in order. */
+	if (optind < argc && !strcmp(argv[optind], "sweep")) {
+		cli->sweep = true;
+		optind++;
+	}
 	if (optind < argc)
 		cli->job_file = argv[optind++];
 	if (optind < argc) {
@@ -158,6 +196,9 @@ int tl_cli_load_job(const struct tl_cli *cli, struct tl_job *job, struct tl_diag
 
 	if (rc)
 		return rc;
+	/* "trainload sweep": a sweep job whatever the file holds ([model] in it is refused). */
+	if (cli->sweep)
+		job->has_sweep = true;
 	if (cli->job_file)
 		tl_job_parse_file(job, cli->job_file, diag);
 	for (int i = 0; i < cli->nsets; i++)

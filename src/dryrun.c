@@ -17,6 +17,7 @@
 #include "trainload/model.h"
 #include "trainload/plan.h"
 #include "trainload/result.h"
+#include "trainload/sweep.h"
 
 static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_EP,
 			      TL_GROUP_EDP };
@@ -273,6 +274,39 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 	free(sched);
 }
 
+/* A sweep has no plan: its dry run lists the sizes each op would run at, as counted. */
+static int dry_sweep(const struct tl_job *job, const struct tl_dry_run_args *args, FILE *out)
+{
+	enum tl_sweep_op ops[TL_SWEEP_OPS];
+	struct tl_diag diag = { 0 };
+	struct tl_grid grid;
+	int nops = tl_sweep_parse_ops(job, ops, &diag);
+	size_t nsizes = tl_sweep_sizes(job, NULL, 0);
+	uint64_t *sizes = calloc(nsizes ? nsizes : 1, sizeof(*sizes));
+
+	tl_diag_free(&diag);
+	if (!sizes)
+		return TL_ENOMEM;
+	tl_sweep_sizes(job, sizes, nsizes);
+	tl_grid_init(&grid, job, args->ranks, args->ranks_per_node);
+	uint64_t n = tl_grid_group_size(&grid, job->sweep_group);
+	fprintf(out, "# sweep on group %s of %" PRIu64 " ranks (%" PRIu64 " ranks in all), %s\n",
+		tl_job_enum_name("sweep", "group", job->sweep_group), n, args->ranks,
+		tl_sweep_type_name(job->sweep_dtype));
+	for (int o = 0; o < nops; o++) {
+		fprintf(out, "%s:", tl_sweep_op_name(ops[o]));
+		for (size_t k = 0; k < nsizes; k++) {
+			struct tl_sweep_point pt;
+			tl_sweep_point(ops[o], sizes[k], tl_dtype_bytes(job->sweep_dtype), n, &pt);
+			if (pt.bytes)
+				fprintf(out, " %" PRIu64, pt.bytes);
+		}
+		fputc('\n', out);
+	}
+	free(sizes);
+	return 0;
+}
+
 int tl_dry_run(struct tl_job *job, const struct tl_dry_run_args *args, FILE *out,
 	       struct tl_diag *diag)
 {
@@ -286,6 +320,8 @@ int tl_dry_run(struct tl_job *job, const struct tl_dry_run_args *args, FILE *out
 			    args->rank, args->ranks);
 		rc = TL_EINPUT;
 	}
+	if (!rc && job->has_sweep)
+		return dry_sweep(job, args, out);
 	if (!rc)
 		rc = tl_model_build(&model, job, diag);
 	if (rc)

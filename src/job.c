@@ -60,7 +60,7 @@ static bool known_section(const char *section)
 
 /* Edit distance with adjacent transpositions (optimal string alignment), for "did you mean":
  * names are short, so three rows of at most TL_NAME_MAX + 1 entries suffice. */
-static size_t edit_distance(const char *a, const char *b)
+size_t tl_job_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	size_t rows[3][TL_NAME_MAX + 1];
@@ -97,7 +97,7 @@ static size_t edit_distance(const char *a, const char *b)
 static bool close_enough(const char *typed, const char *name, size_t *best)
 {
 	size_t limit = strlen(name) / 3;
-	size_t d = edit_distance(typed, name);
+	size_t d = tl_job_edit_distance(typed, name);
 
 	if (limit < 1)
 		limit = 1;

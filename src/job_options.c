@@ -144,13 +144,30 @@ const struct tl_option tl_job_options[] = {
 	D("run", "straggler_pct", straggler_pct, 0.0, 1000.0, "5",
 	  "name ranks this many percent worse than the median in a phase"),
 
-	S("sweep", "op", sweep_op, "allreduce", "collectives to sweep, comma-separated"),
+	S("sweep", "op", sweep_op, "allreduce",
+	  "collectives to sweep, comma-separated: allreduce, reduce_scatter, allgather, "
+	  "alltoall, broadcast, sendrecv"),
 	U("sweep", "min_bytes", min_bytes, 1, UINT64_C(1) << 40, "8", "smallest message size"),
 	U("sweep", "max_bytes", max_bytes, 1, UINT64_C(1) << 40, "64Mi", "largest message size"),
-	U("sweep", "factor", factor, 2, 1024, "2", "size multiplier between sweep points"),
+	U("sweep", "factor", factor, 2, 1024, "2",
+	  "size multiplier between sweep points (used when step = 0)"),
+	U("sweep", "step", step, 0, UINT64_C(1) << 40, "0",
+	  "bytes added between sweep points (0: multiply by factor instead)"),
 	U("sweep", "iters", iters, 1, 1 << 30, "20", "timed iterations per size"),
+	U("sweep", "warmup_iters", warmup_iters, 0, 1 << 30, "5",
+	  "untimed iterations before the timed ones, per size"),
+	E("sweep", "dtype", sweep_dtype, compute_dtype_names, "f32",
+	  "element type: f32, f64, bf16 or f16 (bf16/f16 reduce with a user-defined MPI op)"),
+	B("sweep", "blocking", blocking, "yes",
+	  "yes: blocking MPI calls; no: MPI_I* then MPI_Wait, timed together"),
+	U("sweep", "check", sweep_check, 0, 1 << 30, "1",
+	  "validate the received data every N-th timed iteration (0: off)"),
 	E("sweep", "group", sweep_group, group_names, "world",
-	  "communicator to sweep on: world, tp, dp, pp or ep"),
+	  "communicator to sweep on: world, tp, dp, pp or ep, laid out by [parallel]; every "
+	  "group of that kind sweeps at once"),
+	U("sweep", "rotate_mb", rotate_mb, 0, 1 << 20, "0",
+	  "rotate among buffers totalling at least this many MB (1e6 bytes), so that no "
+	  "iteration finds its data in cache; set it above the last-level cache (0: off)"),
 };
 
 const size_t tl_job_option_count = sizeof(tl_job_options) / sizeof(tl_job_options[0]);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trainload/job.h"
+#include "trainload/sweep.h"
 
 void tl_job_blame(const struct tl_job *job, const char *section, const char *key,
 		  struct tl_diag *diag, const char *fmt, ...)
@@ -152,8 +153,6 @@ static void resolve_run(struct tl_job *job, struct tl_diag *diag)
  * refuses, in the same way, what it cannot run yet (tl_exec_check). */
 static void refuse_unplannable(struct tl_job *job, struct tl_diag *diag)
 {
-	if (job->has_sweep)
-		BLAME("sweep", "op", "a [sweep] job is not implemented yet");
 	if (job->cp > 1)
 		BLAME("parallel", "cp", "context parallelism (cp > 1) is not implemented yet");
 }
@@ -168,8 +167,13 @@ int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *dia
 			    "sweep), not both");
 		return TL_EINPUT;
 	}
-	resolve_model(job, diag);
-	resolve_parallel(job, world_ranks, diag);
+	if (job->has_sweep) {
+		/* A sweep has no model: only the layout of its groups and its own keys count. */
+		tl_sweep_resolve(job, world_ranks, diag);
+	} else {
+		resolve_model(job, diag);
+		resolve_parallel(job, world_ranks, diag);
+	}
 	resolve_run(job, diag);
 	refuse_unplannable(job, diag);
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;

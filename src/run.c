@@ -26,6 +26,7 @@
 #include "trainload/plan.h"
 #include "trainload/result.h"
 #include "trainload/stats.h"
+#include "trainload/sweep.h"
 #include "trainload/topo.h"
 
 struct run {
@@ -55,6 +56,9 @@ static int prepare(struct run *run)
 	struct tl_diag *diag = &run->diag;
 	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, diag);
 
+	/* A sweep has no model and no plan: src/sweep.c runs it on the grid alone. */
+	if (rc || run->job->has_sweep)
+		return rc;
 	if (!rc)
 		rc = tl_exec_check(run->job, diag);
 	if (!rc)
@@ -114,7 +118,7 @@ static int open_outputs(struct run *run)
 		} else if (!writable) {
 			tl_err("trainload: cannot write %s: %m\n", out);
 			ok = 0;
-		} else if (!path || !(run->jsonl = fopen(path, "w"))) {
+		} else if (!path || (!run->job->has_sweep && !(run->jsonl = fopen(path, "w")))) {
 			tl_err("trainload: cannot write %s: %m\n", path ? path : out);
 			ok = 0;
 		}
@@ -473,6 +477,16 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	rc = collect_environment(&run);
+	if (!rc && job->has_sweep) {
+		/* A sweep is measured and reported by src/sweep.c, which returns the status. */
+		rc = gather_ranks(&run);
+		if (!rc) {
+			int status = tl_sweep_run(cli, job, &run.result.env, run.result.env.nodes);
+			cleanup(&run);
+			MPI_Finalize();
+			return status;
+		}
+	}
 	if (!rc)
 		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
 	if (!rc)

@@ -12,7 +12,8 @@
 
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
-	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16
+	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
+	tests/unit/test_sweep
 
 check_PROGRAMS = $(TL_UNIT_TESTS)
 
@@ -52,6 +53,11 @@ tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
 tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
+
+# src/sweep_plan.c is in libtlcore.la: the sweep's arithmetic needs no MPI.
+tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
+tests_unit_test_sweep_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
 tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
@@ -101,7 +107,10 @@ TL_BAD_JOBS = \
 	tests/data/bad/model-overflow.job \
 	tests/data/bad/not-implemented-watchdog.job \
 	tests/data/bad/not-implemented-cp.job \
-	tests/data/bad/not-implemented-sweep.job \
+	tests/data/bad/sweep-op.job \
+	tests/data/bad/sweep-min-max.job \
+	tests/data/bad/sweep-layout.job \
+	tests/data/bad/sweep-dtype.job \
 	tests/data/bad/syntax-errors.job \
 	tests/data/bad/unterminated-section.job \
 	tests/data/bad/plan-too-large.job
@@ -117,7 +126,8 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/output-errors.sh \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
-	tests/mpi/grids.sh
+	tests/mpi/grids.sh \
+	tests/mpi/sweep.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 

@@ -18,6 +18,9 @@ struct tl_cli {
 	bool quiet;
 	double peak_tflops;   /* --peak-tflops: MFU's peak per rank; 0: calibrate */
 	bool dry_run;
+	bool sweep;           /* the first word was "sweep": a [sweep] job even without a file */
+	int rank_agg;         /* --rank-agg: enum tl_rank_agg (sweep time per iteration) */
+	double min_busbw;     /* --min-busbw GBPS: fail a sweep below it; 0: off */
 	struct tl_dry_run_args dry;
 };
 

@@ -49,8 +49,10 @@ struct tl_job {
 	int compute_dtype, comm_dtype, recompute, memory, backend, bind;
 	/* [sweep] */
 	char sweep_op[TL_SWEEP_OPS_MAX];
-	uint64_t min_bytes, max_bytes, factor, iters;
+	uint64_t min_bytes, max_bytes, factor, step, iters, warmup_iters, sweep_check, rotate_mb;
 	int sweep_group; /* enum tl_group */
+	int sweep_dtype; /* enum tl_dtype, never TL_DTYPE_SAME */
+	bool blocking;
 
 	/* Where the job came from: the file ("built-in default" when none) and, per option, the
 	 * line that set it (0: default, -1: --set). Used to point validation errors at a line. */
@@ -113,6 +115,10 @@ bool tl_job_was_set(const struct tl_job *job, const char *section, const char *k
 
 /* An unsigned integer with an optional k/M/G/T or Ki/Mi/Gi/Ti suffix; on error *why says why. */
 int tl_parse_uint(const char *s, uint64_t *out, const char **why);
+
+/* Edit distance (with adjacent transpositions, case-blind) between two short names, for the
+ * "did you mean" of messages; SIZE_MAX when a name is longer than TL_NAME_MAX. */
+size_t tl_job_edit_distance(const char *a, const char *b);
 
 /* The [parallel] key that set the number of microbatches: grad_accum when only it was given,
  * global_batch otherwise (for errors about a step's size). */

@@ -70,6 +70,7 @@
 #include <string.h>
 
 #include "mpi_check.h"
+#include "backends/cpu.h"
 #include "trainload/backend.h"
 #include "trainload/exec.h"
 #include "trainload/half.h"
@@ -244,6 +245,33 @@ static int make_types(struct cpu *cpu)
 	return 0;
 }
 
+int tl_cpu_sum_op(int dtype, MPI_Datatype *type, MPI_Op *op)
+{
+	static MPI_User_function *const fns[] = { [TL_DTYPE_F32] = sum_f32,
+						   [TL_DTYPE_F64] = sum_f64,
+						   [TL_DTYPE_BF16] = sum_bf16,
+						   [TL_DTYPE_F16] = sum_f16 };
+
+	if (dtype < TL_DTYPE_F32 || dtype > TL_DTYPE_F16)
+		return TL_EINPUT;
+	*type = dtype == TL_DTYPE_F64	? MPI_DOUBLE
+		: dtype == TL_DTYPE_F32 ? MPI_FLOAT
+					: MPI_UINT16_T;
+	TL_MPI_CHECK(MPI_Op_create(fns[dtype], 1, op));
+	return 0;
+}
+
+int tl_cpu_group_comm(const struct tl_grid *grid, uint64_t rank, int group, MPI_Comm parent,
+		      MPI_Comm *out)
+{
+	uint64_t first = tl_grid_group_member(grid, rank, group, 0);
+	uint64_t me = tl_grid_group_index(grid, rank, group);
+
+	TL_MPI_CHECK(MPI_Comm_split(parent, (int)first, (int)me, out));
+	TL_MPI_CHECK(MPI_Comm_set_errhandler(*out, MPI_ERRORS_RETURN));
+	return 0;
+}
+
 /* ---- communicators ---- */
 
 static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct tl_plan *plan)
@@ -263,12 +291,12 @@ static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct 
 	/* Every rank splits for every group, in the same order: MPI_Comm_split is collective. */
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		int g = groups[i], size = 0, index = 0;
-		uint64_t first = tl_grid_group_member(grid, plan->rank, g, 0);
 		uint64_t me = tl_grid_group_index(grid, plan->rank, g);
+		int rc = tl_cpu_group_comm(grid, plan->rank, g, cpu->comm[TL_GROUP_WORLD],
+					   &cpu->comm[g]);
 
-		TL_MPI_CHECK(MPI_Comm_split(cpu->comm[TL_GROUP_WORLD], (int)first, (int)me,
-					    &cpu->comm[g]));
-		TL_MPI_CHECK(MPI_Comm_set_errhandler(cpu->comm[g], MPI_ERRORS_RETURN));
+		if (rc)
+			return rc;
 		TL_MPI_CHECK(MPI_Comm_size(cpu->comm[g], &size));
 		TL_MPI_CHECK(MPI_Comm_rank(cpu->comm[g], &index));
 		if ((uint64_t)size != tl_grid_group_size(grid, g) || (uint64_t)index != me) {

@@ -1472,9 +1472,11 @@ static void test_resolve_not_implemented(void **state)
 		uint64_t world;
 		const char *want;
 	} refused[] = {
-	    {"[sweep]\nop = allreduce\n", 1, "t.job:2: a [sweep] job is not implemented yet"},
-	    {"[sweep]\nmax_bytes = 1Mi\nop = allgather\n", 4,
-	     "t.job:3: a [sweep] job is not implemented yet"},
+	    {"[sweep]\nop = allreduc\n", 1,
+	     "t.job:2: unknown collective 'allreduc' in key 'op' of [sweep] (did you mean "
+	     "'allreduce'?)"},
+	    {"[sweep]\ngroup = tp\n[parallel]\ncp = 2\n", 4,
+	     "t.job:4: context parallelism (cp > 1) is not implemented yet"},
 	    {"[parallel]\ncp = 2\n", 4,
 	     "t.job:2: context parallelism (cp > 1) is not implemented yet"},
 	    {"[run]\nsteps = 1\n[parallel]\ntp = 2\ncp = 2\n", 8,
@@ -1485,6 +1487,10 @@ static void test_resolve_not_implemented(void **state)
 		uint64_t world;
 	} planned[] = {
 	    {"[run]\nsteps = 1\n[parallel]\ntp = 2\n", 2},
+	    /* Sweeps have no model: tp = 16 need not divide the default 8 heads. */
+	    {"[sweep]\nop = allreduce\n", 1},
+	    {"[sweep]\nmax_bytes = 1Mi\nop = allgather,sendrecv\n", 4},
+	    {"[sweep]\ngroup = tp\n[parallel]\ntp = 16\n", 32},
 	    {"[run]\nsteps = 1\n[parallel]\npp = 2\n", 2},
 	    {"[parallel]\ntp = 2\npp = 2\nsequence_parallel = yes\n", 8},
 	    {"[parallel]\nzero = 1\n", 1},
