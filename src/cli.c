@@ -216,7 +216,7 @@ static int check_alone(struct tl_job *job, struct tl_diag *diag)
 
 	if (!rc)
 		rc = tl_exec_check(job, diag);
-	if (!rc)
+	if (!rc && !job->has_sweep) /* a sweep has no model */
 		rc = tl_model_build(&model, job, diag);
 	return rc;
 }

@@ -56,11 +56,11 @@ static int prepare(struct run *run)
 	struct tl_diag *diag = &run->diag;
 	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, diag);
 
+	if (!rc)
+		rc = tl_exec_check(run->job, diag);
 	/* A sweep has no model and no plan: src/sweep.c runs it on the grid alone. */
 	if (rc || run->job->has_sweep)
 		return rc;
-	if (!rc)
-		rc = tl_exec_check(run->job, diag);
 	if (!rc)
 		rc = tl_model_build(&run->model, run->job, diag);
 	if (!rc) {
