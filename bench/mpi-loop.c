@@ -4,7 +4,8 @@
  * in-run collective times are held to.
  *
  *   mpirun -np N mpi-loop OP BYTES ITERS [ROTATE_MB]
- *   OP: allreduce reduce_scatter allgather alltoall
+ *   OP: allreduce (out of place, as nccl-tests times it), allreduce_inplace (MPI_IN_PLACE, as a
+ *       trainload run reduces its gradients), reduce_scatter, allgather, alltoall
  *
  * BYTES is the payload as nccl-tests (and trainload) count it: the larger of input and output.
  * With ROTATE_MB, each call uses the next buffers of a region of that size (as IMB's off_cache),
@@ -41,6 +42,12 @@ int main(int argc, char **argv)
 	float *out_all = calloc(stride * copies, sizeof(float));
 	double t0 = 0;
 
+	/* Write every page: calloc's untouched pages all map the kernel's one zero page, which
+	 * a collective that only reads its input would then read from cache, too fast. */
+	for (size_t i = 0; i < stride * copies; i++) {
+		in_all[i] = (float)(i % 7);
+		out_all[i] = 0.0f;
+	}
 	for (int i = 0; i < warm + iters; i++) {
 		float *in = in_all + stride * (size_t)(i % copies);
 		float *out = out_all + stride * (size_t)(i % copies);
@@ -49,6 +56,8 @@ int main(int argc, char **argv)
 			t0 = MPI_Wtime();
 		}
 		if (!strcmp(op, "allreduce"))
+			MPI_Allreduce(in, out, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+		else if (!strcmp(op, "allreduce_inplace"))
 			MPI_Allreduce(MPI_IN_PLACE, in, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 		else if (!strcmp(op, "reduce_scatter"))
 			MPI_Reduce_scatter_block(in, out, part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
