@@ -141,12 +141,10 @@ json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 		     const struct tl_plan *plan)
 {
 	json_t *bytes = json_object();
-	static const int groups[] = { TL_GROUP_TP, TL_GROUP_PP, TL_GROUP_DP, TL_GROUP_EP,
-				      TL_GROUP_CP };
 
-	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
-		json_object_set_new(bytes, tl_grid_group_name(groups[g]),
-				    json_integer((json_int_t)plan->comm_bytes[groups[g]]));
+	for (size_t g = 0; g < NSHOWN; g++)
+		json_object_set_new(bytes, tl_grid_group_name(shown_groups[g]),
+				    json_integer((json_int_t)plan->comm_bytes[shown_groups[g]]));
 	/* FLOP counts pass 2^63 for the largest models: they are written as numbers, exact up
 	 * to 2^53 and within 1e-16 beyond. */
 	json_t *p = json_pack("{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:I, s:i}",
@@ -406,6 +404,23 @@ json_t *tl_result_json(const struct tl_result *r)
 			 tl_plan_json(r->job, r->model, r->plan), "environment",
 			 environment_json(r), "steps", steps, "summary", summary, "ranks",
 			 ranks_json(r), "collectives", collectives_json(r), "twin", twin_json(r));
+}
+
+int tl_json_write(json_t *doc, const char *path)
+{
+	size_t len = strlen(path) + 5;
+	char *tmp = malloc(len);
+	int rc = TL_EIO;
+
+	if (tmp && doc) {
+		snprintf(tmp, len, "%s.tmp", path);
+		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
+			rc = 0;
+		else
+			tl_err("trainload: cannot write %s: %m\n", path);
+	}
+	free(tmp);
+	return rc;
 }
 
 /* 1234567.8 → "1,234,568": throughput reads better grouped. */

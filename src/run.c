@@ -384,26 +384,6 @@ static int calibrate(struct run *run)
 	return 0;
 }
 
-/* Write the result document to path.tmp, then rename it over path. */
-static int write_document(const struct tl_result *result, const char *path)
-{
-	size_t len = strlen(path) + 5;
-	char *tmp = malloc(len);
-	json_t *doc = tl_result_json(result);
-	int rc = TL_EIO;
-
-	if (tmp && doc) {
-		snprintf(tmp, len, "%s.tmp", path);
-		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
-			rc = 0;
-		else
-			tl_err("trainload: cannot write %s: %m\n", path);
-	}
-	json_decref(doc);
-	free(tmp);
-	return rc;
-}
-
 static int report(struct run *run)
 {
 	int rc = gather_ranks(run);
@@ -417,8 +397,11 @@ static int report(struct run *run)
 		tl_result_print(&run->result, stdout);
 		fflush(stdout);
 	}
-	if (run->cli->output)
-		rc = write_document(&run->result, run->cli->output);
+	if (run->cli->output) {
+		json_t *doc = tl_result_json(&run->result);
+		rc = tl_json_write(doc, run->cli->output);
+		json_decref(doc);
+	}
 	return rc;
 }
 

@@ -367,23 +367,6 @@ static json_t *document(const struct sweep *s, const struct tl_env *env, int nod
 			 agg_name(s->cli->rank_agg), "gb", "1e9", "collectives", colls);
 }
 
-static int write_document(json_t *doc, const char *path)
-{
-	size_t len = strlen(path) + 5;
-	char *tmp = malloc(len);
-	int rc = TL_EIO;
-
-	if (tmp && doc) {
-		snprintf(tmp, len, "%s.tmp", path);
-		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
-			rc = 0;
-		else
-			tl_err("trainload: cannot write %s: %m\n", path);
-	}
-	free(tmp);
-	return rc;
-}
-
 static int setup(struct sweep *s)
 {
 	const char *corrupt = getenv("TRAINLOAD_TEST_CORRUPT");
@@ -498,7 +481,7 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 			fflush(out);
 		if (cli->output) {
 			json_t *doc = document(&s, env, nodes, rows, nrows);
-			if (write_document(doc, cli->output))
+			if (tl_json_write(doc, cli->output))
 				status = TL_EXIT_RUN_FAILED;
 			json_decref(doc);
 		}

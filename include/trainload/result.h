@@ -79,6 +79,10 @@ json_t *tl_result_json(const struct tl_result *r);
 /* A 16-hex-digit hash of the resolved job (FNV-1a over its canonical JSON). */
 void tl_job_hash(const struct tl_job *job, char out[17]);
 
+/* Write doc to path through path.tmp and a rename, so that an earlier file of that name is
+ * never left half-overwritten; 0 or TL_EIO (with a message). */
+int tl_json_write(json_t *doc, const char *path);
+
 /* Rank 0's human summary. */
 void tl_result_print(const struct tl_result *r, FILE *out);
 
