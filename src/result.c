@@ -198,12 +198,13 @@ static json_t *environment_json(const struct tl_result *r)
 	char hash[17];
 
 	tl_job_hash(r->job, hash);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f}", "hosts",
+	/* "slurm" only under Slurm (o*: left out when NULL). */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:o*}", "hosts",
 			 r->env.hosts ? r->env.hosts : "", "mpi_version", r->env.mpi_version,
 			 "blas_version", r->env.blas_version, "blas_config", r->env.blas_config,
 			 "blas_core", r->env.blas_core, "job_hash", hash, "command_line",
 			 r->env.command_line, "mpi_init_s", r->env.mpi_init_s, "startup_s",
-			 r->env.startup_s);
+			 r->env.startup_s, "slurm", tl_slurm_json(&r->env.slurm));
 }
 
 /* Per-step figures of one rank: its totals over the measured steps, divided by their number. */

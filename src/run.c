@@ -235,6 +235,7 @@ static int collect_environment(struct run *run)
 		tl_err("trainload: more ranks than cores on a node: ranks share cores "
 		       "(oversubscribed; ranks[].binding says which)\n");
 
+	tl_slurm_read(&env->slurm);
 	MPI_Get_library_version(env->mpi_version, &len);
 	env->mpi_version[strcspn(env->mpi_version, ",\n")] = '\0';
 	/* openblas_get_config() reads "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …". */

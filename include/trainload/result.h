@@ -15,6 +15,7 @@
 #include "trainload/job.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
+#include "trainload/slurm.h"
 
 /* Bumped whenever a key changes meaning; keys may be added without a bump. */
 #define TL_RESULT_SCHEMA 1
@@ -30,6 +31,7 @@ struct tl_env {
 	const char *hosts; /* comma-separated distinct hosts */
 	double mpi_init_s; /* rank 0: how long MPI_Init took */
 	double startup_s;  /* rank 0: from MPI_Init's return to the start of the first step */
+	struct tl_slurm slurm; /* rank 0's Slurm job, if any */
 };
 
 /* One rank, as reported: where it ran and what it measured, summed over the measured steps. */

@@ -9,10 +9,13 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tl_test.h"
 #include "trainload/plan.h"
 #include "trainload/result.h"
+#include "trainload/slurm.h"
 
 struct fixture {
 	struct ctx c;
@@ -394,10 +397,76 @@ static void test_stragglers(void **state)
 	json_decref(doc);
 }
 
+/* Every SLURM_* variable out of the environment, as outside Slurm. */
+static void unset_slurm(void)
+{
+	extern char **environ;
+	char name[256];
+
+	for (size_t i = 0; environ[i];) {
+		size_t len = strcspn(environ[i], "=");
+		if (strncmp(environ[i], "SLURM_", 6) || len >= sizeof(name)) {
+			i++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)len, environ[i]);
+		unsetenv(name); /* environ shifts down: look at i again */
+	}
+}
+
+/* environment.slurm: absent outside Slurm; the job-level variables win over a step's; keys
+ * whose variable is unset (or not a count) are left out. */
+static void test_slurm_environment(void **state)
+{
+	struct fixture *f = *state;
+
+	unset_slurm();
+	tl_slurm_read(&f->r.env.slurm);
+	assert_false(f->r.env.slurm.present);
+	json_t *doc = tl_result_json(&f->r);
+	assert_null(json_object_get(json_object_get(doc, "environment"), "slurm"));
+	assert_non_null(json_object_get(json_object_get(doc, "environment"), "hosts"));
+	json_decref(doc);
+
+	setenv("SLURM_JOB_ID", "4242", 1);
+	setenv("SLURM_JOB_NAME", "tl-cpu-small-2n", 1);
+	setenv("SLURM_JOB_NODELIST", "n[1-2]", 1);
+	setenv("SLURM_NODELIST", "n1", 1); /* a step's: the job's list wins */
+	setenv("SLURM_JOB_PARTITION", "debug", 1);
+	setenv("SLURM_JOB_NUM_NODES", "2", 1);
+	setenv("SLURM_NNODES", "1", 1);
+	setenv("SLURM_NTASKS", "4", 1);
+	setenv("SLURM_TASKS_PER_NODE", "2(x2)", 1);
+	setenv("SLURM_CPUS_PER_TASK", "many", 1); /* not a count: left out */
+	tl_slurm_read(&f->r.env.slurm);
+	assert_true(f->r.env.slurm.present);
+	doc = tl_result_json(&f->r);
+	json_t *want = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i}", "job_id", "4242",
+				 "job_name", "tl-cpu-small-2n", "nodelist", "n[1-2]", "partition",
+				 "debug", "tasks_per_node", "2(x2)", "nodes", 2, "ntasks", 4);
+	json_t *got = json_object_get(json_object_get(doc, "environment"), "slurm");
+	if (!json_equal(got, want)) {
+		char *text = json_dumps(got, JSON_SORT_KEYS);
+		fail_msg("environment.slurm is %s", text ? text : "(none)");
+	}
+	json_decref(want);
+	json_decref(doc);
+
+	setenv("SLURM_CPUS_PER_TASK", "3", 1);
+	setenv("SLURM_CLUSTER_NAME", "tlc", 1);
+	tl_slurm_read(&f->r.env.slurm);
+	json_t *j = tl_slurm_json(&f->r.env.slurm);
+	assert_int_equal(json_integer_value(json_object_get(j, "cpus_per_task")), 3);
+	assert_string_equal(json_string_value(json_object_get(j, "cluster")), "tlc");
+	json_decref(j);
+	unset_slurm();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_document, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slurm_environment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plan_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_collectives, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_hash, setup, teardown),
