@@ -23,9 +23,9 @@ static const char *first_set(const char *const *names)
 	return "";
 }
 
-#define COPY(field, ...)                                                                     \
-	snprintf(s->field, sizeof(s->field), "%s",                                           \
-		 first_set((const char *const[]){ __VA_ARGS__, NULL }))
+#define COPY(field, ...)                                                                           \
+	snprintf(s->field, sizeof(s->field), "%s",                                                 \
+	         first_set((const char *const[]){__VA_ARGS__, NULL}))
 
 static int count(const char *text)
 {
@@ -37,7 +37,7 @@ static int count(const char *text)
 
 void tl_slurm_read(struct tl_slurm *s)
 {
-	*s = (struct tl_slurm){ 0 };
+	*s = (struct tl_slurm){0};
 	COPY(job_id, "SLURM_JOB_ID", "SLURM_JOBID");
 	s->present = s->job_id[0] != '\0';
 	if (!s->present)
@@ -47,10 +47,10 @@ void tl_slurm_read(struct tl_slurm *s)
 	COPY(partition, "SLURM_JOB_PARTITION");
 	COPY(cluster, "SLURM_CLUSTER_NAME");
 	COPY(tasks_per_node, "SLURM_TASKS_PER_NODE");
-	s->nodes = count(first_set((const char *const[]){ "SLURM_JOB_NUM_NODES", "SLURM_NNODES",
-							  NULL }));
-	s->ntasks = count(first_set((const char *const[]){ "SLURM_NTASKS", "SLURM_NPROCS", NULL }));
-	s->cpus_per_task = count(first_set((const char *const[]){ "SLURM_CPUS_PER_TASK", NULL }));
+	s->nodes =
+	    count(first_set((const char *const[]){"SLURM_JOB_NUM_NODES", "SLURM_NNODES", NULL}));
+	s->ntasks = count(first_set((const char *const[]){"SLURM_NTASKS", "SLURM_NPROCS", NULL}));
+	s->cpus_per_task = count(first_set((const char *const[]){"SLURM_CPUS_PER_TASK", NULL}));
 }
 
 json_t *tl_slurm_json(const struct tl_slurm *s)
@@ -61,15 +61,15 @@ json_t *tl_slurm_json(const struct tl_slurm *s)
 	const struct {
 		const char *key, *value;
 	} texts[] = {
-		{ "job_id", s->job_id },       { "job_name", s->job_name },
-		{ "nodelist", s->nodelist },   { "partition", s->partition },
-		{ "cluster", s->cluster },     { "tasks_per_node", s->tasks_per_node },
+	    {"job_id", s->job_id},     {"job_name", s->job_name},
+	    {"nodelist", s->nodelist}, {"partition", s->partition},
+	    {"cluster", s->cluster},   {"tasks_per_node", s->tasks_per_node},
 	};
 	const struct {
 		const char *key;
 		int value;
-	} counts[] = { { "nodes", s->nodes }, { "ntasks", s->ntasks },
-		       { "cpus_per_task", s->cpus_per_task } };
+	} counts[] = {
+	    {"nodes", s->nodes}, {"ntasks", s->ntasks}, {"cpus_per_task", s->cpus_per_task}};
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		if (texts[i].value[0])
