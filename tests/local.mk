@@ -4,6 +4,8 @@
 #   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
 #   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks
 #   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
+#   tests/slurm/*.sh       slurm/ scripts against a private Slurm that lib-slurm.sh starts
+#                          (munged, slurmctld, 2 slurmd), skipped when Slurm is not installed
 #
 # Scripts run through tests/run-test.sh (the LOG_COMPILER of .sh tests), which sets the
 # environment (Open MPI as root, paths to the binary and the data, a scratch directory) and
@@ -127,7 +129,10 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
-	tests/mpi/sweep.sh
+	tests/mpi/sweep.sh \
+	tests/slurm/sweep-cli.sh \
+	tests/slurm/sbatch.sh \
+	tests/slurm/sweep.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 
@@ -142,7 +147,7 @@ AM_TESTS_ENVIRONMENT = \
 	export top_srcdir top_builddir TL_VERSION JQ MPIRUN TL_BAD_JOBS;
 
 EXTRA_DIST += \
-	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh \
+	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh \
 	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job
 
 # Scratch directories of failed script tests (passing ones remove their own).

@@ -29,6 +29,7 @@ abs_script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script") || exit 99
 name=$(basename "$script" .sh)
 case $abs_script in
 */tests/mpi/*) name=mpi-$name ;;
+*/tests/slurm/*) name=slurm-$name ;;
 esac
 
 TRAINLOAD=$abs_top_builddir/src/trainload

@@ -1,0 +1,76 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Integration (issue 7): slurm/trainload.sbatch on a private Slurm of 2 simulated nodes
+# (tests/slurm/lib-slurm.sh; skipped, exit 77, without Slurm):
+#   - srun --mpi=pmix (the default launcher), 1 node x 2 tasks: COMPLETED 0:0, the result at
+#     results/tiny-1n-<jobid>.json with its JSONL, environment.slurm naming the job, its node
+#     list, partition and counts, --cpus-per-task as the ranks' threads;
+#   - TRAINLOAD_LAUNCHER=mpirun, 2 nodes x 1 task: COMPLETED, 2 ranks on n1 and n2;
+#   - a bad job key: FAILED with trainload's exit code 2 and its message in the job's output.
+# Runs through tests/run-test.sh.
+. "$TL_SRCDIR/lib.sh"
+. "$TL_SRCDIR/slurm/lib-slurm.sh"
+need_jq
+
+SBATCH_SCRIPT=$TL_SRCDIR/../slurm/trainload.sbatch
+job=$TL_SRCDIR/data/good/tiny.job
+# Open MPI between simulated nodes: ranks on n1 and n2 are "different hosts" to it, on lo.
+OMPI_MCA_btl_tcp_if_include=lo
+OMPI_MCA_oob_tcp_if_include=lo
+export OMPI_MCA_btl_tcp_if_include OMPI_MCA_oob_tcp_if_include TRAINLOAD
+
+slurm_start 2
+
+# submit LABEL SBATCH-ARGS...: sbatch --parsable; ID holds the job id.
+submit() {
+	s_label=$1
+	shift
+	run "$s_label" sbatch --parsable "$@"
+	expect_rc "$s_label" 0
+	ID=$(cut -d';' -f1 "$s_label.out")
+	case $ID in '' | *[!0-9]*) show "$s_label"; fail "sbatch printed no job id" ;; esac
+}
+
+# All three at once: the controller runs them one after another on the 2 nodes.
+submit srun --cpus-per-task=1 "$SBATCH_SCRIPT" "$job" --set run.steps=3 --set run.warmup=0
+a=$ID
+TRAINLOAD_LAUNCHER=mpirun
+export TRAINLOAD_LAUNCHER
+submit mpirun --nodes=2 --ntasks-per-node=1 --job-name=tl-mpirun \
+	"$SBATCH_SCRIPT" "$job" --set run.steps=2 --set run.warmup=0
+b=$ID
+unset TRAINLOAD_LAUNCHER
+submit badkey --ntasks-per-node=1 "$SBATCH_SCRIPT" "$job" --set run.stepz=2
+c=$ID
+
+# --- srun --mpi=pmix ----------------------------------------------------------------------------
+slurm_wait "$a"
+[ "$SLURM_STATE $SLURM_EXIT" = "COMPLETED 0:0" ] ||
+	{ cat "trainload-$a.out"; fail "job $a (srun): $SLURM_STATE $SLURM_EXIT, expected COMPLETED 0:0"; }
+r=results/tiny-1n-$a.json
+[ -s "$r" ] || { cat "trainload-$a.out"; ls -R results; fail "job $a wrote no $r"; }
+expect_in "trainload-$a.out" "trainload.sbatch: job $a on 1 node(s) n1 (partition debug), launcher srun, result $r"
+expect_in "trainload-$a.out" "exec srun --mpi=pmix --cpu-bind=none --cpus-per-task=1 $TRAINLOAD --set run.threads_per_rank=1 --output $r"
+jq_true "$r" '.environment.slurm == {job_id: $id, job_name: "trainload", nodelist: "n1", partition: "debug", cluster: "tltest", tasks_per_node: "2", nodes: 1, ntasks: 2, cpus_per_task: 1}' --arg id "$a"
+jq_true "$r" '.world.ranks == 2 and .summary.steps_measured == 3 and all(.ranks[]; .threads == 1)'
+[ "$(wc -l <"${r%.json}.jsonl")" -eq 3 ] || fail "${r%.json}.jsonl does not have 3 lines"
+
+# --- mpirun inside the allocation, across the 2 simulated nodes -------------------------------
+slurm_wait "$b"
+[ "$SLURM_STATE $SLURM_EXIT" = "COMPLETED 0:0" ] ||
+	{ cat "trainload-$b.out"; fail "job $b (mpirun): $SLURM_STATE $SLURM_EXIT, expected COMPLETED 0:0"; }
+r=results/tiny-2n-$b.json
+[ -s "$r" ] || { cat "trainload-$b.out"; ls -R results; fail "job $b wrote no $r"; }
+expect_in "trainload-$b.out" "launcher mpirun, result $r"
+expect_in "trainload-$b.out" "exec mpirun --bind-to none $TRAINLOAD"
+jq_true "$r" '.environment.slurm | .job_id == $id and .job_name == "tl-mpirun" and .nodelist == "n[1-2]" and .nodes == 2 and .tasks_per_node == "1(x2)"' --arg id "$b"
+# Open MPI starts one daemon per Slurm node, so the two ranks are on two "nodes" to MPI
+jq_true "$r" '.world.ranks == 2 and .world.nodes == 2 and .summary.steps_measured == 2'
+
+# --- a bad key: trainload's exit 2 is the job's ----------------------------------------------
+slurm_wait "$c"
+[ "$SLURM_STATE $SLURM_EXIT" = "FAILED 2:0" ] ||
+	{ cat "trainload-$c.out"; fail "job $c (bad key): $SLURM_STATE $SLURM_EXIT, expected FAILED 2:0"; }
+expect_in "trainload-$c.out" "unknown key 'stepz'"
+[ ! -e "results/tiny-1n-$c.json" ] || fail "the failed job wrote a result"
+echo "ok: trainload.sbatch under srun --mpi=pmix and mpirun; a failed run is FAILED 2:0"

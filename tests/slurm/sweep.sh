@@ -1,0 +1,99 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Integration (issue 7): slurm/trainload-sweep on a private Slurm of 2 simulated nodes
+# (tests/slurm/lib-slurm.sh; skipped, exit 77, without Slurm). Two sweeps at 1 and 2 nodes of
+# one task each, submitted together:
+#   - ok/: srun --mpi=pmix; both points COMPLETED, and the report job (afterany on both) writes
+#     the Markdown report with a row for each point, and its plots where gnuplot is installed;
+#   - bad/: TRAINLOAD_LAUNCHER=mpirun and tp = 2, which 1 rank cannot hold: the 1-node point
+#     exits 2 (FAILED), the sweep goes on, and the report lists that point as missing with its
+#     Slurm state while the 2-node point is in its table.
+# Runs through tests/run-test.sh.
+. "$TL_SRCDIR/lib.sh"
+. "$TL_SRCDIR/slurm/lib-slurm.sh"
+need_jq
+
+SWEEP=${TRAINLOAD%/src/trainload}/slurm/trainload-sweep
+job=$TL_SRCDIR/data/good/tiny.job
+OMPI_MCA_btl_tcp_if_include=lo
+OMPI_MCA_oob_tcp_if_include=lo
+export OMPI_MCA_btl_tcp_if_include OMPI_MCA_oob_tcp_if_include
+
+slurm_start 2
+
+run ok "$SWEEP" --nodes 1,2 --ntasks-per-node=1 --results ok "$job" \
+	--set run.steps=2 --set run.warmup=0
+expect_rc ok 0
+run bad env TRAINLOAD_LAUNCHER=mpirun "$SWEEP" --nodes 1,2 --ntasks-per-node=1 --results bad \
+	"$job" --set run.steps=2 --set run.warmup=0 --set parallel.tp=2
+expect_rc bad 0
+
+# point LABEL N: the job id the sweep printed for N nodes
+point() {
+	sed -n "s/^trainload-sweep: $2 nodes\{0,1\}: job \([0-9]*\), result .*/\1/p" "$1.out"
+}
+# report_of LABEL: the report job's id
+report_of() {
+	sed -n 's/^trainload-sweep: report job \([0-9]*\) (after \([0-9:]*\)).*/\1/p' "$1.out"
+}
+
+ok1=$(point ok 1)
+ok2=$(point ok 2)
+okr=$(report_of ok)
+[ -n "$ok1" ] && [ -n "$ok2" ] && [ -n "$okr" ] || { show ok; fail "ok: the sweep did not print the job ids"; }
+okmd=$TL_TMP/ok/tiny-sweep-$ok1.md
+expect_in ok.out "trainload-sweep: report job $okr (after $ok1:$ok2): report $okmd, plots in $TL_TMP/ok/tiny-sweep-$ok1/"
+bad1=$(point bad 1)
+bad2=$(point bad 2)
+badr=$(report_of bad)
+[ -n "$bad1" ] && [ -n "$bad2" ] && [ -n "$badr" ] || { show bad; fail "bad: the sweep did not print the job ids"; }
+badmd=$TL_TMP/bad/tiny-sweep-$bad1.md
+expect_in bad.out "trainload-sweep: report job $badr (after $bad1:$bad2): report $badmd"
+
+# state JOB WANT: the job ended in WANT ("COMPLETED 0:0"); its output is shown otherwise
+state() {
+	slurm_wait "$1"
+	[ "$SLURM_STATE $SLURM_EXIT" = "$2" ] || {
+		cat "$3" 2>/dev/null
+		fail "job $1: $SLURM_STATE $SLURM_EXIT, expected $2"
+	}
+}
+state "$ok1" "COMPLETED 0:0" "ok/tiny-1n-$ok1.out"
+state "$ok2" "COMPLETED 0:0" "ok/tiny-2n-$ok2.out"
+state "$okr" "COMPLETED 0:0" "ok/tiny-sweep-$ok1.out"
+state "$bad1" "FAILED 2:0" "bad/tiny-1n-$bad1.out"
+state "$bad2" "COMPLETED 0:0" "bad/tiny-2n-$bad2.out"
+state "$badr" "COMPLETED 0:0" "bad/tiny-sweep-$bad1.out"
+
+# --- what the sweep left: results, job logs, the points file --------------------------------
+jq_true "ok/tiny-1n-$ok1.json" '.environment.slurm | .job_id == $id and .nodes == 1' --arg id "$ok1"
+jq_true "ok/tiny-2n-$ok2.json" '.environment.slurm | .job_id == $id and .nodes == 2 and .nodelist == "n[1-2]"' --arg id "$ok2"
+expect_in "ok/tiny-2n-$ok2.out" "launcher srun, result $TL_TMP/ok/tiny-2n-$ok2.json"
+expect_in "bad/tiny-2n-$bad2.out" "launcher mpirun, result $TL_TMP/bad/tiny-2n-$bad2.json"
+expect_in "bad/tiny-1n-$bad1.out" "tp*pp*cp = 2*1*1 does not divide the 1 ranks"
+[ ! -e "bad/tiny-1n-$bad1.json" ] || fail "the failed point wrote a result"
+expect_in "ok/tiny-sweep-$ok1.points" "point 2 $ok2 $TL_TMP/ok/tiny-2n-$ok2.json"
+
+# --- the reports ----------------------------------------------------------------------------
+[ -s "$okmd" ] || { cat "ok/tiny-sweep-$ok1.out"; fail "ok: no report $okmd"; }
+# a row of the scaling table: | nodes | ranks | ... | run |
+row() {
+	grep -E -q "^\| $2 \| $3 \|.*\| $4 \|\$" "$1" || { cat "$1"; fail "$1: no row for $2 node(s), $3 rank(s), $4"; }
+}
+row "$okmd" 1 1 "tiny-1n-$ok1.json"
+row "$okmd" 2 2 "tiny-2n-$ok2.json"
+expect_in "$okmd" "Inputs: 2 file(s): 2 complete"
+expect_not_in "$okmd" "| missing |"
+if command -v gnuplot >/dev/null 2>&1; then
+	for plot in throughput efficiency breakdown; do
+		[ -s "ok/tiny-sweep-$ok1/$plot.svg" ] && [ -s "ok/tiny-sweep-$ok1/$plot.png" ] ||
+			{ ls -l "ok/tiny-sweep-$ok1"; fail "ok: no $plot.svg and .png beside the report"; }
+	done
+fi
+
+[ -s "$badmd" ] || { cat "bad/tiny-sweep-$bad1.out"; fail "bad: no report $badmd"; }
+row "$badmd" 2 2 "tiny-2n-$bad2.json"
+grep -F -q "tiny-1n-$bad1" "$badmd" && { cat "$badmd"; fail "bad: the failed point has a row"; }
+expect_in "$badmd" "| missing | 1 node: job $bad1 FAILED (exit code 2:0) |"
+expect_in "bad/tiny-sweep-$bad1.out" "--missing '1 node: job $bad1 FAILED (exit code 2:0)' $TL_TMP/bad/tiny-2n-$bad2.json"
+echo "ok: two sweeps at 1,2 nodes, their reports; the failed point listed as missing with its state"
