@@ -696,6 +696,51 @@ json_t *tl_job_to_json(const struct tl_job *job)
 	return root;
 }
 
+int tl_job_from_json(struct tl_job *job, const json_t *sections, struct tl_diag *diag)
+{
+	const char *section, *key;
+	json_t *keys, *value;
+	int rc = 0;
+
+	if (!json_is_object(sections)) {
+		tl_diag_add(diag, "job", "not an object of sections");
+		return TL_EINPUT;
+	}
+	json_object_foreach ((json_t *)sections, section, keys) {
+		if (!json_is_object(keys)) {
+			tl_diag_add(diag, "job", "section [%.*s] is not an object", TL_NAME_MAX,
+				    section);
+			rc = TL_EINPUT;
+			continue;
+		}
+		json_object_foreach (keys, key, value) {
+			char assignment[TL_SWEEP_OPS_MAX + 4 * TL_NAME_MAX];
+			int len = snprintf(assignment, sizeof(assignment), "%.*s.%.*s=", TL_NAME_MAX,
+					   section, TL_NAME_MAX, key);
+			size_t room = sizeof(assignment) - (size_t)len;
+
+			if (json_is_string(value))
+				snprintf(assignment + len, room, "%s", json_string_value(value));
+			else if (json_is_integer(value))
+				snprintf(assignment + len, room, "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(value));
+			else if (json_is_real(value))
+				snprintf(assignment + len, room, "%.17g", json_real_value(value));
+			else if (json_is_boolean(value))
+				snprintf(assignment + len, room, "%s", json_is_true(value) ? "yes" : "no");
+			else {
+				tl_diag_add(diag, "job", "%.*s.%.*s is not a string, number or boolean",
+					    TL_NAME_MAX, section, TL_NAME_MAX, key);
+				rc = TL_EINPUT;
+				continue;
+			}
+			if (tl_job_set(job, assignment, diag))
+				rc = TL_EINPUT;
+		}
+	}
+	return rc;
+}
+
 void tl_job_print_help(void *stream)
 {
 	FILE *f = stream;

@@ -52,6 +52,18 @@ double tl_percentile(const double *values, size_t n, double p)
 	return v;
 }
 
+double tl_tokens_per_s(uint64_t tokens_per_step, double step_s)
+{
+	return step_s > 0 ? (double)tokens_per_step / step_s : 0.0;
+}
+
+double tl_model_tflops_per_rank(double model_flops_per_step, double step_s, int ranks)
+{
+	if (step_s <= 0 || ranks <= 0)
+		return 0.0;
+	return model_flops_per_step / step_s / ranks / 1e12;
+}
+
 double tl_mfu(double model_flops_per_step, double step_s, int ranks, double peak_flops_per_rank)
 {
 	if (step_s <= 0 || ranks <= 0 || peak_flops_per_rank <= 0)
@@ -81,5 +93,14 @@ int tl_fit_alpha_beta(const double *bytes, const double *seconds, size_t n, doub
 	}
 	*beta = ((double)n * sxy - sx * sy) / det;
 	*alpha = (sy - *beta * sx) / (double)n;
+	/* Neither a latency nor a time per byte can be negative: noisy points can tilt the
+	 * line past zero, and then the best fit with that term at zero is taken. */
+	if (*alpha < 0) {
+		*alpha = 0;
+		*beta = sxy / sxx;
+	} else if (*beta < 0) {
+		*beta = 0;
+		*alpha = sy / (double)n;
+	}
 	return 0;
 }

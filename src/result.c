@@ -99,8 +99,8 @@ static struct summary summarise(const struct tl_result *r)
 		s.comm_group[shown_groups[g]] = steps_percentile(r, F_GROUP, shown_groups[g], 50);
 	if (s.p50 > 0) {
 		double flops = (double)r->model->model_flops_per_step;
-		s.tokens_per_s = (double)r->model->tokens_per_step / s.p50;
-		s.model_tflops_per_rank = flops / s.p50 / r->ranks / 1e12;
+		s.tokens_per_s = tl_tokens_per_s(r->model->tokens_per_step, s.p50);
+		s.model_tflops_per_rank = tl_model_tflops_per_rank(flops, s.p50, r->ranks);
 		s.mfu = tl_mfu(flops, s.p50, r->ranks, r->peak_flops_per_rank);
 	}
 	return s;
@@ -382,10 +382,19 @@ static json_t *twin_json(const struct tl_result *r)
 			 "flagged", worst_ratio < TWIN_LOW || worst_ratio > TWIN_HIGH);
 }
 
+json_t *tl_result_header_json(const struct tl_result *r)
+{
+	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o}", "schema", TL_RESULT_SCHEMA,
+			 "trainload_version", PACKAGE_VERSION, "conventions", tl_conventions, "job",
+			 tl_job_to_json(r->job), "world", tl_world_json(r->job, r->ranks, r->env.nodes),
+			 "plan", tl_plan_json(r->job, r->model, r->plan), "environment",
+			 environment_json(r));
+}
+
 json_t *tl_result_json(const struct tl_result *r)
 {
 	struct summary s = summarise(r);
-	json_t *steps = json_array();
+	json_t *doc = tl_result_header_json(r), *steps = json_array();
 
 	for (size_t i = 0; i < r->nsteps; i++)
 		json_array_append_new(steps, tl_step_json(r, i));
@@ -398,13 +407,11 @@ json_t *tl_result_json(const struct tl_result *r)
 		r->peak_given ? "--peak-tflops" : "calibrated", "breakdown_s",
 		breakdown_json(s.compute, s.comm_exposed, s.bubble, s.optimizer, s.other,
 			       s.comm_group));
-	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "schema",
-			 TL_RESULT_SCHEMA, "trainload_version", PACKAGE_VERSION, "conventions",
-			 tl_conventions, "job", tl_job_to_json(r->job), "world",
-			 tl_world_json(r->job, r->ranks, r->env.nodes), "plan",
-			 tl_plan_json(r->job, r->model, r->plan), "environment",
-			 environment_json(r), "steps", steps, "summary", summary, "ranks",
-			 ranks_json(r), "collectives", collectives_json(r), "twin", twin_json(r));
+	json_object_update_new(doc, json_pack("{s:o, s:o, s:o, s:o, s:o}", "steps", steps,
+					      "summary", summary, "ranks", ranks_json(r),
+					      "collectives", collectives_json(r), "twin",
+					      twin_json(r)));
+	return doc;
 }
 
 int tl_json_write(json_t *doc, const char *path)

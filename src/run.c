@@ -312,6 +312,13 @@ static int run_steps(struct run *run)
 		if (!run->gathered || !run->result.steps || !run->result.step_rank)
 			return TL_ENOMEM;
 	}
+	if (run->jsonl) {
+		json_t *header = tl_result_header_json(&run->result);
+		json_dumpf(header, run->jsonl, JSON_COMPACT);
+		fputc('\n', run->jsonl);
+		fflush(run->jsonl);
+		json_decref(header);
+	}
 	run->result.env.startup_s = tl_now_s() - run->start;
 	for (uint64_t s = 0; s < total; s++) {
 		run->exec.measuring = s >= job->warmup;

@@ -136,6 +136,9 @@ const char *tl_job_where(const struct tl_job *job, const struct tl_option *opt, 
 
 /* The resolved job as a JSON object of sections; every key, including defaults. */
 json_t *tl_job_to_json(const struct tl_job *job);
+/* The inverse: apply a JSON object of sections (a result's "job") to job, key by key as --set
+ * would; errors go to diag. trainload-report rebuilds a run's job with it. */
+int tl_job_from_json(struct tl_job *job, const json_t *sections, struct tl_diag *diag);
 /* --help-job: every section and key with type, range, default and help. */
 void tl_job_print_help(void *file);
 

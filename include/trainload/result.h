@@ -76,6 +76,10 @@ json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 		     const struct tl_plan *plan);
 /* Measured step i of r, as in the document's steps array and the JSONL. */
 json_t *tl_step_json(const struct tl_result *r, size_t i);
+/* What is known before the first step: schema, version, conventions, job, world, plan and
+ * environment. The JSONL's first line, so that a run killed before its JSON still says what it
+ * ran; the document starts with the same keys. */
+json_t *tl_result_header_json(const struct tl_result *r);
 json_t *tl_result_json(const struct tl_result *r);
 
 /* A 16-hex-digit hash of the resolved job (FNV-1a over its canonical JSON). */

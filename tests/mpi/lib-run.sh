@@ -132,11 +132,14 @@ check_default_run() {
 	# the result is written whole at the end: no temporary file is left
 	[ ! -e r.json.tmp ] || fail "r.json.tmp left behind"
 
-	# --- the JSONL beside it: one line per measured step, the document's steps ----------------
+	# --- the JSONL beside it: a header (the document's job, world and plan), then one line
+	# per measured step, the document's steps --------------------------------------------
 	[ -f r.jsonl ] || fail "r.jsonl not written"
 	lines=$(wc -l <r.jsonl)
-	[ "$lines" -eq 3 ] || { cat r.jsonl; fail "r.jsonl has $lines lines, expected 3"; }
-	"$JQ" -c . r.jsonl >steps.jsonl || fail "r.jsonl is not JSON lines"
+	[ "$lines" -eq 4 ] || { cat r.jsonl; fail "r.jsonl has $lines lines, expected 1 + 3"; }
+	head -n 1 r.jsonl >header.json
+	jq_true header.json '$doc[0] as $d | .schema == $d.schema and .job == $d.job and .world == $d.world and .plan == $d.plan and (has("steps") | not)' --slurpfile doc r.json
+	tail -n +2 r.jsonl | "$JQ" -c . >steps.jsonl || fail "r.jsonl is not JSON lines"
 	"$JQ" -c '.steps[]' r.json >steps.json
 	cmp -s steps.jsonl steps.json || { diff steps.json steps.jsonl; fail "r.jsonl differs from r.json's steps"; }
 
@@ -157,6 +160,6 @@ check_default_run() {
 	jq_true q.json '.summary.steps_measured == 2 and (.steps | length) == 2 and .job.run.warmup == 0 and .world.ranks == $n' --argjson n "$ranks"
 	jq_true q.json '.summary | .peak_source == "--peak-tflops" and .peak_tflops_per_rank == 0.5'
 	jq_true q.json '.summary | (.model_tflops_per_rank / 0.5) as $x | ((.mfu - $x) / $x) | (if . < 0 then -. else . end) < 1e-9'
-	[ "$(wc -l <q.jsonl)" -eq 2 ] || fail "q.jsonl does not have 2 lines"
+	[ "$(wc -l <q.jsonl)" -eq 3 ] || fail "q.jsonl does not have 1 + 2 lines"
 	echo "ok: default job on $ranks rank(s)$([ "$n" -eq 0 ] && echo ', without mpirun')"
 }

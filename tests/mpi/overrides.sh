@@ -26,7 +26,7 @@ jq_true f.json '.plan.model_flops_per_step == 72 * 8 * 64 * 3 * 128 * 128 + 12 *
 # 12lh² + 13lh + (V+s)h + 2h, tied
 jq_true f.json '.plan.params_total == 731264 and .plan.comm_bytes_per_step.dp == 731264 * 4'
 jq_true f.json '.environment.command_line | contains("model.layers=3")'
-[ "$(wc -l <f.jsonl)" -eq 3 ] || fail "f.jsonl does not have 3 lines"
+[ "$(wc -l <f.jsonl)" -eq 4 ] || fail "f.jsonl does not have 1 + 3 lines"
 
 # The same job file with CRLF line ends runs alike (alone, without mpirun).
 sed 's/$/\r/' "$job" >crlf.job
@@ -55,5 +55,5 @@ jq_true n.json 'all(.ranks[]; .ops_per_step.gemm == 78 and .ops_per_step.allredu
 run_trainload plain 0 "$job" --quiet --output result.out
 expect_rc plain 0
 jq_true result.out '.schema == 1'
-[ "$(wc -l <result.out.jsonl)" -eq 2 ] || fail "result.out.jsonl does not have 2 lines"
+[ "$(wc -l <result.out.jsonl)" -eq 3 ] || fail "result.out.jsonl does not have 1 + 2 lines"
 echo ok

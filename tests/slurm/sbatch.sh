@@ -53,7 +53,11 @@ expect_in "trainload-$a.out" "trainload.sbatch: job $a on 1 node(s) n1 (partitio
 expect_in "trainload-$a.out" "exec srun --mpi=pmix --cpu-bind=none --cpus-per-task=1 $TRAINLOAD --set run.threads_per_rank=1 --output $r"
 jq_true "$r" '.environment.slurm == {job_id: $id, job_name: "trainload", nodelist: "n1", partition: "debug", cluster: "tltest", tasks_per_node: "2", nodes: 1, ntasks: 2, cpus_per_task: 1}' --arg id "$a"
 jq_true "$r" '.world.ranks == 2 and .summary.steps_measured == 3 and all(.ranks[]; .threads == 1)'
-[ "$(wc -l <"${r%.json}.jsonl")" -eq 3 ] || fail "${r%.json}.jsonl does not have 3 lines"
+# the JSONL: a header that names the job too (a run killed at its time limit keeps it), a line
+# per step
+[ "$(wc -l <"${r%.json}.jsonl")" -eq 4 ] || fail "${r%.json}.jsonl does not have 1 + 3 lines"
+head -n 1 "${r%.json}.jsonl" >header.json
+jq_true header.json '.environment.slurm.job_id == $id and .environment.slurm.nodelist == "n1"' --arg id "$a"
 
 # --- mpirun inside the allocation, across the 2 simulated nodes -------------------------------
 slurm_wait "$b"

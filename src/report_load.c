@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Result files read back for trainload-report. Every file given ends up in the inputs with a
+ * state: complete, partial (a run killed before its JSON, a JSON cut short, a run interrupted),
+ * a sweep, or unusable with the reason; none is dropped silently. A partial run's finished steps
+ * come from its JSONL, whose first line says what was run (src/run.c writes it before the first
+ * step).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "trainload/job.h"
+#include "trainload/metrics.h"
+#include "trainload/report.h"
+#include "trainload/result.h"
+
+const int tl_report_groups[TL_REPORT_GROUPS] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_PP,
+						 TL_GROUP_DP, TL_GROUP_EP };
+
+/* The [parallel] keys that change with the world size in a scaling series; the rest of the
+ * job names the curve. */
+static const char *const scaling_keys[] = { "dp", "global_batch", "grad_accum" };
+/* [run] keys that change how a run is measured, not what it runs. */
+static const char *const measuring_keys[] = { "steps", "warmup", "check", "timeout_s",
+					      "straggler_pct" };
+
+const char *tl_run_state_name(enum tl_run_state state)
+{
+	static const char *const names[] = { "complete", "partial", "sweep", "unusable" };
+	return names[state];
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt, ...)
+{
+	va_list ap;
+
+	run->state = state;
+	va_start(ap, fmt);
+	vsnprintf(run->why, sizeof(run->why), fmt, ap);
+	va_end(ap);
+}
+
+/* The job's curve: FNV-1a over the canonical JSON of the job without the keys that scale. */
+static void curve_key(const json_t *job, char out[17])
+{
+	json_t *copy = json_deep_copy(job);
+	json_t *par = json_object_get(copy, "parallel"), *run = json_object_get(copy, "run");
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < sizeof(scaling_keys) / sizeof(*scaling_keys); i++)
+		json_object_del(par, scaling_keys[i]);
+	for (size_t i = 0; i < sizeof(measuring_keys) / sizeof(*measuring_keys); i++)
+		json_object_del(run, measuring_keys[i]);
+	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	for (const char *p = text ? text : ""; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= UINT64_C(1099511628211);
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	free(text);
+	json_decref(copy);
+}
+
+static double num(const json_t *obj, const char *key)
+{
+	return json_number_value(json_object_get(obj, key));
+}
+
+/* The p-th percentile of one field of every step, path given as (object key, key or NULL). */
+static double steps_percentile(const json_t *steps, const char *outer, const char *inner,
+			       const char *innermost, double p)
+{
+	size_t n = json_array_size(steps), i;
+	double *v = malloc((n ? n : 1) * sizeof(*v)), result;
+	json_t *step;
+
+	if (!v)
+		return 0;
+	json_array_foreach (steps, i, step) {
+		const json_t *x = json_object_get(step, outer);
+		if (inner)
+			x = json_object_get(x, inner);
+		if (innermost)
+			x = json_object_get(x, innermost);
+		v[i] = json_number_value(x);
+	}
+	result = tl_percentile(v, n, p);
+	free(v);
+	return result;
+}
+
+/* The figures at the median step, from the steps themselves, so that complete and partial runs
+ * are computed alike (a complete run's summary holds the same numbers). */
+static void figures(struct tl_run *run)
+{
+	const json_t *steps = json_object_get(run->doc, "steps");
+	struct tl_run_figures *f = &run->fig;
+
+	f->steps = json_array_size(steps);
+	if (!f->steps)
+		return;
+	f->p50 = steps_percentile(steps, "time_s", NULL, NULL, 50);
+	f->p95 = steps_percentile(steps, "time_s", NULL, NULL, 95);
+	f->compute = steps_percentile(steps, "breakdown_s", "compute", NULL, 50);
+	f->comm_exposed = steps_percentile(steps, "breakdown_s", "comm_exposed", NULL, 50);
+	f->bubble = steps_percentile(steps, "breakdown_s", "bubble", NULL, 50);
+	f->optimizer = steps_percentile(steps, "breakdown_s", "optimizer", NULL, 50);
+	f->other = steps_percentile(steps, "breakdown_s", "other", NULL, 50);
+	for (int g = 0; g < TL_REPORT_GROUPS; g++)
+		f->comm[g] = steps_percentile(steps, "breakdown_s", "comm_exposed_by_group",
+					      tl_grid_group_name(tl_report_groups[g]), 50);
+	f->tokens_per_s = tl_tokens_per_s(run->tokens_per_step, f->p50);
+	f->model_tflops_per_rank = tl_model_tflops_per_rank(run->model_flops_per_step, f->p50,
+							    run->ranks);
+	f->mfu = tl_mfu(run->model_flops_per_step, f->p50, run->ranks,
+			run->peak_tflops_per_rank * 1e12);
+	f->exposed_share = f->p50 > 0 ? f->comm_exposed / f->p50 : 0;
+}
+
+/* What every usable document must hold; run->doc is set. */
+static void interpret(struct tl_run *run, const char *name)
+{
+	json_t *doc = run->doc, *job = json_object_get(doc, "job");
+	json_t *world = json_object_get(doc, "world"), *plan = json_object_get(doc, "plan");
+	json_t *schema = json_object_get(doc, "schema");
+
+	if (!json_is_object(doc) || !json_is_integer(schema)) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: not a trainload result (no schema)", name);
+		return;
+	}
+	if (json_integer_value(schema) != TL_RESULT_SCHEMA) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: schema %lld (this trainload-report reads %d)",
+			name, (long long)json_integer_value(schema), TL_RESULT_SCHEMA);
+		return;
+	}
+	if (json_is_object(json_object_get(job, "sweep"))) {
+		set_why(run, TL_RUN_SWEEP, "a collective sweep, not a training run");
+		return;
+	}
+	json_t *model = json_object_get(job, "model"), *par = json_object_get(job, "parallel");
+	if (!json_is_object(model) || !json_is_object(par) || !json_is_object(world) ||
+	    !json_is_object(plan) || !json_is_integer(json_object_get(world, "ranks")) ||
+	    num(world, "ranks") < 1 || !json_is_array(json_object_get(doc, "steps"))) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: lacks job, world, plan or steps", name);
+		return;
+	}
+	curve_key(job, run->key);
+	run->model_name = json_string_value(json_object_get(model, "name"));
+	if (!run->model_name)
+		run->model_name = "?";
+	run->ranks = (int)num(world, "ranks");
+	run->nodes = (int)num(world, "nodes");
+	run->dp = (uint64_t)num(world, "dp");
+	run->global_batch = (uint64_t)num(par, "global_batch");
+	run->tokens_per_step = (uint64_t)num(plan, "tokens_per_step");
+	run->model_flops_per_step = num(plan, "model_flops_per_step");
+	run->peak_tflops_per_rank = num(json_object_get(doc, "summary"), "peak_tflops_per_rank");
+
+	const char *status = json_string_value(json_object_get(doc, "status"));
+	if (run->state == TL_RUN_COMPLETE && !json_is_object(json_object_get(doc, "summary")))
+		set_why(run, TL_RUN_PARTIAL, "no summary: the run did not finish");
+	else if (run->state == TL_RUN_COMPLETE && status && strcmp(status, "completed"))
+		set_why(run, TL_RUN_PARTIAL, "status %s", status);
+	figures(run);
+	if (!run->fig.steps && run->state != TL_RUN_UNUSABLE)
+		set_why(run, run->state, "%s%sno finished step", run->why, *run->why ? "; " : "");
+}
+
+void tl_report_read_doc(struct tl_run *run, const char *name, const char *text, size_t len)
+{
+	json_error_t err;
+
+	run->state = TL_RUN_COMPLETE;
+	run->doc = json_loadb(text, len, 0, &err);
+	if (!run->doc) {
+		/* A file cut short fails at its very end; anything else is not JSON at all. */
+		bool cut = len > 0 && (strstr(err.text, "end of file") ||
+				       strstr(err.text, "premature end"));
+		set_why(run, cut ? TL_RUN_PARTIAL : TL_RUN_UNUSABLE, "%s:%d: %s%s", name, err.line,
+			cut ? "cut short: " : "not JSON: ", err.text);
+		return;
+	}
+	interpret(run, name);
+}
+
+/* A JSONL: its header line, then steps; a last line cut short by a kill is skipped. */
+static void read_jsonl(struct tl_run *run, const char *path, FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, bad = 0;
+	ssize_t len;
+	json_t *steps = json_array();
+
+	run->state = TL_RUN_PARTIAL;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_error_t err;
+		json_t *rec = json_loadb(line, (size_t)len, 0, &err);
+
+		lineno++;
+		if (!rec) {
+			bad++;
+			continue;
+		}
+		if (lineno == 1 && json_object_get(rec, "job")) {
+			run->doc = rec;
+			continue;
+		}
+		if (json_object_get(rec, "step"))
+			json_array_append(steps, rec);
+		json_decref(rec);
+	}
+	free(line);
+	if (!run->doc) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: no header line (written by trainload before "
+					      "0.1.0's JSONL header?)", path);
+		json_decref(steps);
+		return;
+	}
+	json_object_set_new(run->doc, "steps", steps);
+	interpret(run, path);
+	if (run->state != TL_RUN_UNUSABLE)
+		set_why(run, TL_RUN_PARTIAL, "no JSON document; %zu finished step(s) in the JSONL%s",
+			run->fig.steps, bad ? " (a line cut short skipped)" : "");
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 65536 > cap) {
+			char *grown = realloc(buf, cap = 2 * cap + 65536);
+			if (!grown) {
+				free(buf);
+				fclose(f);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = grown;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static struct tl_run *add_run(struct tl_report_inputs *in, const char *path)
+{
+	struct tl_run *grown = realloc(in->runs, (in->count + 1) * sizeof(*grown));
+
+	if (!grown)
+		return NULL;
+	in->runs = grown;
+	struct tl_run *run = &in->runs[in->count];
+	*run = (struct tl_run){ .path = strdup(path) };
+	if (!run->path)
+		return NULL;
+	in->count++;
+	return run;
+}
+
+/* path.json → path.jsonl. */
+static char *jsonl_of(const char *json_path)
+{
+	size_t n = strlen(json_path);
+	char *p = malloc(n + 2);
+
+	if (p) {
+		memcpy(p, json_path, n);
+		memcpy(p + n, "l", 2);
+	}
+	return p;
+}
+
+static int load_file(struct tl_report_inputs *in, const char *path)
+{
+	struct tl_run *run = add_run(in, path);
+	struct stat st;
+
+	if (!run)
+		return -1;
+	if (stat(path, &st) != 0) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (has_suffix(path, ".jsonl")) {
+		FILE *f = fopen(path, "r");
+		if (!f)
+			set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
+		else {
+			read_jsonl(run, path, f);
+			fclose(f);
+		}
+		return 0;
+	}
+	size_t len = 0;
+	char *text = slurp(path, &len);
+	if (!text) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
+		return 0;
+	}
+	tl_report_read_doc(run, path, text, len);
+	free(text);
+	if (run->state != TL_RUN_PARTIAL || run->fig.steps)
+		return 0;
+	/* A JSON cut short: the JSONL beside it may hold the finished steps. */
+	char *jl = jsonl_of(path);
+	FILE *f = jl ? fopen(jl, "r") : NULL;
+	if (f) {
+		struct tl_run from_jsonl = { 0 };
+		read_jsonl(&from_jsonl, jl, f);
+		fclose(f);
+		if (from_jsonl.state == TL_RUN_PARTIAL && from_jsonl.fig.steps) {
+			char why[sizeof(run->why)];
+			snprintf(why, sizeof(why), "%.100s; %zu step(s) from %.100s", run->why,
+				 from_jsonl.fig.steps, jl);
+			json_decref(run->doc);
+			free(run->path);
+			*run = from_jsonl;
+			run->path = strdup(path);
+			set_why(run, TL_RUN_PARTIAL, "%s", why);
+		} else
+			json_decref(from_jsonl.doc);
+	}
+	free(jl);
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct tl_run *)a)->path, ((const struct tl_run *)b)->path);
+}
+
+/* The files to read: directories expanded to their *.json and *.jsonl, duplicates dropped,
+ * and a .jsonl dropped when its .json is there too (the JSON reads it when it needs to). */
+static char **expand(char *const *paths, size_t npaths, size_t *count)
+{
+	char **list = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < npaths; i++) {
+		struct stat st;
+		DIR *dir = stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode) ? opendir(paths[i]) : NULL;
+		struct dirent *e;
+
+		do {
+			const char *name = paths[i];
+			char *full = NULL;
+			if (dir) {
+				if (!(e = readdir(dir)))
+					break;
+				if (!has_suffix(e->d_name, ".json") && !has_suffix(e->d_name, ".jsonl"))
+					continue;
+				size_t len = strlen(paths[i]) + strlen(e->d_name) + 2;
+				if (!(full = malloc(len)))
+					goto oom;
+				snprintf(full, len, "%s/%s", paths[i], e->d_name);
+				name = full;
+			}
+			if (n == cap) {
+				char **grown = realloc(list, (cap = 2 * cap + 16) * sizeof(*list));
+				if (!grown) {
+					free(full);
+					goto oom;
+				}
+				list = grown;
+			}
+			list[n] = full ? full : strdup(name);
+			if (!list[n])
+				goto oom;
+			n++;
+		} while (dir);
+		if (dir)
+			closedir(dir);
+		continue;
+oom:
+		if (dir)
+			closedir(dir);
+		for (size_t j = 0; j < n; j++)
+			free(list[j]);
+		free(list);
+		return NULL;
+	}
+	if (n)
+		qsort(list, n, sizeof(*list), by_name);
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool drop = kept && !strcmp(list[kept - 1], list[i]);
+		if (!drop && has_suffix(list[i], ".jsonl")) {
+			size_t len = strlen(list[i]);
+			for (size_t j = 0; j < n && !drop; j++)
+				drop = strlen(list[j]) == len - 1 && !strncmp(list[j], list[i], len - 1);
+		}
+		if (drop)
+			free(list[i]);
+		else
+			list[kept++] = list[i];
+	}
+	*count = kept;
+	return list ? list : calloc(1, sizeof(*list));
+}
+
+int tl_report_load(struct tl_report_inputs *in, char *const *paths, size_t npaths)
+{
+	size_t n = 0;
+	char **files = expand(paths, npaths, &n);
+	int rc = files ? 0 : -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = load_file(in, files[i]);
+		free(files[i]);
+	}
+	free(files);
+	if (in->count)
+		qsort(in->runs, in->count, sizeof(*in->runs), by_path);
+	return rc;
+}
+
+void tl_report_inputs_free(struct tl_report_inputs *in)
+{
+	for (size_t i = 0; i < in->count; i++) {
+		free(in->runs[i].path);
+		json_decref(in->runs[i].doc);
+	}
+	free(in->runs);
+	*in = (struct tl_report_inputs){ 0 };
+}

@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * From runs to a scaling curve: runs of one job grouped and ordered by ranks, speedup and
+ * efficiency against the smallest, the collectives' α-β fits, the rates of a step's other parts,
+ * and a prediction of the step time at any world size.
+ *
+ * The prediction takes the plan of each pipeline stage at the new size (the same job, model,
+ * grid and plan code as --dry-run) and prices it:
+ *   compute    = plan GEMM FLOPs × s_per_flop
+ *   comm(g)    = Σ over the plan's blocking collectives of group g of α + β·bus bytes, and for
+ *                data-parallel gradient buckets (non-blocking) that sum × dp_exposed_share
+ *   bubble     = compute × bubble_per_compute
+ *   optimizer  = optimizer op bytes × s_per_optimizer_byte
+ *   step       = max over stages of their sum, + other
+ * The rates come from the largest measured run (the one nearest the worlds projected to), so the
+ * predictions at the other measured scales are the test of the model, and the report prints them
+ * first. Pure: no MPI, no hardware.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainload/job.h"
+#include "trainload/metrics.h"
+#include "trainload/model.h"
+#include "trainload/report.h"
+
+void tl_scaling_figures(enum tl_scaling scaling, int ranks_1, double t_1, int ranks_n, double t_n,
+			double *speedup, double *efficiency)
+{
+	double n = ranks_1 > 0 ? (double)ranks_n / ranks_1 : 0;
+
+	*speedup = *efficiency = 0;
+	if (t_n <= 0 || n <= 0)
+		return;
+	if (scaling == TL_SCALING_STRONG) {
+		*speedup = t_1 / t_n;
+		*efficiency = t_1 / (n * t_n);
+	} else {
+		*speedup = n * t_1 / t_n;
+		*efficiency = t_1 / t_n;
+	}
+}
+
+static bool usable(const struct tl_run *run)
+{
+	return (run->state == TL_RUN_COMPLETE || run->state == TL_RUN_PARTIAL) && run->fig.steps &&
+	       run->fig.p50 > 0;
+}
+
+/* Report groups: dp and edp are one row of the breakdown (expert gradients are data-parallel
+ * traffic); -1 for a group the breakdown does not show. */
+static int breakdown_index(int group)
+{
+	if (group == TL_GROUP_EDP)
+		group = TL_GROUP_DP;
+	for (int g = 0; g < TL_REPORT_GROUPS; g++)
+		if (tl_report_groups[g] == group)
+			return g;
+	return -1;
+}
+
+static int kind_by_name(const char *name)
+{
+	for (int k = 0; name && k < TL_OP_KINDS; k++)
+		if (!strcmp(tl_op_kind_name((enum tl_op_kind)k), name))
+			return k;
+	return -1;
+}
+
+static int group_by_name(const char *name)
+{
+	for (int g = 0; name && g < TL_GRID_GROUPS; g++)
+		if (!strcmp(tl_grid_group_name(g), name))
+			return g;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- fits */
+
+struct points {
+	double *x, *y;
+	size_t n, cap;
+};
+
+static int add_point(struct points *p, double x, double y)
+{
+	if (p->n == p->cap) {
+		size_t cap = 2 * p->cap + 16;
+		double *x2 = realloc(p->x, cap * sizeof(double));
+		if (!x2)
+			return -1;
+		p->x = x2;
+		double *y2 = realloc(p->y, cap * sizeof(double));
+		if (!y2)
+			return -1;
+		p->y = y2;
+		p->cap = cap;
+	}
+	p->x[p->n] = x;
+	p->y[p->n] = y;
+	p->n++;
+	return 0;
+}
+
+/* One point per (run, collective entry) with at least two ranks in the group: x = bus bytes,
+ * y = the entry's time (max over ranks of the per-call mean, as the result reports it). */
+static int fit_collectives(struct tl_report_group *grp, const struct tl_report_inputs *in)
+{
+	struct points pts[TL_OP_KINDS][TL_GRID_GROUPS] = { { { 0 } } };
+	int rc = 0;
+
+	for (size_t r = 0; r < grp->count && !rc; r++) {
+		const json_t *colls = json_object_get(in->runs[grp->runs[r]].doc, "collectives");
+		const json_t *c;
+		size_t i;
+		json_array_foreach (colls, i, c) {
+			int kind = kind_by_name(json_string_value(json_object_get(c, "op")));
+			int group = group_by_name(json_string_value(json_object_get(c, "group")));
+			double n = json_number_value(json_object_get(c, "group_size"));
+			double bytes = json_number_value(json_object_get(c, "bytes"));
+			double us = json_number_value(json_object_get(c, "time_us"));
+			if (kind < 0 || group < 0 || n < 2 || bytes <= 0 || !(us > 0) || !isfinite(us))
+				continue;
+			double bus = bytes * tl_busbw_factor((enum tl_op_kind)kind, (uint64_t)n);
+			if (add_point(&pts[kind][group], bus, us * 1e-6))
+				rc = -1;
+		}
+	}
+	for (int k = 0; k < TL_OP_KINDS; k++)
+		for (int g = 0; g < TL_GRID_GROUPS; g++) {
+			struct points *p = &pts[k][g];
+			if (!rc && p->n) {
+				struct tl_coll_fit *grown =
+					realloc(grp->fits, (grp->nfits + 1) * sizeof(*grown));
+				if (!grown)
+					rc = -1;
+				else {
+					grp->fits = grown;
+					struct tl_coll_fit *f = &grp->fits[grp->nfits++];
+					*f = (struct tl_coll_fit){ .kind = (enum tl_op_kind)k, .group = g,
+								   .points = p->n };
+					tl_fit_alpha_beta(p->x, p->y, p->n, &f->alpha_s,
+							  &f->beta_s_per_byte);
+				}
+			}
+			free(p->x);
+			free(p->y);
+		}
+	return rc;
+}
+
+static const struct tl_coll_fit *find_fit(const struct tl_report_group *grp, enum tl_op_kind kind,
+					  int group)
+{
+	for (size_t i = 0; i < grp->nfits; i++)
+		if (grp->fits[i].kind == kind && grp->fits[i].group == group)
+			return &grp->fits[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- plans */
+
+/* The job of a run, resized for a world of `ranks`: weak scaling keeps each data-parallel rank's
+ * batch (the global batch grows), strong scaling keeps the global batch. */
+static int job_at(struct tl_job *job, const struct tl_run *run, enum tl_scaling scaling,
+		  uint64_t ranks, struct tl_diag *diag)
+{
+	int rc = tl_job_init(job);
+
+	if (!rc)
+		rc = tl_job_from_json(job, json_object_get(run->doc, "job"), diag);
+	if (!rc)
+		rc = tl_job_set(job, "parallel.dp=auto", diag);
+	if (!rc)
+		rc = tl_job_set(job, scaling == TL_SCALING_STRONG ? "parallel.grad_accum=auto"
+								  : "parallel.global_batch=auto",
+				diag);
+	if (!rc)
+		rc = tl_job_resolve(job, ranks, diag);
+	return rc;
+}
+
+/* What one stage's plan asks for, priced. */
+struct stage_cost {
+	double flops, optimizer_bytes;
+	double comm_s[TL_REPORT_GROUPS];
+	double dp_overlapped_s; /* non-blocking data-parallel traffic, before exposure */
+};
+
+static int price_plan(const struct tl_report_group *grp, const struct tl_grid *grid,
+		      const struct tl_plan *plan, struct stage_cost *cost, char *why, size_t len)
+{
+	*cost = (struct stage_cost){ .flops = (double)plan->flops };
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		if (op->kind == TL_OP_OPTIMIZER)
+			cost->optimizer_bytes += (double)op->bytes;
+		if (!tl_op_is_comm(op->kind) || op->kind == TL_OP_SEND)
+			continue;
+		uint64_t n = tl_grid_group_size(grid, op->group);
+		const struct tl_coll_fit *fit = find_fit(grp, op->kind, op->group);
+		int b = breakdown_index(op->group);
+		if (b < 0)
+			continue;
+		if (!fit) {
+			snprintf(why, len, "no measured %s over %s to fit", tl_op_kind_name(op->kind),
+				 tl_grid_group_name(op->group));
+			return -1;
+		}
+		double t = fit->alpha_s +
+			   fit->beta_s_per_byte * (double)op->bytes * tl_busbw_factor(op->kind, n);
+		if (op->nonblocking && tl_report_groups[b] == TL_GROUP_DP)
+			cost->dp_overlapped_s += t;
+		else
+			cost->comm_s[b] += t;
+	}
+	return 0;
+}
+
+/* The cost of every pipeline stage of job on a world of `ranks` (first rank of each stage). */
+static int price_stages(const struct tl_report_group *grp, struct tl_job *job, uint64_t ranks,
+			uint64_t ranks_per_node, struct stage_cost **costs, uint64_t *nstages,
+			uint64_t *tokens_per_step, uint64_t *nodes, char *why, size_t len)
+{
+	struct tl_model model;
+	struct tl_grid grid;
+	struct tl_diag diag = { 0 };
+	int rc = tl_model_build(&model, job, &diag);
+
+	if (rc) {
+		snprintf(why, len, "%s", diag.count ? diag.msg[0] : "the model does not build");
+		tl_diag_free(&diag);
+		return -1;
+	}
+	tl_grid_init(&grid, job, ranks, ranks_per_node);
+	*tokens_per_step = model.tokens_per_step;
+	*nodes = tl_grid_nodes(&grid);
+	*nstages = grid.pp;
+	*costs = calloc(grid.pp, sizeof(**costs));
+	if (!*costs)
+		return -1;
+	for (uint64_t s = 0; s < grid.pp && !rc; s++) {
+		struct tl_plan plan;
+		uint64_t rank = tl_grid_group_member(&grid, 0, TL_GROUP_PP, s);
+		if (tl_plan_build(&plan, job, &model, &grid, rank)) {
+			snprintf(why, len, "no plan for rank %llu", (unsigned long long)rank);
+			rc = -1;
+			break;
+		}
+		rc = price_plan(grp, &grid, &plan, &(*costs)[s], why, len);
+		tl_plan_free(&plan);
+	}
+	if (rc) {
+		free(*costs);
+		*costs = NULL;
+	}
+	return rc;
+}
+
+static uint64_t ranks_per_node_of(const struct tl_run *run)
+{
+	return run->nodes > 0 ? (uint64_t)(run->ranks + run->nodes - 1) / (uint64_t)run->nodes : 0;
+}
+
+/* The stage that does the most GEMM work sets the pace of the step. */
+static uint64_t busiest(const struct stage_cost *costs, uint64_t n)
+{
+	uint64_t best = 0;
+	for (uint64_t s = 1; s < n; s++)
+		if (costs[s].flops > costs[best].flops)
+			best = s;
+	return best;
+}
+
+/* Rates from the largest run: its p50 breakdown against the plan of its busiest stage. */
+static void calibrate(struct tl_report_group *grp, const struct tl_report_inputs *in)
+{
+	const struct tl_run *run = &in->runs[grp->runs[grp->count - 1]];
+	struct tl_job job;
+	struct tl_diag diag = { 0 };
+	struct stage_cost *costs = NULL;
+	uint64_t nstages, tokens, nodes;
+	char why[192];
+
+	if (job_at(&job, run, grp->scaling, (uint64_t)run->ranks, &diag) == 0 &&
+	    price_stages(grp, &job, (uint64_t)run->ranks, ranks_per_node_of(run), &costs, &nstages,
+			 &tokens, &nodes, why, sizeof(why)) == 0) {
+		const struct stage_cost *c = &costs[busiest(costs, nstages)];
+		const struct tl_run_figures *f = &run->fig;
+		struct tl_rates *r = &grp->rates;
+		int dp = breakdown_index(TL_GROUP_DP);
+
+		r->s_per_flop = c->flops > 0 ? f->compute / c->flops : 0;
+		r->s_per_optimizer_byte = c->optimizer_bytes > 0 ? f->optimizer / c->optimizer_bytes
+								  : 0;
+		r->bubble_per_compute = f->compute > 0 ? f->bubble / f->compute : 0;
+		/* What of the fitted bucket traffic the run did not hide: the exposed dp time
+		 * beyond what its blocking dp collectives (ZeRO's) account for. */
+		double hidden_part = f->comm[dp] - c->comm_s[dp];
+		r->dp_exposed_share = c->dp_overlapped_s > 0 ? hidden_part / c->dp_overlapped_s : 1;
+		if (r->dp_exposed_share < 0)
+			r->dp_exposed_share = 0;
+		if (r->dp_exposed_share > 1)
+			r->dp_exposed_share = 1;
+		r->other_s = f->other;
+		r->calibrated_on = run->ranks;
+		grp->have_rates = true;
+	}
+	free(costs);
+	tl_diag_free(&diag);
+	tl_job_free(&job);
+}
+
+static void predict(const struct tl_report_group *grp, const struct tl_run *largest,
+		    struct tl_prediction *p)
+{
+	struct tl_job job;
+	struct tl_diag diag = { 0 };
+	struct stage_cost *costs = NULL;
+	uint64_t nstages = 0, tokens = 0;
+	const struct tl_rates *r = &grp->rates;
+
+	p->ok = false;
+	if (job_at(&job, largest, grp->scaling, p->ranks, &diag)) {
+		snprintf(p->why, sizeof(p->why), "no valid layout: %s",
+			 diag.count ? diag.msg[0] : "the job does not resolve");
+	} else if (price_stages(grp, &job, p->ranks, ranks_per_node_of(largest), &costs, &nstages,
+				&tokens, &p->nodes, p->why, sizeof(p->why)) == 0) {
+		double worst = -1;
+		for (uint64_t s = 0; s < nstages; s++) {
+			const struct stage_cost *c = &costs[s];
+			double compute = c->flops * r->s_per_flop, comm = 0;
+			double comm_g[TL_REPORT_GROUPS];
+			for (int g = 0; g < TL_REPORT_GROUPS; g++) {
+				comm_g[g] = c->comm_s[g];
+				if (tl_report_groups[g] == TL_GROUP_DP)
+					comm_g[g] += c->dp_overlapped_s * r->dp_exposed_share;
+				comm += comm_g[g];
+			}
+			double bubble = compute * r->bubble_per_compute;
+			double optimizer = c->optimizer_bytes * r->s_per_optimizer_byte;
+			double t = compute + comm + bubble + optimizer;
+			if (t > worst) {
+				worst = t;
+				p->compute_s = compute;
+				memcpy(p->comm_s, comm_g, sizeof(comm_g));
+				p->bubble_s = bubble;
+				p->optimizer_s = optimizer;
+			}
+		}
+		p->other_s = r->other_s;
+		p->step_s = worst + r->other_s;
+		p->tokens_per_s = tl_tokens_per_s(tokens, p->step_s);
+		p->ok = true;
+	}
+	free(costs);
+	tl_diag_free(&diag);
+	tl_job_free(&job);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+static bool before(const struct tl_run *x, const struct tl_run *y)
+{
+	return x->ranks != y->ranks ? x->ranks < y->ranks : strcmp(x->path, y->path) < 0;
+}
+
+/* By ranks, then path (insertion sort: a curve has a handful of points). */
+static void sort_runs(size_t *runs, size_t n, const struct tl_report_inputs *in)
+{
+	for (size_t i = 1; i < n; i++) {
+		size_t v = runs[i], j = i;
+		for (; j > 0 && before(&in->runs[v], &in->runs[runs[j - 1]]); j--)
+			runs[j] = runs[j - 1];
+		runs[j] = v;
+	}
+}
+
+/* Weak when the batch per data-parallel rank holds and the global batch grows, strong when the
+ * global batch holds. */
+static void choose_scaling(struct tl_report_group *grp, const struct tl_report_inputs *in,
+			   enum tl_scaling asked)
+{
+	const struct tl_run *first = &in->runs[grp->runs[0]];
+	bool same_global = true, same_per_dp = true;
+
+	for (size_t i = 1; i < grp->count; i++) {
+		const struct tl_run *r = &in->runs[grp->runs[i]];
+		same_global &= r->global_batch == first->global_batch;
+		same_per_dp &= r->global_batch * first->dp == first->global_batch * r->dp;
+	}
+	if (asked != TL_SCALING_AUTO) {
+		grp->scaling = asked;
+		snprintf(grp->scaling_note, sizeof(grp->scaling_note), "as asked (--scaling %s)",
+			 asked == TL_SCALING_WEAK ? "weak" : "strong");
+	} else if (grp->count > 1 && same_global && !same_per_dp) {
+		grp->scaling = TL_SCALING_STRONG;
+		snprintf(grp->scaling_note, sizeof(grp->scaling_note),
+			 "the global batch (%llu) is the same at every scale",
+			 (unsigned long long)first->global_batch);
+	} else {
+		grp->scaling = TL_SCALING_WEAK;
+		snprintf(grp->scaling_note, sizeof(grp->scaling_note), "%s",
+			 grp->count < 2 ? "one scale only"
+			 : same_per_dp	? "the batch per data-parallel rank is the same at every scale"
+					: "neither the global batch nor the batch per data-parallel "
+					  "rank holds; taken as weak (--scaling to choose)");
+	}
+}
+
+static int add_prediction(struct tl_report_group *grp, uint64_t ranks, double measured)
+{
+	for (size_t i = 0; i < grp->npredictions; i++)
+		if (grp->predictions[i].ranks == ranks)
+			return 0;
+	struct tl_prediction *grown =
+		realloc(grp->predictions, (grp->npredictions + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	grp->predictions = grown;
+	grp->predictions[grp->npredictions++] =
+		(struct tl_prediction){ .ranks = ranks, .measured_s = measured };
+	return 0;
+}
+
+static int build_group(struct tl_report_group *grp, const struct tl_report_inputs *in,
+		       enum tl_scaling scaling, const uint64_t *project, size_t nproject)
+{
+	sort_runs(grp->runs, grp->count, in);
+	grp->base = 0;
+	choose_scaling(grp, in, scaling);
+	grp->speedup = calloc(grp->count, sizeof(double));
+	grp->efficiency = calloc(grp->count, sizeof(double));
+	if (!grp->speedup || !grp->efficiency)
+		return -1;
+	const struct tl_run *base = &in->runs[grp->runs[grp->base]];
+	for (size_t i = 0; i < grp->count; i++) {
+		const struct tl_run *r = &in->runs[grp->runs[i]];
+		tl_scaling_figures(grp->scaling, base->ranks, base->fig.p50, r->ranks, r->fig.p50,
+				   &grp->speedup[i], &grp->efficiency[i]);
+	}
+	if (fit_collectives(grp, in))
+		return -1;
+	calibrate(grp, in);
+	if (!grp->have_rates)
+		return 0;
+	const struct tl_run *largest = &in->runs[grp->runs[grp->count - 1]];
+	for (size_t i = 0; i < grp->count; i++) {
+		const struct tl_run *r = &in->runs[grp->runs[i]];
+		if (add_prediction(grp, (uint64_t)r->ranks, r->fig.p50))
+			return -1;
+	}
+	uint64_t doubled[4];
+	if (!nproject) {
+		for (int i = 0; i < 4; i++)
+			doubled[i] = (uint64_t)largest->ranks << (i + 1);
+		project = doubled;
+		nproject = 4;
+	}
+	for (size_t i = 0; i < nproject; i++)
+		if (add_prediction(grp, project[i], 0))
+			return -1;
+	for (size_t i = 0; i < grp->npredictions; i++)
+		predict(grp, largest, &grp->predictions[i]);
+	return 0;
+}
+
+int tl_report_build(struct tl_report *rep, const struct tl_report_inputs *in,
+		    enum tl_scaling scaling, const uint64_t *project, size_t nproject)
+{
+	*rep = (struct tl_report){ 0 };
+	for (size_t i = 0; i < in->count; i++) {
+		const struct tl_run *run = &in->runs[i];
+		struct tl_report_group *grp = NULL;
+		if (!usable(run))
+			continue;
+		for (size_t g = 0; g < rep->count && !grp; g++)
+			if (!strcmp(rep->groups[g].key, run->key))
+				grp = &rep->groups[g];
+		if (!grp) {
+			struct tl_report_group *grown =
+				realloc(rep->groups, (rep->count + 1) * sizeof(*grown));
+			if (!grown)
+				return -1;
+			rep->groups = grown;
+			grp = &rep->groups[rep->count++];
+			*grp = (struct tl_report_group){ .model_name = run->model_name };
+			memcpy(grp->key, run->key, sizeof(grp->key));
+		}
+		size_t *runs = realloc(grp->runs, (grp->count + 1) * sizeof(*runs));
+		if (!runs)
+			return -1;
+		grp->runs = runs;
+		grp->runs[grp->count++] = i;
+	}
+	for (size_t g = 0; g < rep->count; g++)
+		if (build_group(&rep->groups[g], in, scaling, project, nproject))
+			return -1;
+	return 0;
+}
+
+void tl_report_free(struct tl_report *rep)
+{
+	for (size_t g = 0; g < rep->count; g++) {
+		struct tl_report_group *grp = &rep->groups[g];
+		free(grp->runs);
+		free(grp->speedup);
+		free(grp->efficiency);
+		free(grp->fits);
+		free(grp->predictions);
+	}
+	free(rep->groups);
+	*rep = (struct tl_report){ 0 };
+}
