@@ -7,7 +7,10 @@
 #     the Markdown report with a row for each point, and its plots where gnuplot is installed;
 #   - bad/: TRAINLOAD_LAUNCHER=mpirun and tp = 2, which 1 rank cannot hold: the 1-node point
 #     exits 2 (FAILED), the sweep goes on, and the report lists that point as missing with its
-#     Slurm state while the 2-node point is in its table.
+#     Slurm state while the 2-node point is in its table; a 3-node point, which sbatch refuses
+#     on this 2-node cluster, is listed as not submitted;
+#   - cut/: one point cancelled (scancel) while it runs: CANCELLED, and the report lists its JSONL
+#     as partial and the point as missing with that state.
 # Runs through tests/run-test.sh.
 . "$TL_SRCDIR/lib.sh"
 . "$TL_SRCDIR/slurm/lib-slurm.sh"
@@ -24,9 +27,12 @@ slurm_start 2
 run ok "$SWEEP" --nodes 1,2 --ntasks-per-node=1 --results ok "$job" \
 	--set run.steps=2 --set run.warmup=0
 expect_rc ok 0
-run bad env TRAINLOAD_LAUNCHER=mpirun "$SWEEP" --nodes 1,2 --ntasks-per-node=1 --results bad \
+run bad env TRAINLOAD_LAUNCHER=mpirun "$SWEEP" --nodes 1,2,3 --ntasks-per-node=1 --results bad \
 	"$job" --set run.steps=2 --set run.warmup=0 --set parallel.tp=2
 expect_rc bad 0
+run cut "$SWEEP" --nodes 1 --ntasks-per-node=1 --results cut "$job" --set run.steps=100000
+expect_rc cut 0
+expect_in bad.err "trainload-sweep: 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid"
 
 # point LABEL N: the job id the sweep printed for N nodes
 point() {
@@ -95,5 +101,27 @@ fi
 row "$badmd" 2 2 "tiny-2n-$bad2.json"
 grep -F -q "tiny-1n-$bad1" "$badmd" && { cat "$badmd"; fail "bad: the failed point has a row"; }
 expect_in "$badmd" "| missing | 1 node: job $bad1 FAILED (exit code 2:0) |"
-expect_in "bad/tiny-sweep-$bad1.out" "--missing '1 node: job $bad1 FAILED (exit code 2:0)' $TL_TMP/bad/tiny-2n-$bad2.json"
-echo "ok: two sweeps at 1,2 nodes, their reports; the failed point listed as missing with its state"
+expect_in "$badmd" "| missing | 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid |"
+expect_in "bad/tiny-sweep-$bad1.out" "--missing '1 node: job $bad1 FAILED (exit code 2:0)' --missing '3 nodes: not submitted: "
+# --- a point cancelled while it runs ---------------------------------------------------------
+cut1=$(point cut 1)
+cutr=$(report_of cut)
+[ -n "$cut1" ] && [ -n "$cutr" ] || { show cut; fail "cut: the sweep did not print the job ids"; }
+# once it has measured a step (the JSONL's header and a step line)
+i=0
+while [ "$(cat "cut/tiny-1n-$cut1.jsonl" 2>/dev/null | wc -l)" -lt 2 ]; do
+	i=$((i + 1))
+	[ $i -lt $((SLURM_TIMEOUT * 10)) ] || { cat "cut/tiny-1n-$cut1.out"; fail "cut: job $cut1 measured no step"; }
+	sleep 0.1
+done
+scancel "$cut1" || fail "scancel $cut1"
+slurm_wait "$cut1"
+[ "$SLURM_STATE" = CANCELLED ] || { cat "cut/tiny-1n-$cut1.out"; fail "job $cut1: $SLURM_STATE, expected CANCELLED"; }
+cutexit=$SLURM_EXIT # 0:15 or 143:0, by when the batch shell saw the signal
+state "$cutr" "COMPLETED 0:0" "cut/tiny-sweep-$cut1.out"
+cutmd=cut/tiny-sweep-$cut1.md
+[ -s "$cutmd" ] || { cat "cut/tiny-sweep-$cut1.out"; fail "cut: no report $cutmd"; }
+expect_in "$cutmd" "| missing | 1 node: job $cut1 CANCELLED (exit code $cutexit) |"
+grep -E -q "^\| [^|]*/cut/tiny-1n-$cut1\.jsonl \| partial \| no JSON document; [1-9][0-9]* finished step" "$cutmd" || { cat "$cutmd"; fail "cut: its JSONL is not listed as partial"; }
+
+echo "ok: sweeps at 1,2 nodes and their reports; failed, refused and cancelled points listed with their state"
