@@ -194,6 +194,7 @@ slurm_state() {
 slurm_wait() {
 	sw_i=0
 	while :; do
+		# shellcheck disable=SC2046 # split into state and exit code
 		set -- "$1" $(slurm_state "$1")
 		SLURM_STATE=${2:-}
 		SLURM_EXIT=${3:-}
