@@ -43,6 +43,12 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
 static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt, ...)
@@ -344,6 +350,12 @@ static int load_file(struct tl_report_inputs *in, const char *path)
 			set_why(run, TL_RUN_PARTIAL, "%s", why);
 		} else
 			json_decref(from_jsonl.doc);
+	}
+	if (!run->fig.steps) {
+		char why[2 * sizeof(run->why)];
+		snprintf(why, sizeof(why), "%.160s; no finished step (no %.80s beside it)", run->why,
+			 jl ? base_name(jl) : "JSONL");
+		set_why(run, TL_RUN_PARTIAL, "%s", why);
 	}
 	free(jl);
 	return 0;
