@@ -155,7 +155,7 @@ static void interpret(struct tl_run *run, const char *name)
 		return;
 	}
 	if (json_is_object(json_object_get(job, "sweep"))) {
-		set_why(run, TL_RUN_SWEEP, "a collective sweep, not a training run");
+		set_why(run, TL_RUN_SWEEP, "a collective sweep: its points join the collective fits");
 		return;
 	}
 	json_t *model = json_object_get(job, "model"), *par = json_object_get(job, "parallel");

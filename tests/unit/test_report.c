@@ -200,6 +200,53 @@ static void fits_find_alpha_and_beta(void **state)
 	tl_report_inputs_free(&in);
 }
 
+/* A sweep over the world on the same hardware: its points join every group's fit. */
+static void sweep_points_join_fits(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+	json_t *colls = json_array();
+
+	(void)state;
+	load_series(&in, false, costs);
+	for (int i = 0; i < 5; i++) {
+		double bytes = (double)(1u << (20 + i)), bus = bytes * tl_busbw_factor(TL_OP_ALLREDUCE, 4);
+		json_array_append_new(colls, json_pack("{s:s, s:s, s:i, s:f, s:f}", "op", "allreduce",
+						       "group", "world", "group_size", 4, "bytes",
+						       bytes, "time_us",
+						       (ALPHA_S + BETA_S_PER_BYTE * bus) * 1e6));
+	}
+	struct tl_run *grown = realloc(in.runs, (in.count + 1) * sizeof(*grown));
+	assert_non_null(grown);
+	in.runs = grown;
+	read_json(&in.runs[in.count++], "sweep.json",
+		  json_pack("{s:i, s:{s:{}, s:{}}, s:o}", "schema", TL_RESULT_SCHEMA, "job", "sweep",
+			    "run", "collectives", colls));
+	assert_int_equal(in.runs[in.count - 1].state, TL_RUN_SWEEP);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	bool dp_seen = false;
+	for (size_t i = 0; i < g->nfits; i++) {
+		const struct tl_coll_fit *f = &g->fits[i];
+		assert_int_equal(f->sweep_points, 5);
+		if (f->group == TL_GROUP_DP) {
+			dp_seen = true;
+			assert_true(f->used);
+			assert_true(f->points > f->sweep_points);
+			close_to(f->alpha_s, ALPHA_S, 1e-6);
+			close_to(f->beta_s_per_byte, BETA_S_PER_BYTE, 1e-9);
+		} else {
+			/* the job has no tp traffic: that fit is the sweep's alone, and unused */
+			assert_false(f->used);
+			assert_int_equal(f->points, 5);
+		}
+	}
+	assert_true(dp_seen);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
 static void weak_series_and_projection(void **state)
 {
 	struct tl_report_inputs in = { 0 };
@@ -375,6 +422,7 @@ int main(void)
 		cmocka_unit_test(scaling_formulas),
 		cmocka_unit_test(fit_never_negative),
 		cmocka_unit_test(fits_find_alpha_and_beta),
+		cmocka_unit_test(sweep_points_join_fits),
 		cmocka_unit_test(weak_series_and_projection),
 		cmocka_unit_test(strong_series),
 		cmocka_unit_test(states),
