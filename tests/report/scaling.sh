@@ -54,6 +54,13 @@ jq_true report.json '.groups | length == 1 and .[0].scaling == "weak" and ([.[0]
 jq_true report.json '.groups[0].fits | any(.op == "allreduce" and .group == "dp" and .points >= 2 and .alpha_s >= 0 and .beta_s_per_byte > 0)'
 jq_true report.json '[.groups[0].projection[].ranks] == [1, 2, 4, 8, 16, 32, 64] and ([.groups[0].projection[0:3][] | .measured_s > 0] | all) and (.groups[0].projection | all(.ok and .predicted_s > 0))'
 
+# --- another job among them: its own table ------------------------------------------------
+run_trainload other 0 "$job" --quiet --set run.steps=2 --set model.layers=3 --output other.json
+expect_rc other 0
+run mixed "$TRAINLOAD_REPORT" --format json r1.json r2.json other.json
+expect_rc mixed 0
+jq_true mixed.out '(.groups | length) == 2 and ([.groups[] | .runs | length] | sort) == [1, 2] and .groups[0].job != .groups[1].job'
+
 # --- CSV: the scaling table, one row per run ---------------------------------------------------
 run csv "$TRAINLOAD_REPORT" -f csv r4.json r1.json r2.json
 expect_rc csv 0
