@@ -423,19 +423,30 @@ oom:
 	}
 	if (n)
 		qsort(list, n, sizeof(*list), by_name);
+	bool *drop = calloc(n ? n : 1, sizeof(*drop));
+	if (!drop) {
+		for (size_t j = 0; j < n; j++)
+			free(list[j]);
+		free(list);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		drop[i] = i && !strcmp(list[i - 1], list[i]);
+		if (!drop[i] && has_suffix(list[i], ".jsonl")) {
+			size_t len = strlen(list[i]);
+			for (size_t j = 0; j < n && !drop[i]; j++)
+				drop[i] = strlen(list[j]) == len - 1 &&
+					  !strncmp(list[j], list[i], len - 1);
+		}
+	}
 	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool drop = kept && !strcmp(list[kept - 1], list[i]);
-		if (!drop && has_suffix(list[i], ".jsonl")) {
-			size_t len = strlen(list[i]);
-			for (size_t j = 0; j < n && !drop; j++)
-				drop = strlen(list[j]) == len - 1 && !strncmp(list[j], list[i], len - 1);
-		}
-		if (drop)
+		if (drop[i])
 			free(list[i]);
 		else
 			list[kept++] = list[i];
 	}
+	free(drop);
 	*count = kept;
 	return list ? list : calloc(1, sizeof(*list));
 }

@@ -352,17 +352,20 @@ static void states(void **state)
 	assert_int_equal(run.state, TL_RUN_PARTIAL);
 	assert_non_null(strstr(run.why, "cut short"));
 	free(run.path);
+	json_decref(run.doc);
 	free(text);
 	/* not JSON */
 	read_text(&run, "junk.json", "hello");
 	assert_int_equal(run.state, TL_RUN_UNUSABLE);
 	assert_non_null(strstr(run.why, "junk.json:1: not JSON"));
 	free(run.path);
+	json_decref(run.doc);
 	/* another schema */
 	read_text(&run, "new.json", "{\"schema\": 2}");
 	assert_int_equal(run.state, TL_RUN_UNUSABLE);
 	assert_non_null(strstr(run.why, "schema 2"));
 	free(run.path);
+	json_decref(run.doc);
 	/* no summary: the run did not finish; its steps are used */
 	json_object_del(doc, "summary");
 	read_json(&run, "killed.json", doc);
