@@ -43,6 +43,12 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
 static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt, ...)
@@ -149,7 +155,7 @@ static void interpret(struct tl_run *run, const char *name)
 		return;
 	}
 	if (json_is_object(json_object_get(job, "sweep"))) {
-		set_why(run, TL_RUN_SWEEP, "a collective sweep, not a training run");
+		set_why(run, TL_RUN_SWEEP, "a collective sweep: its points join the collective fits");
 		return;
 	}
 	json_t *model = json_object_get(job, "model"), *par = json_object_get(job, "parallel");
@@ -345,6 +351,12 @@ static int load_file(struct tl_report_inputs *in, const char *path)
 		} else
 			json_decref(from_jsonl.doc);
 	}
+	if (!run->fig.steps) {
+		char why[2 * sizeof(run->why)];
+		snprintf(why, sizeof(why), "%.160s; no finished step (no %.80s beside it)", run->why,
+			 jl ? base_name(jl) : "JSONL");
+		set_why(run, TL_RUN_PARTIAL, "%s", why);
+	}
 	free(jl);
 	return 0;
 }
@@ -411,19 +423,30 @@ oom:
 	}
 	if (n)
 		qsort(list, n, sizeof(*list), by_name);
+	bool *drop = calloc(n ? n : 1, sizeof(*drop));
+	if (!drop) {
+		for (size_t j = 0; j < n; j++)
+			free(list[j]);
+		free(list);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		drop[i] = i && !strcmp(list[i - 1], list[i]);
+		if (!drop[i] && has_suffix(list[i], ".jsonl")) {
+			size_t len = strlen(list[i]);
+			for (size_t j = 0; j < n && !drop[i]; j++)
+				drop[i] = strlen(list[j]) == len - 1 &&
+					  !strncmp(list[j], list[i], len - 1);
+		}
+	}
 	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool drop = kept && !strcmp(list[kept - 1], list[i]);
-		if (!drop && has_suffix(list[i], ".jsonl")) {
-			size_t len = strlen(list[i]);
-			for (size_t j = 0; j < n && !drop; j++)
-				drop = strlen(list[j]) == len - 1 && !strncmp(list[j], list[i], len - 1);
-		}
-		if (drop)
+		if (drop[i])
 			free(list[i]);
 		else
 			list[kept++] = list[i];
 	}
+	free(drop);
 	*count = kept;
 	return list ? list : calloc(1, sizeof(*list));
 }

@@ -106,30 +106,51 @@ static int add_point(struct points *p, double x, double y)
 	return 0;
 }
 
-/* One point per (run, collective entry) with at least two ranks in the group: x = bus bytes,
- * y = the entry's time (max over ranks of the per-call mean, as the result reports it). */
+/* Add a result's collectives as points: x = bus bytes, y = the entry's time (max over ranks of
+ * the per-call mean, as results report it); entries over fewer than two ranks say nothing. A
+ * sweep's entries over the world count for every group. */
+static int add_points(struct points pts[TL_OP_KINDS][TL_GRID_GROUPS], size_t *from_sweeps,
+		      const struct tl_run *run)
+{
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(run->doc, "collectives"), i, c) {
+		const char *group_name = json_string_value(json_object_get(c, "group"));
+		int kind = kind_by_name(json_string_value(json_object_get(c, "op")));
+		int group = group_by_name(group_name);
+		bool everywhere = run->state == TL_RUN_SWEEP && group_name &&
+				  !strcmp(group_name, "world");
+		double n = json_number_value(json_object_get(c, "group_size"));
+		double bytes = json_number_value(json_object_get(c, "bytes"));
+		double us = json_number_value(json_object_get(c, "time_us"));
+		if (kind < 0 || (group < 0 && !everywhere) || n < 2 || bytes <= 0 || !(us > 0) ||
+		    !isfinite(us))
+			continue;
+		double bus = bytes * tl_busbw_factor((enum tl_op_kind)kind, (uint64_t)n);
+		for (int g = 0; g < TL_GRID_GROUPS; g++) {
+			if (g != group && !(everywhere && g != TL_GROUP_WORLD))
+				continue;
+			if (add_point(&pts[kind][g], bus, us * 1e-6))
+				return -1;
+			if (run->state == TL_RUN_SWEEP)
+				from_sweeps[kind * TL_GRID_GROUPS + g]++;
+		}
+	}
+	return 0;
+}
+
 static int fit_collectives(struct tl_report_group *grp, const struct tl_report_inputs *in)
 {
 	struct points pts[TL_OP_KINDS][TL_GRID_GROUPS] = { { { 0 } } };
+	size_t from_sweeps[TL_OP_KINDS * TL_GRID_GROUPS] = { 0 };
 	int rc = 0;
 
-	for (size_t r = 0; r < grp->count && !rc; r++) {
-		const json_t *colls = json_object_get(in->runs[grp->runs[r]].doc, "collectives");
-		const json_t *c;
-		size_t i;
-		json_array_foreach (colls, i, c) {
-			int kind = kind_by_name(json_string_value(json_object_get(c, "op")));
-			int group = group_by_name(json_string_value(json_object_get(c, "group")));
-			double n = json_number_value(json_object_get(c, "group_size"));
-			double bytes = json_number_value(json_object_get(c, "bytes"));
-			double us = json_number_value(json_object_get(c, "time_us"));
-			if (kind < 0 || group < 0 || n < 2 || bytes <= 0 || !(us > 0) || !isfinite(us))
-				continue;
-			double bus = bytes * tl_busbw_factor((enum tl_op_kind)kind, (uint64_t)n);
-			if (add_point(&pts[kind][group], bus, us * 1e-6))
-				rc = -1;
-		}
-	}
+	for (size_t r = 0; r < grp->count && !rc; r++)
+		rc = add_points(pts, from_sweeps, &in->runs[grp->runs[r]]);
+	for (size_t r = 0; r < in->count && !rc; r++)
+		if (in->runs[r].state == TL_RUN_SWEEP)
+			rc = add_points(pts, from_sweeps, &in->runs[r]);
 	for (int k = 0; k < TL_OP_KINDS; k++)
 		for (int g = 0; g < TL_GRID_GROUPS; g++) {
 			struct points *p = &pts[k][g];
@@ -141,8 +162,12 @@ static int fit_collectives(struct tl_report_group *grp, const struct tl_report_i
 				else {
 					grp->fits = grown;
 					struct tl_coll_fit *f = &grp->fits[grp->nfits++];
-					*f = (struct tl_coll_fit){ .kind = (enum tl_op_kind)k, .group = g,
-								   .points = p->n };
+					*f = (struct tl_coll_fit){
+						.kind = (enum tl_op_kind)k,
+						.group = g,
+						.points = p->n,
+						.sweep_points = from_sweeps[k * TL_GRID_GROUPS + g],
+					};
 					tl_fit_alpha_beta(p->x, p->y, p->n, &f->alpha_s,
 							  &f->beta_s_per_byte);
 				}
@@ -153,8 +178,7 @@ static int fit_collectives(struct tl_report_group *grp, const struct tl_report_i
 	return rc;
 }
 
-static const struct tl_coll_fit *find_fit(const struct tl_report_group *grp, enum tl_op_kind kind,
-					  int group)
+static struct tl_coll_fit *find_fit(struct tl_report_group *grp, enum tl_op_kind kind, int group)
 {
 	for (size_t i = 0; i < grp->nfits; i++)
 		if (grp->fits[i].kind == kind && grp->fits[i].group == group)
@@ -191,7 +215,7 @@ struct stage_cost {
 	double dp_overlapped_s; /* non-blocking data-parallel traffic, before exposure */
 };
 
-static int price_plan(const struct tl_report_group *grp, const struct tl_grid *grid,
+static int price_plan(struct tl_report_group *grp, const struct tl_grid *grid,
 		      const struct tl_plan *plan, struct stage_cost *cost, char *why, size_t len)
 {
 	*cost = (struct stage_cost){ .flops = (double)plan->flops };
@@ -202,7 +226,7 @@ static int price_plan(const struct tl_report_group *grp, const struct tl_grid *g
 		if (!tl_op_is_comm(op->kind) || op->kind == TL_OP_SEND)
 			continue;
 		uint64_t n = tl_grid_group_size(grid, op->group);
-		const struct tl_coll_fit *fit = find_fit(grp, op->kind, op->group);
+		struct tl_coll_fit *fit = find_fit(grp, op->kind, op->group);
 		int b = breakdown_index(op->group);
 		if (b < 0)
 			continue;
@@ -211,6 +235,7 @@ static int price_plan(const struct tl_report_group *grp, const struct tl_grid *g
 				 tl_grid_group_name(op->group));
 			return -1;
 		}
+		fit->used = true;
 		double t = fit->alpha_s +
 			   fit->beta_s_per_byte * (double)op->bytes * tl_busbw_factor(op->kind, n);
 		if (op->nonblocking && tl_report_groups[b] == TL_GROUP_DP)
@@ -222,7 +247,7 @@ static int price_plan(const struct tl_report_group *grp, const struct tl_grid *g
 }
 
 /* The cost of every pipeline stage of job on a world of `ranks` (first rank of each stage). */
-static int price_stages(const struct tl_report_group *grp, struct tl_job *job, uint64_t ranks,
+static int price_stages(struct tl_report_group *grp, struct tl_job *job, uint64_t ranks,
 			uint64_t ranks_per_node, struct stage_cost **costs, uint64_t *nstages,
 			uint64_t *tokens_per_step, uint64_t *nodes, char *why, size_t len)
 {
@@ -315,7 +340,7 @@ static void calibrate(struct tl_report_group *grp, const struct tl_report_inputs
 	tl_job_free(&job);
 }
 
-static void predict(const struct tl_report_group *grp, const struct tl_run *largest,
+static void predict(struct tl_report_group *grp, const struct tl_run *largest,
 		    struct tl_prediction *p)
 {
 	struct tl_job job;

@@ -149,6 +149,13 @@ static void md_collectives(const struct tl_report_group *g, const struct tl_repo
 		fprintf(out, "\n### Collectives\n\nNone measured (no group of two or more ranks).\n");
 }
 
+/* A fit is the job's when its runs measured that traffic or a prediction needed it; a sweep's
+ * points over other groups are not. */
+static bool shown(const struct tl_coll_fit *f)
+{
+	return f->used || f->points > f->sweep_points;
+}
+
 /* 1/β in GB/s of bus bytes: the bandwidth the fit sees. */
 static double fit_gbps(const struct tl_coll_fit *f)
 {
@@ -164,13 +171,15 @@ static void md_model(const struct tl_report_group *g, FILE *out)
 	if (g->nfits) {
 		fprintf(out, "Collectives fitted as time = α + β · bus bytes (bus bytes = payload x "
 			     "the busbw factor of the op and group size):\n\n"
-			     "| op | group | points | α (us) | 1/β (GB/s) |\n"
-			     "|---|---|---:|---:|---:|\n");
+			     "| op | group | points | from sweeps | α (us) | 1/β (GB/s) |\n"
+			     "|---|---|---:|---:|---:|---:|\n");
 		for (size_t i = 0; i < g->nfits; i++) {
 			const struct tl_coll_fit *f = &g->fits[i];
-			fprintf(out, "| %s | %s | %zu | %.1f | %.3f |\n", tl_op_kind_name(f->kind),
-				tl_grid_group_name(f->group), f->points, f->alpha_s * 1e6,
-				fit_gbps(f));
+			if (!shown(f))
+				continue;
+			fprintf(out, "| %s | %s | %zu | %zu | %.1f | %.3f |\n",
+				tl_op_kind_name(f->kind), tl_grid_group_name(f->group), f->points,
+				f->sweep_points, f->alpha_s * 1e6, fit_gbps(f));
 		}
 		fprintf(out, "\n");
 	}
@@ -362,10 +371,13 @@ static json_t *group_json(const struct tl_report_group *g, const struct tl_repor
 	}
 	for (size_t i = 0; i < g->nfits; i++) {
 		const struct tl_coll_fit *f = &g->fits[i];
-		json_array_append_new(fits, json_pack("{s:s, s:s, s:I, s:f, s:f, s:f}", "op",
+		if (!shown(f))
+			continue;
+		json_array_append_new(fits, json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "op",
 						      tl_op_kind_name(f->kind), "group",
 						      tl_grid_group_name(f->group), "points",
-						      (json_int_t)f->points, "alpha_s", f->alpha_s,
+						      (json_int_t)f->points, "sweep_points",
+						      (json_int_t)f->sweep_points, "alpha_s", f->alpha_s,
 						      "beta_s_per_byte", f->beta_s_per_byte,
 						      "bus_gbps", fit_gbps(f)));
 	}

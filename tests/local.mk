@@ -4,6 +4,7 @@
 #   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
 #   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks
 #   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
+#   tests/report/*.sh      trainload-report on runs made in the test and on fixed result files
 #   tests/slurm/*.sh       slurm/ scripts against a private Slurm that lib-slurm.sh starts
 #                          (munged, slurmctld, 2 slurmd), skipped when Slurm is not installed
 #
@@ -15,7 +16,7 @@
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
-	tests/unit/test_sweep
+	tests/unit/test_sweep tests/unit/test_report
 
 check_PROGRAMS = $(TL_UNIT_TESTS)
 
@@ -55,6 +56,11 @@ tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
 tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
+
+# src/report_load.c and src/report_scale.c are in libtlcore.la: trainload-report needs no MPI.
+tests_unit_test_report_SOURCES = tests/unit/test_report.c tests/unit/tl_test.h
+tests_unit_test_report_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_report_LDADD = $(TL_UNIT_LDADD)
 
 # src/sweep_plan.c is in libtlcore.la: the sweep's arithmetic needs no MPI.
 tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
@@ -130,6 +136,8 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
 	tests/mpi/sweep.sh \
+	tests/report/scaling.sh \
+	tests/report/golden.sh \
 	tests/slurm/sweep-cli.sh \
 	tests/slurm/sbatch.sh \
 	tests/slurm/sweep.sh
@@ -148,7 +156,17 @@ AM_TESTS_ENVIRONMENT = \
 
 EXTRA_DIST += \
 	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh \
-	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job
+	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES)
+
+# Result files of the golden report (tests/report/golden.sh).
+TL_REPORT_FILES = \
+	tests/data/report/allreduce-sweep.json \
+	tests/data/report/cpu-small-1r.json \
+	tests/data/report/cpu-small-2r-killed.json \
+	tests/data/report/cpu-small-2r.json \
+	tests/data/report/cpu-small-4r.json \
+	tests/data/report/future-schema.json \
+	tests/data/report/golden.md
 
 # Scratch directories of failed script tests (passing ones remove their own).
 clean-local: tl-clean-tests

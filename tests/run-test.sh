@@ -6,6 +6,7 @@
 # Sets up what every script needs and prints the exact command it runs, so that a failed test
 # can be rerun by hand from the log:
 #   TRAINLOAD   the built binary ($top_builddir/src/trainload)
+#   TRAINLOAD_REPORT  the built $top_builddir/src/trainload-report
 #   TL_SRCDIR   the source tree's tests/ (scripts, data: `make distcheck` builds out of tree)
 #   TL_TMP      an empty scratch directory, the script's working directory; removed when the
 #               script passes, kept (and named) when it fails
@@ -29,10 +30,12 @@ abs_script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script") || exit 99
 name=$(basename "$script" .sh)
 case $abs_script in
 */tests/mpi/*) name=mpi-$name ;;
+*/tests/report/*) name=report-$name ;;
 */tests/slurm/*) name=slurm-$name ;;
 esac
 
 TRAINLOAD=$abs_top_builddir/src/trainload
+TRAINLOAD_REPORT=$abs_top_builddir/src/trainload-report
 TL_SRCDIR=$abs_top_srcdir/tests
 TL_TMP=$abs_top_builddir/tests/tmp/$name
 : "${JQ:=}"
@@ -45,7 +48,7 @@ TL_TMP=$abs_top_builddir/tests/tmp/$name
 rm -rf "$TL_TMP" && mkdir -p "$TL_TMP" || exit 99
 
 cmd="cd '$TL_TMP' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
-cmd="$cmd TRAINLOAD='$TRAINLOAD' TL_SRCDIR='$TL_SRCDIR'"
+cmd="$cmd TRAINLOAD='$TRAINLOAD' TRAINLOAD_REPORT='$TRAINLOAD_REPORT' TL_SRCDIR='$TL_SRCDIR'"
 cmd="$cmd TL_TMP='$TL_TMP' JQ='$JQ' MPIRUN='$MPIRUN' TL_VERSION='$TL_VERSION'"
 # TL_BAD_JOBS (the list of bad job files in tests/local.mk) is left out of the command to keep
 # it short; without it, bad-jobs.sh runs every file in tests/data/bad.
@@ -60,7 +63,7 @@ echo
 OMPI_ALLOW_RUN_AS_ROOT=1
 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
-export TRAINLOAD TL_SRCDIR TL_TMP JQ MPIRUN TL_VERSION TL_BAD_JOBS
+export TRAINLOAD TRAINLOAD_REPORT TL_SRCDIR TL_TMP JQ MPIRUN TL_VERSION TL_BAD_JOBS
 
 (cd "$TL_TMP" && exec ${SHELL:-/bin/sh} "$abs_script" "$@")
 rc=$?

@@ -72,11 +72,14 @@ const char *tl_run_state_name(enum tl_run_state state);
 enum tl_scaling { TL_SCALING_AUTO, TL_SCALING_WEAK, TL_SCALING_STRONG };
 
 /* time = alpha + beta · bus bytes for one collective kind over one group, where bus bytes =
- * payload × tl_busbw_factor(kind, group size): the factor carries the fit across group sizes. */
+ * payload × tl_busbw_factor(kind, group size): the factor carries the fit across group sizes.
+ * The points are the job's runs' collectives and those of any sweep among the inputs over the
+ * same group (a sweep over the world serves every group). */
 struct tl_coll_fit {
 	enum tl_op_kind kind;
 	int group;
-	size_t points;
+	size_t points, sweep_points; /* sweep_points of the points came from sweeps */
+	bool used;                   /* a prediction priced the job's traffic with it */
 	double alpha_s, beta_s_per_byte;
 };
 

@@ -1,0 +1,111 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# trainload-report on real runs made here: the tiny job at 1, 2 and 4 ranks becomes a Markdown
+# report and plots with one command; speedup, efficiency and MFU in the report are recomputed
+# from the result files; a truncated result is named as partial, a run killed before its JSON
+# (JSONL only) is used as partial, gnuplot's absence is said and the tables still written, and
+# bad usage exits 2. Runs through tests/run-test.sh.
+. "$TL_SRCDIR/lib.sh"
+need_jq
+job=$TL_SRCDIR/data/good/tiny.job
+
+for n in 1 2 4; do
+	run_trainload run$n "$n" "$job" --quiet --set run.steps=3 --output r$n.json
+	expect_rc run$n 0
+done
+# A result cut short (a copy that failed half-way): no JSONL beside it, no finished step.
+head -c 2000 r2.json >cut.json
+
+# --- one command: the Markdown report and the plots -----------------------------------------
+run md "$TRAINLOAD_REPORT" --output report.md --plot plots r1.json r2.json r4.json cut.json
+expect_rc md 0
+expect_empty md.out
+grep -q '^## tiny (job [0-9a-f]\{16\}): weak scaling, 3 run(s)$' report.md || { cat report.md; fail "no weak-scaling section for tiny with 3 runs"; }
+grep -q '^| cut.json | partial | cut.json:[0-9]*: cut short: .*no finished step' report.md || { cat report.md; fail "cut.json is not named as partial"; }
+expect_in md.err "cut.json: partial"
+for section in '### Scaling' '### Where the time goes' '### Collectives' '### Model of the step' '### Projection' '## Stragglers' '## Missing and partial runs'; do
+	grep -q "^$section" report.md || fail "report.md lacks '$section'"
+done
+grep -q '^Conventions: .*GB = 1e9.*MFU = model FLOPs per step' report.md || fail "report.md does not state its conventions"
+# the scaling table: one row per run, in order of ranks
+rows=$(sed -n '/^### Scaling/,/^### Where/p' report.md | grep -c '^| 1 | [124] |')
+[ "$rows" -eq 3 ] || { cat report.md; fail "scaling table has $rows rows, expected 3"; }
+
+# --- the figures are the result files' ------------------------------------------------------
+run js "$TRAINLOAD_REPORT" --format json r1.json r2.json r4.json
+expect_rc js 0
+cp js.out report.json
+for n in 1 2 4; do
+	jq_true report.json '
+		(.groups[0].runs[] | select(.ranks == $n)) as $r |
+		($one[0].summary.step_time_s.p50) as $t1 | ($res[0].summary.step_time_s.p50) as $tn |
+		def close(a; b): ((a - b) | fabs) <= 1e-9 * (b | fabs) + 1e-12;
+		close($r.step_time_s.p50; $tn) and
+		close($r.efficiency; $t1 / $tn) and
+		close($r.speedup; $n * $t1 / $tn) and
+		close($r.mfu; $res[0].summary.mfu) and
+		close($r.tokens_per_s; $res[0].summary.tokens_per_s) and
+		close($r.model_tflops_per_rank; $res[0].summary.model_tflops_per_rank) and
+		close($r.exposed_comm_share; $res[0].summary.breakdown_s.comm_exposed / $tn)' \
+		--argjson n "$n" --slurpfile one r1.json --slurpfile res r$n.json
+done
+jq_true report.json '.groups | length == 1 and .[0].scaling == "weak" and ([.[0].runs[].ranks] == [1, 2, 4])'
+# the fit saw the 2- and 4-rank runs' one bucket each (which way noise tilts two points is not
+# for a test to say: only that neither term is negative); predictions start with the measured
+# scales
+jq_true report.json '.groups[0].fits | length == 1 and (.[0] | .op == "allreduce" and .group == "dp" and .points == 2 and .sweep_points == 0 and .alpha_s >= 0 and .beta_s_per_byte >= 0 and .alpha_s + .beta_s_per_byte > 0)'
+jq_true report.json '[.groups[0].projection[].ranks] == [1, 2, 4, 8, 16, 32, 64] and ([.groups[0].projection[0:3][] | .measured_s > 0] | all) and (.groups[0].projection | all(.ok and .predicted_s > 0))'
+
+# --- another job among them: its own table ------------------------------------------------
+run_trainload other 0 "$job" --quiet --set run.steps=2 --set model.layers=3 --output other.json
+expect_rc other 0
+run mixed "$TRAINLOAD_REPORT" --format json r1.json r2.json other.json
+expect_rc mixed 0
+jq_true mixed.out '(.groups | length) == 2 and ([.groups[] | .runs | length] | sort) == [1, 2] and .groups[0].job != .groups[1].job'
+
+# --- CSV: the scaling table, one row per run ---------------------------------------------------
+run csv "$TRAINLOAD_REPORT" -f csv r4.json r1.json r2.json
+expect_rc csv 0
+head -n 1 csv.out | grep -q '^job,model,scaling,nodes,ranks,dp,steps,step_p50_s' || fail "CSV header"
+[ "$(tail -n +2 csv.out | cut -d, -f5 | tr '\n' ' ')" = "1 2 4 " ] || { cat csv.out; fail "CSV rows are not the 1, 2, 4-rank runs in order"; }
+
+# --- the plots: valid SVG and PNG, a point per run --------------------------------------------
+for name in throughput efficiency breakdown; do
+	[ -s "plots/$name.svg" ] && [ -s "plots/$name.png" ] || fail "plots/$name.svg or .png missing"
+	xmllint --noout "plots/$name.svg" || fail "plots/$name.svg is not valid XML"
+	[ "$(head -c 8 "plots/$name.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "plots/$name.png is not a PNG"
+done
+# gnuplot draws point type 7 as gpPt6: one per run, and one in the key
+for name in throughput efficiency; do
+	points=$(grep -o "xlink:href='#gpPt6'" "plots/$name.svg" | wc -l)
+	[ "$points" -eq 4 ] || fail "plots/$name.svg has $points points, expected 3 runs + 1 in the key"
+done
+[ "$(grep -vc '^#' plots/report-1.dat)" -eq 3 ] || fail "plots/report-1.dat does not hold 3 runs"
+
+# --- a run killed before its JSON: the JSONL alone is used, as partial ----------------------
+mkdir killed && cp r2.jsonl killed/r2.jsonl && cp r1.json killed/
+run jl "$TRAINLOAD_REPORT" killed
+expect_rc jl 0
+grep -q '^| 1 | 2 | 2 | 3 | .* | r2.jsonl (partial) |$' jl.out || { cat jl.out; fail "the JSONL-only run is not a partial row of 3 steps"; }
+grep -q '^| killed/r2.jsonl | partial | no JSON document; 3 finished step(s) in the JSONL |$' jl.out || { cat jl.out; fail "killed/r2.jsonl not listed as partial"; }
+
+# --- without gnuplot: said, and the report still written --------------------------------------
+run nognuplot env PATH=/nonexistent "$TRAINLOAD_REPORT" --plot noplots r1.json r2.json
+expect_rc nognuplot 0
+expect_in nognuplot.err "gnuplot not found (Debian: apt-get install gnuplot-nox)"
+grep -q '^### Scaling' nognuplot.out || fail "no report without gnuplot"
+[ -s noplots/report.gp ] && [ ! -e noplots/throughput.svg ] || fail "noplots/ should hold the script and no picture"
+
+# --- bad usage and nothing usable: exit 2 -----------------------------------------------------
+run badfmt "$TRAINLOAD_REPORT" --format xml r1.json
+expect_rc badfmt 2
+expect_in badfmt.err "trainload-report: --format: 'xml' is not md, csv or json"
+run noargs "$TRAINLOAD_REPORT"
+expect_rc noargs 2
+expect_in noargs.err "no result files given"
+run none "$TRAINLOAD_REPORT" cut.json nosuch.json --missing "2 nodes: job 17 FAILED"
+expect_rc none 2
+expect_in none.err "no usable run among the 2 file(s)"
+grep -q '^| nosuch.json | unusable | nosuch.json: No such file or directory |$' none.out || { cat none.out; fail "nosuch.json not listed"; }
+grep -q '^| | missing | 2 nodes: job 17 FAILED |$' none.out || fail "--missing not listed"
+echo ok

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * trainload-report's model (src/report_load.c, src/report_scale.c) on made-up results whose
+ * answers are known: collectives that take exactly α + β·bus bytes, compute that takes exactly
+ * k seconds per FLOP. The fits must find α and β, the projection must reproduce the measured
+ * scales and price a larger world as the plan says. Links the pure libtlcore.la alone.
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "tl_test.h"
+#include "trainload/grid.h"
+#include "trainload/metrics.h"
+#include "trainload/plan.h"
+#include "trainload/report.h"
+#include "trainload/result.h"
+
+/* The made-up hardware. */
+#define ALPHA_S 20e-6           /* latency of every collective */
+#define BETA_S_PER_BYTE 2e-10   /* 5 GB/s of bus bandwidth */
+#define S_PER_FLOP 1e-10        /* 10 GFLOP/s per rank */
+#define S_PER_OPT_BYTE 1e-9     /* 1 GB/s through the optimizer */
+#define OTHER_S 1e-3
+
+static void close_to(double got, double want, double rel)
+{
+	if (fabs(got - want) > rel * fabs(want) + 1e-15)
+		fail_msg("got %.17g, want %.17g (relative tolerance %g)", got, want, rel);
+}
+
+static void must_set(struct tl_job *job, const char *assignment)
+{
+	struct tl_diag diag = { 0 };
+	int rc = tl_job_set(job, assignment, &diag);
+	if (rc)
+		tl_diag_print(&diag);
+	tl_diag_free(&diag);
+	assert_int_equal(rc, 0);
+}
+
+/* What one rank's plan costs on the made-up hardware; blocking and bucket traffic alike. */
+struct cost {
+	double compute, dp, optimizer, step;
+};
+
+static struct cost price(const struct tl_plan *plan, const struct tl_grid *grid)
+{
+	struct cost c = { .compute = (double)plan->flops * S_PER_FLOP };
+
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		if (op->kind == TL_OP_OPTIMIZER)
+			c.optimizer += (double)op->bytes * S_PER_OPT_BYTE;
+		if (op->kind == TL_OP_ALLREDUCE && op->group == TL_GROUP_DP)
+			c.dp += ALPHA_S + BETA_S_PER_BYTE * (double)op->bytes *
+						  tl_busbw_factor(op->kind, grid->dp);
+	}
+	c.step = c.compute + c.dp + c.optimizer + OTHER_S;
+	return c;
+}
+
+/* The default (tiny GPT) job on `ranks` ranks, one node, as a result document whose steps took
+ * what the made-up hardware says. strong: a global batch of 8 at every scale. */
+static json_t *make_doc(uint64_t ranks, bool strong, bool with_summary, struct cost *out)
+{
+	struct tl_job job;
+	struct tl_model model;
+	struct tl_grid grid;
+	struct tl_plan plan;
+	struct tl_diag diag = { 0 };
+
+	assert_int_equal(tl_job_init(&job), 0);
+	must_set(&job, "run.steps=3");
+	if (strong)
+		must_set(&job, "parallel.global_batch=8");
+	assert_int_equal(tl_job_resolve(&job, ranks, &diag), 0);
+	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
+	tl_grid_init(&grid, &job, ranks, ranks);
+	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
+
+	struct cost c = price(&plan, &grid);
+	json_t *steps = json_array(), *colls = json_array();
+	for (int s = 0; s < 3; s++)
+		json_array_append_new(
+			steps,
+			json_pack("{s:i, s:f, s:{s:f, s:f, s:f, s:f, s:f, s:{s:f, s:f, s:f, s:f, "
+				  "s:f}}}",
+				  "step", s, "time_s", c.step, "breakdown_s", "compute", c.compute,
+				  "comm_exposed", c.dp, "bubble", 0.0, "optimizer", c.optimizer,
+				  "other", OTHER_S, "comm_exposed_by_group", "tp", 0.0, "cp", 0.0,
+				  "pp", 0.0, "dp", c.dp, "ep", 0.0));
+	for (size_t i = 0; i < plan.count; i++) {
+		const struct tl_op *op = &plan.ops[i];
+		if (op->kind != TL_OP_ALLREDUCE || op->group != TL_GROUP_DP || grid.dp < 2)
+			continue;
+		double t = ALPHA_S + BETA_S_PER_BYTE * (double)op->bytes *
+					     tl_busbw_factor(op->kind, grid.dp);
+		json_array_append_new(colls, json_pack("{s:s, s:s, s:I, s:I, s:i, s:f}", "op",
+						       "allreduce", "group", "dp", "group_size",
+						       (json_int_t)grid.dp, "bytes",
+						       (json_int_t)op->bytes, "count_per_step", 1,
+						       "time_us", t * 1e6));
+	}
+	json_t *doc = json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "schema", TL_RESULT_SCHEMA, "job",
+				tl_job_to_json(&job), "world", tl_world_json(&job, (int)ranks, 1),
+				"plan", tl_plan_json(&job, &model, &plan), "steps", steps,
+				"collectives", colls);
+	if (with_summary)
+		json_object_set_new(doc, "summary", json_pack("{s:f}", "peak_tflops_per_rank", 0.02));
+	if (out)
+		*out = c;
+	tl_plan_free(&plan);
+	tl_job_free(&job);
+	return doc;
+}
+
+static void read_text(struct tl_run *run, const char *name, const char *text)
+{
+	*run = (struct tl_run){ .path = strdup(name) };
+	tl_report_read_doc(run, name, text, strlen(text));
+}
+
+static void read_json(struct tl_run *run, const char *name, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT);
+	read_text(run, name, text);
+	free(text);
+	json_decref(doc);
+}
+
+/* Runs of the default job at 2, 4 and 8 ranks. */
+static void load_series(struct tl_report_inputs *in, bool strong, struct cost *costs)
+{
+	static const uint64_t ranks[] = { 2, 4, 8 };
+
+	in->count = ARRAY_LEN(ranks);
+	in->runs = calloc(in->count, sizeof(*in->runs));
+	assert_non_null(in->runs);
+	/* out of order on purpose: the report orders by ranks */
+	for (size_t i = 0; i < in->count; i++) {
+		char name[32];
+		size_t j = in->count - 1 - i;
+		snprintf(name, sizeof(name), "r%llu.json", (unsigned long long)ranks[j]);
+		read_json(&in->runs[i], name, make_doc(ranks[j], strong, true, &costs[j]));
+		assert_int_equal(in->runs[i].state, TL_RUN_COMPLETE);
+	}
+}
+
+static void scaling_formulas(void **state)
+{
+	double speedup, efficiency;
+
+	(void)state;
+	/* weak: N = 4, t1/tN = 0.8 */
+	tl_scaling_figures(TL_SCALING_WEAK, 2, 1.0, 8, 1.25, &speedup, &efficiency);
+	close_to(speedup, 3.2, 1e-12);
+	close_to(efficiency, 0.8, 1e-12);
+	/* strong: N = 4, t1 = 4 s, tN = 1.25 s: speedup 3.2, efficiency 3.2 / 4 */
+	tl_scaling_figures(TL_SCALING_STRONG, 2, 4.0, 8, 1.25, &speedup, &efficiency);
+	close_to(speedup, 3.2, 1e-12);
+	close_to(efficiency, 0.8, 1e-12);
+	tl_scaling_figures(TL_SCALING_WEAK, 2, 1.0, 8, 0.0, &speedup, &efficiency);
+	assert_true(speedup == 0 && efficiency == 0);
+}
+
+static void fit_never_negative(void **state)
+{
+	/* y = -1 + x: the best line has α < 0, so the fit goes through the origin */
+	double x[] = { 2, 4 }, y[] = { 1, 3 }, alpha, beta;
+
+	(void)state;
+	assert_int_equal(tl_fit_alpha_beta(x, y, 2, &alpha, &beta), 0);
+	assert_true(alpha == 0);
+	close_to(beta, (2.0 * 1 + 4.0 * 3) / (4.0 + 16.0), 1e-12);
+	/* time falling with size: no time per byte, the mean time as latency */
+	double yd[] = { 3, 1 };
+	assert_int_equal(tl_fit_alpha_beta(x, yd, 2, &alpha, &beta), 0);
+	assert_true(beta == 0);
+	close_to(alpha, 2.0, 1e-12);
+}
+
+static void fits_find_alpha_and_beta(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+
+	(void)state;
+	load_series(&in, false, costs);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
+	assert_int_equal(rep.count, 1);
+	const struct tl_report_group *g = &rep.groups[0];
+	assert_int_equal(g->nfits, 1);
+	assert_int_equal(g->fits[0].kind, TL_OP_ALLREDUCE);
+	assert_int_equal(g->fits[0].group, TL_GROUP_DP);
+	close_to(g->fits[0].alpha_s, ALPHA_S, 1e-6);
+	close_to(g->fits[0].beta_s_per_byte, BETA_S_PER_BYTE, 1e-9);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+/* A sweep over the world on the same hardware: its points join every group's fit. */
+static void sweep_points_join_fits(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+	json_t *colls = json_array();
+
+	(void)state;
+	load_series(&in, false, costs);
+	for (int i = 0; i < 5; i++) {
+		double bytes = (double)(1u << (20 + i)), bus = bytes * tl_busbw_factor(TL_OP_ALLREDUCE, 4);
+		json_array_append_new(colls, json_pack("{s:s, s:s, s:i, s:f, s:f}", "op", "allreduce",
+						       "group", "world", "group_size", 4, "bytes",
+						       bytes, "time_us",
+						       (ALPHA_S + BETA_S_PER_BYTE * bus) * 1e6));
+	}
+	struct tl_run *grown = realloc(in.runs, (in.count + 1) * sizeof(*grown));
+	assert_non_null(grown);
+	in.runs = grown;
+	read_json(&in.runs[in.count++], "sweep.json",
+		  json_pack("{s:i, s:{s:{}, s:{}}, s:o}", "schema", TL_RESULT_SCHEMA, "job", "sweep",
+			    "run", "collectives", colls));
+	assert_int_equal(in.runs[in.count - 1].state, TL_RUN_SWEEP);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	bool dp_seen = false;
+	for (size_t i = 0; i < g->nfits; i++) {
+		const struct tl_coll_fit *f = &g->fits[i];
+		assert_int_equal(f->sweep_points, 5);
+		if (f->group == TL_GROUP_DP) {
+			dp_seen = true;
+			assert_true(f->used);
+			assert_true(f->points > f->sweep_points);
+			close_to(f->alpha_s, ALPHA_S, 1e-6);
+			close_to(f->beta_s_per_byte, BETA_S_PER_BYTE, 1e-9);
+		} else {
+			/* the job has no tp traffic: that fit is the sweep's alone, and unused */
+			assert_false(f->used);
+			assert_int_equal(f->points, 5);
+		}
+	}
+	assert_true(dp_seen);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+static void weak_series_and_projection(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+	const uint64_t project[] = { 32 };
+
+	(void)state;
+	load_series(&in, false, costs);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	assert_int_equal(g->scaling, TL_SCALING_WEAK);
+	assert_int_equal(g->count, 3);
+	/* ordered by ranks; efficiency t1/tN and speedup N·t1/tN against the 2-rank run */
+	static const int ranks[] = { 2, 4, 8 };
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(in.runs[g->runs[i]].ranks, ranks[i]);
+		close_to(g->efficiency[i], costs[0].step / costs[i].step, 1e-9);
+		close_to(g->speedup[i], ranks[i] / 2.0 * costs[0].step / costs[i].step, 1e-9);
+		/* MFU from the steps and the summary's peak */
+		const struct tl_run *r = &in.runs[g->runs[i]];
+		close_to(r->fig.mfu,
+			 r->model_flops_per_step / costs[i].step / (ranks[i] * 0.02e12), 1e-9);
+	}
+	/* The rates come from the largest run and reproduce every measured scale. */
+	assert_true(g->have_rates);
+	assert_int_equal(g->rates.calibrated_on, 8);
+	close_to(g->rates.s_per_flop, S_PER_FLOP, 1e-9);
+	close_to(g->rates.s_per_optimizer_byte, S_PER_OPT_BYTE, 1e-9);
+	close_to(g->rates.dp_exposed_share, 1.0, 1e-9);
+	assert_int_equal(g->npredictions, 4);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(g->predictions[i].ok);
+		assert_int_equal(g->predictions[i].ranks, (uint64_t)ranks[i]);
+		close_to(g->predictions[i].step_s, costs[i].step, 1e-6);
+		close_to(g->predictions[i].measured_s, costs[i].step, 1e-12);
+	}
+	/* 32 ranks: what the plan of a 32-rank world costs on the made-up hardware */
+	struct tl_job job;
+	struct tl_model model;
+	struct tl_grid grid;
+	struct tl_plan plan;
+	struct tl_diag diag = { 0 };
+	assert_int_equal(tl_job_init(&job), 0);
+	must_set(&job, "run.steps=3");
+	assert_int_equal(tl_job_resolve(&job, 32, &diag), 0);
+	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
+	tl_grid_init(&grid, &job, 32, 8);
+	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
+	struct cost want = price(&plan, &grid);
+	const struct tl_prediction *p = &g->predictions[3];
+	assert_true(p->ok);
+	assert_int_equal(p->ranks, 32);
+	assert_int_equal(p->nodes, 4);
+	assert_true(p->measured_s == 0);
+	close_to(p->step_s, want.step, 1e-6);
+	close_to(p->tokens_per_s, (double)model.tokens_per_step / want.step, 1e-6);
+	tl_plan_free(&plan);
+	tl_job_free(&job);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+static void strong_series(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+
+	(void)state;
+	load_series(&in, true, costs);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	assert_int_equal(g->scaling, TL_SCALING_STRONG);
+	close_to(g->efficiency[2], costs[0].step / (4 * costs[2].step), 1e-9);
+	close_to(g->speedup[2], costs[0].step / costs[2].step, 1e-9);
+	/* default projection: 2, 4, 8 and 16 times the largest run; 64 ranks cannot split a
+	 * global batch of 8 and is said to be impossible, not dropped */
+	assert_int_equal(g->npredictions, 7);
+	assert_int_equal(g->predictions[3].ranks, 16);
+	assert_false(g->predictions[4].ok);
+	assert_int_equal(g->predictions[4].ranks, 32);
+	assert_non_null(strstr(g->predictions[4].why, "global_batch"));
+	/* --scaling weak overrides what the batches say */
+	tl_report_free(&rep);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_WEAK, NULL, 0), 0);
+	assert_int_equal(rep.groups[0].scaling, TL_SCALING_WEAK);
+	close_to(rep.groups[0].efficiency[2], costs[0].step / costs[2].step, 1e-9);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+static void states(void **state)
+{
+	struct tl_run run;
+	json_t *doc = make_doc(2, false, true, NULL);
+	char *text = json_dumps(doc, JSON_COMPACT);
+
+	(void)state;
+	/* cut short */
+	text[strlen(text) / 2] = '\0';
+	read_text(&run, "cut.json", text);
+	assert_int_equal(run.state, TL_RUN_PARTIAL);
+	assert_non_null(strstr(run.why, "cut short"));
+	free(run.path);
+	json_decref(run.doc);
+	free(text);
+	/* not JSON */
+	read_text(&run, "junk.json", "hello");
+	assert_int_equal(run.state, TL_RUN_UNUSABLE);
+	assert_non_null(strstr(run.why, "junk.json:1: not JSON"));
+	free(run.path);
+	json_decref(run.doc);
+	/* another schema */
+	read_text(&run, "new.json", "{\"schema\": 2}");
+	assert_int_equal(run.state, TL_RUN_UNUSABLE);
+	assert_non_null(strstr(run.why, "schema 2"));
+	free(run.path);
+	json_decref(run.doc);
+	/* no summary: the run did not finish; its steps are used */
+	json_object_del(doc, "summary");
+	read_json(&run, "killed.json", doc);
+	assert_int_equal(run.state, TL_RUN_PARTIAL);
+	assert_int_equal(run.fig.steps, 3);
+	assert_true(run.fig.mfu == 0); /* no peak known */
+	assert_non_null(strstr(run.why, "no summary"));
+	free(run.path);
+	json_decref(run.doc);
+	/* interrupted */
+	doc = make_doc(2, false, true, NULL);
+	json_object_set_new(doc, "status", json_string("interrupted"));
+	read_json(&run, "int.json", doc);
+	assert_int_equal(run.state, TL_RUN_PARTIAL);
+	assert_string_equal(run.why, "status interrupted");
+	free(run.path);
+	json_decref(run.doc);
+	/* a sweep */
+	read_text(&run, "sweep.json", "{\"schema\": 1, \"job\": {\"sweep\": {}, \"run\": {}}}");
+	assert_int_equal(run.state, TL_RUN_SWEEP);
+	free(run.path);
+	json_decref(run.doc);
+}
+
+static void job_round_trip(void **state)
+{
+	struct tl_job a, b;
+	struct tl_diag diag = { 0 };
+
+	(void)state;
+	assert_int_equal(tl_job_init(&a), 0);
+	assert_int_equal(tl_job_init(&b), 0);
+	must_set(&a, "model.experts=4");
+	must_set(&a, "parallel.zero=2");
+	must_set(&a, "run.comm_dtype=bf16");
+	assert_int_equal(tl_job_resolve(&a, 8, &diag), 0);
+	json_t *ja = tl_job_to_json(&a);
+	assert_int_equal(tl_job_from_json(&b, ja, &diag), 0);
+	assert_int_equal(tl_job_resolve(&b, 8, &diag), 0);
+	json_t *jb = tl_job_to_json(&b);
+	assert_true(json_equal(ja, jb));
+	/* a value of the wrong kind names the key */
+	json_t *bad = json_pack("{s:{s:[]}}", "model", "layers");
+	assert_int_equal(tl_job_from_json(&b, bad, &diag), TL_EINPUT);
+	assert_non_null(strstr(diag.msg[diag.count - 1], "model.layers"));
+	json_decref(bad);
+	json_decref(ja);
+	json_decref(jb);
+	tl_diag_free(&diag);
+	tl_job_free(&a);
+	tl_job_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(scaling_formulas),
+		cmocka_unit_test(fit_never_negative),
+		cmocka_unit_test(fits_find_alpha_and_beta),
+		cmocka_unit_test(sweep_points_join_fits),
+		cmocka_unit_test(weak_series_and_projection),
+		cmocka_unit_test(strong_series),
+		cmocka_unit_test(states),
+		cmocka_unit_test(job_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
