@@ -4,6 +4,7 @@
 #   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
 #   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks
 #   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
+#   tests/cuda/cuda.sh     backend = cuda: refused without --with-cuda, skipped (77) without a GPU
 #
 # Scripts run through tests/run-test.sh (the LOG_COMPILER of .sh tests), which sets the
 # environment (Open MPI as root, paths to the binary and the data, a scratch directory) and
@@ -13,7 +14,10 @@
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
-	tests/unit/test_sweep
+	tests/unit/test_sweep tests/unit/test_gpu
+if TL_CUDA
+TL_UNIT_TESTS += tests/unit/test_cuda
+endif
 
 check_PROGRAMS = $(TL_UNIT_TESTS)
 
@@ -63,6 +67,19 @@ tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
 tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_bf16_LDADD = $(TL_UNIT_LDADD)
 
+# GPU choice (src/gpu.c, libtrainload.la) needs hwloc's bitmaps only, no GPU and no CUDA.
+tests_unit_test_gpu_SOURCES = tests/unit/test_gpu.c
+tests_unit_test_gpu_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
+tests_unit_test_gpu_LDADD = libtrainload.la $(CMOCKA_LIBS) $(HWLOC_LIBS)
+
+# The cuda backend's dtype mappings and cuBLAS's view of a row-major GEMM, held to a host
+# reference: no GPU needed (src/backends/cuda_types.c).
+if TL_CUDA
+tests_unit_test_cuda_SOURCES = tests/unit/test_cuda.c
+tests_unit_test_cuda_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CUDA_CFLAGS)
+tests_unit_test_cuda_LDADD = libtrainload.la $(CMOCKA_LIBS)
+endif
+
 tests_unit_test_topo_SOURCES = tests/unit/test_topo.c
 tests_unit_test_topo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
 tests_unit_test_topo_LDADD = libtrainload.la $(CMOCKA_LIBS) $(HWLOC_LIBS)
@@ -104,6 +121,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/topk-experts.job \
 	tests/data/bad/ep-dp.job \
 	tests/data/bad/compute-dtype.job \
+	tests/data/bad/cuda-f64.job \
 	tests/data/bad/model-overflow.job \
 	tests/data/bad/not-implemented-watchdog.job \
 	tests/data/bad/not-implemented-cp.job \
@@ -127,7 +145,8 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
-	tests/mpi/sweep.sh
+	tests/mpi/sweep.sh \
+	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 
@@ -143,7 +162,7 @@ AM_TESTS_ENVIRONMENT = \
 
 EXTRA_DIST += \
 	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh \
-	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job
+	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job tests/data/good/cuda-tiny.job
 
 # Scratch directories of failed script tests (passing ones remove their own).
 clean-local: tl-clean-tests
