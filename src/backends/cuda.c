@@ -57,6 +57,11 @@
 #define TL_CUDA_CALIB_ITERS 10
 #define TL_CUDA_CALIB_RUNS 3
 
+/* What the GPU must keep free beyond the regions: cuBLAS's workspace, NCCL's buffers for every
+ * communicator and the calibration GEMM's operands. A guess on the safe side (NCCL takes tens
+ * of MB per communicator and peer). */
+#define TL_CUDA_RESERVE_BYTES (UINT64_C(1) << 30)
+
 struct slot {
 	cudaEvent_t done; /* recorded on the op's stream after it */
 };
@@ -305,12 +310,14 @@ static int make_comms(struct cuda *cu, const struct tl_grid *grid, const struct 
 
 /* ---- memory ---- */
 
-/* Whether the regions fit in the GPU's free memory, agreed on by every rank; a rank that does
- * not fit says so, naming the key, and all return TL_EINPUT. */
+/* Whether the regions, the calibration's operands and TL_CUDA_RESERVE_BYTES fit in the GPU's
+ * free memory, agreed on by every rank; a rank that does not fit says so, naming the key, and
+ * all return TL_EINPUT. */
 static int check_fit(struct cuda *cu, const struct tl_job *job)
 {
 	size_t free_b = 0, total_b = 0;
-	uint64_t need = 0;
+	uint64_t calib = 3 * (uint64_t)TL_CUDA_CALIB_N * TL_CUDA_CALIB_N * cu->o.elem;
+	uint64_t need = calib + TL_CUDA_RESERVE_BYTES;
 	int too_big, any;
 
 	for (int i = 0; i < R_COUNT; i++)

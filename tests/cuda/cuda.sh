@@ -52,6 +52,11 @@ for set in "run.compute_dtype=f16" "run.compute_dtype=f32" "run.comm_dtype=f32" 
 	jq_true one.json '.summary.step_time_s.p50 > 0 and .summary.mfu > 0'
 done
 
+# a plan larger than any GPU (some 320 billion parameters): refused before anything is allocated
+run_bad toobig 0 "GB free of" "$job" --set model.layers=400 --set model.hidden=8192 \
+	--set model.heads=64
+expect_in toobig.err "cuda-tiny.job: rank 0 needs "
+
 # --- two GPUs or more: NCCL between ranks --------------------------------------------------
 ngpus=$(jq_get probe.json '.ranks[0].gpu.gpus_visible')
 if [ "$ngpus" -lt 2 ]; then
