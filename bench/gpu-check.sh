@@ -12,7 +12,8 @@
 #      recompute), alone, without mpirun (Open MPI's singleton start): step time, tokens/s, MFU,
 #      and its calibration GEMM (8192^3 bf16), held to at least 85% of the plain loop;
 #   4. a one-rank NCCL allreduce sweep, 8 B to 256 MiB (bench/cuda-loop nccl), values checked;
-# and prints a short table last. About two minutes on an H100; exits 1 when a step fails.
+# and prints a short table last; exits 1 when a step fails. Estimated 2-3 minutes on an H100
+# (not yet run on one: 20 s without a GPU on a 2-core VM, build included).
 #
 #   bench/gpu-check.sh [CUDA_DIR]          (default /usr/local/cuda; run from anywhere)
 #
