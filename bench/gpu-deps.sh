@@ -46,8 +46,10 @@ mkdir -p "$out/debs" "$out/root"
 root=$out/root
 closure "$run" >"$out/run.list"
 closure "$base" >"$out/base.list"
+# shellcheck disable=SC2086 # word lists, split on purpose
 printf '%s\n' $plugins | sort -u >"$out/plugins.list"
 {
+	# shellcheck disable=SC2086
 	printf '%s\n' $dev
 	comm -23 "$out/run.list" "$out/base.list" | comm -23 - "$out/plugins.list"
 } | sort -u >"$out/packages.list"
