@@ -8,6 +8,9 @@
 
 static const struct tl_backend_ops *const registry[] = {
 	&tl_backend_cpu,
+#ifdef TL_HAVE_CUDA
+	&tl_backend_cuda,
+#endif
 	&tl_backend_null,
 };
 

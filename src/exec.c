@@ -5,7 +5,9 @@
  * the progress calls between compute ops and the waits to exposed communication of their group,
  * pipeline receives to bubble; what remains of the step is other (the executor's own work).
  * Non-blocking ops are progressed (tested) after every compute op, so that an MPI library
- * without an asynchronous progress thread still overlaps them with backward.
+ * without an asynchronous progress thread still overlaps them with backward. A backend that
+ * runs compute on a device reports the device's time of each call (device_time), which then
+ * counts as compute instead of the host's; the host's launch and synchronisation fall to other.
  */
 #include "config.h"
 
@@ -135,20 +137,32 @@ static int progress(struct tl_exec *ex, struct tl_step *step)
 	return 0;
 }
 
+/* The device's time of the compute call just made, or -1 where the host clock times it. */
+static double device_time(struct tl_exec *ex)
+{
+	return ex->be->ops->device_time ? ex->be->ops->device_time(ex->be) : -1;
+}
+
 /*
  * A GEMM, split into row blocks while communication is outstanding so that it can be progressed
  * in between (an MPI library without a progress thread moves data only inside its calls).
+ * *device_s sums the device's time of the blocks (-1: none reported).
  */
-static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *step)
+static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *step,
+		    double *device_s)
 {
 	uint64_t m = op->gemm.m, chunks = 1;
 
+	*device_s = -1;
 	if (ex->nopen && (double)tl_gemm_flops(&op->gemm) >= TL_EXEC_CHUNK_FLOPS)
 		chunks = m < TL_EXEC_GEMM_CHUNKS ? m : TL_EXEC_GEMM_CHUNKS;
 	for (uint64_t c = 0; c < chunks; c++) {
 		int rc = ex->be->ops->gemm(ex->be, op, m * c / chunks, m * (c + 1) / chunks);
 		if (rc)
 			return rc;
+		double d = device_time(ex);
+		if (d >= 0)
+			*device_s = (*device_s < 0 ? 0 : *device_s) + d;
 		if (c + 1 < chunks) {
 			rc = progress(ex, step);
 			if (rc)
@@ -161,27 +175,30 @@ static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *
 static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *step)
 {
 	struct tl_backend *be = ex->be;
-	double t0 = tl_now_s(), dt;
+	double t0 = tl_now_s(), dt, device_s;
 	int rc;
 
 	switch (op->kind) {
 	case TL_OP_GEMM: {
 		/* Progress calls between its row blocks count as communication, not compute. */
 		double comm_before = tl_step_comm_exposed(step);
-		rc = run_gemm(ex, op, step);
-		dt = tl_now_s() - t0 - (tl_step_comm_exposed(step) - comm_before);
+		rc = run_gemm(ex, op, step, &device_s);
+		dt = device_s >= 0 ? device_s
+				   : tl_now_s() - t0 - (tl_step_comm_exposed(step) - comm_before);
 		step->compute_s += dt;
 		step->gemm_s += dt;
 		step->gemm_flops += (double)tl_gemm_flops(&op->gemm);
 		break;
 	}
 	case TL_OP_ELEMENTWISE:
-		rc = be->ops->pass(be, op);
-		step->compute_s += tl_now_s() - t0;
-		break;
 	case TL_OP_OPTIMIZER:
 		rc = be->ops->pass(be, op);
-		step->optimizer_s += tl_now_s() - t0;
+		device_s = device_time(ex);
+		dt = device_s >= 0 ? device_s : tl_now_s() - t0;
+		if (op->kind == TL_OP_OPTIMIZER)
+			step->optimizer_s += dt;
+		else
+			step->compute_s += dt;
 		break;
 	case TL_OP_WAIT:
 		rc = 0;
@@ -247,7 +264,15 @@ int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 				     "(--dry-run plans it)", what);                              \
 	} while (0)
 
-	LATER(job->backend == TL_BACKEND_CUDA, "run", "backend", "backend = cuda");
+#ifdef TL_HAVE_CUDA
+	LATER(job->has_sweep && job->backend == TL_BACKEND_CUDA, "run", "backend",
+	      "a sweep on backend = cuda (NCCL)");
+#else
+	if (job->backend == TL_BACKEND_CUDA)
+		tl_job_blame(job, "run", "backend", diag,
+			     "backend = cuda needs a trainload built with CUDA: rebuild it with "
+			     "./configure --with-cuda (--dry-run plans it)");
+#endif
 	LATER(job->check > 0, "run", "check", "collective result checking (check > 0)");
 	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
 #undef LATER

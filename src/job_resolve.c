@@ -145,6 +145,9 @@ static void resolve_run(struct tl_job *job, struct tl_diag *diag)
 	if (cpu && job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
 		BLAME("run", "compute_dtype", "compute_dtype %s needs backend = cuda (cpu: f32, f64)",
 		      tl_job_enum_name("run", "compute_dtype", job->compute_dtype));
+	if (job->backend == TL_BACKEND_CUDA && job->compute_dtype == TL_DTYPE_F64)
+		BLAME("run", "compute_dtype", "compute_dtype f64 needs backend = cpu (cuda: bf16, "
+		      "f16, f32)");
 	if (job->comm_dtype == TL_DTYPE_SAME)
 		job->comm_dtype = job->compute_dtype;
 }

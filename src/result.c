@@ -304,6 +304,34 @@ static json_t *groups_json(const struct tl_result *r, const double *totals)
 	return groups;
 }
 
+/* The GPU a rank drove (device backends only); numa_node null when unknown. */
+static json_t *gpu_json(const struct tl_device *d)
+{
+	return json_pack("{s:s, s:s, s:o, s:i}", "name", d->name, "pci_bus_id", d->pci_bus_id,
+			 "numa_node", d->numa_node >= 0 ? json_integer(d->numa_node) : json_null(),
+			 "gpus_visible", d->gpus_visible);
+}
+
+/* GPU backends: the GPU of the first few ranks, and how many ranks drove one of that name. */
+#define TL_GPUS_SHOWN 8
+static void print_gpus(const struct tl_result *r, FILE *out)
+{
+	int same = 0;
+
+	if (!r->ranks || !r->rank_info[0].gpu.name[0])
+		return;
+	for (int i = 0; i < r->ranks; i++)
+		same += !strcmp(r->rank_info[i].gpu.name, r->rank_info[0].gpu.name);
+	fprintf(out, "# gpus  %s on %d of %d ranks:", r->rank_info[0].gpu.name, same, r->ranks);
+	for (int i = 0; i < r->ranks && i < TL_GPUS_SHOWN; i++) {
+		const struct tl_device *d = &r->rank_info[i].gpu;
+		fprintf(out, "%s rank %d %s", i ? "," : "", i, d->pci_bus_id);
+		if (d->numa_node >= 0)
+			fprintf(out, " (NUMA %d)", d->numa_node);
+	}
+	fprintf(out, "%s\n", r->ranks > TL_GPUS_SHOWN ? ", ... (all in ranks[].gpu)" : "");
+}
+
 static json_t *ranks_json(const struct tl_result *r)
 {
 	json_t *arr = json_array();
@@ -322,6 +350,8 @@ static json_t *ranks_json(const struct tl_result *r)
 			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
 			stragglers_json(r, ri));
 		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
+		if (ri->gpu.name[0])
+			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
 		json_array_append_new(arr, entry);
 	}
 	return arr;
@@ -517,6 +547,7 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		r->env.blas_version, r->env.blas_core, r->env.mpi_version,
 		tl_job_enum_name("run", "compute_dtype", j->compute_dtype),
 		tl_job_enum_name("run", "comm_dtype", j->comm_dtype));
+	print_gpus(r, out);
 	fprintf(out, "# conventions: %s\n", tl_conventions);
 	fprintf(out, "# steps %zu measured after %" PRIu64 " warm-up; global batch %" PRIu64
 		     " x seq %" PRIu64 " = %" PRIu64 " tokens per step\n",

@@ -212,9 +212,10 @@ static int collect_environment(struct run *run)
 	if (rc)
 		return rc;
 	/* What memory = full will allocate must fit on the node; every rank learns of any node
-	 * where it does not, before anything is allocated. */
+	 * where it does not, before anything is allocated. (The cuda backend holds it on the GPU
+	 * and checks it there.) */
 	uint64_t planned = run->model.memory_bytes_per_rank;
-	int too_big = run->job->memory == TL_MEMORY_FULL &&
+	int too_big = run->job->memory == TL_MEMORY_FULL && run->job->backend != TL_BACKEND_CUDA &&
 		      (double)planned * local_size > (double)run->node_memory;
 	int any_too_big;
 	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
@@ -480,6 +481,8 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	}
 	if (!rc)
 		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
+	if (!rc && run.backend.ops->device)
+		run.backend.ops->device(&run.backend, &run.me.gpu);
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	if (!rc)

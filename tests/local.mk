@@ -7,6 +7,7 @@
 #   tests/report/*.sh      trainload-report on runs made in the test and on fixed result files
 #   tests/slurm/*.sh       slurm/ scripts against a private Slurm that lib-slurm.sh starts
 #                          (munged, slurmctld, 2 slurmd), skipped when Slurm is not installed
+#   tests/cuda/cuda.sh     backend = cuda: refused without --with-cuda, skipped (77) without a GPU
 #
 # Scripts run through tests/run-test.sh (the LOG_COMPILER of .sh tests), which sets the
 # environment (Open MPI as root, paths to the binary and the data, a scratch directory) and
@@ -16,7 +17,10 @@
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
-	tests/unit/test_sweep tests/unit/test_report
+	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu
+if TL_CUDA
+TL_UNIT_TESTS += tests/unit/test_cuda
+endif
 
 check_PROGRAMS = $(TL_UNIT_TESTS)
 
@@ -71,6 +75,19 @@ tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
 tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_bf16_LDADD = $(TL_UNIT_LDADD)
 
+# GPU choice (src/gpu.c, libtrainload.la) needs hwloc's bitmaps only, no GPU and no CUDA.
+tests_unit_test_gpu_SOURCES = tests/unit/test_gpu.c
+tests_unit_test_gpu_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
+tests_unit_test_gpu_LDADD = libtrainload.la $(CMOCKA_LIBS) $(HWLOC_LIBS)
+
+# The cuda backend's dtype mappings and cuBLAS's view of a row-major GEMM, held to a host
+# reference: no GPU needed (src/backends/cuda_types.c).
+if TL_CUDA
+tests_unit_test_cuda_SOURCES = tests/unit/test_cuda.c
+tests_unit_test_cuda_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CUDA_CFLAGS)
+tests_unit_test_cuda_LDADD = libtrainload.la $(CMOCKA_LIBS)
+endif
+
 tests_unit_test_topo_SOURCES = tests/unit/test_topo.c
 tests_unit_test_topo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
 tests_unit_test_topo_LDADD = libtrainload.la $(CMOCKA_LIBS) $(HWLOC_LIBS)
@@ -112,6 +129,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/topk-experts.job \
 	tests/data/bad/ep-dp.job \
 	tests/data/bad/compute-dtype.job \
+	tests/data/bad/cuda-f64.job \
 	tests/data/bad/model-overflow.job \
 	tests/data/bad/not-implemented-watchdog.job \
 	tests/data/bad/not-implemented-cp.job \
@@ -140,7 +158,8 @@ TL_SCRIPT_TESTS = \
 	tests/report/golden.sh \
 	tests/slurm/sweep-cli.sh \
 	tests/slurm/sbatch.sh \
-	tests/slurm/sweep.sh
+	tests/slurm/sweep.sh \
+	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 
@@ -156,7 +175,8 @@ AM_TESTS_ENVIRONMENT = \
 
 EXTRA_DIST += \
 	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh \
-	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES)
+	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES) \
+	tests/data/good/cuda-tiny.job
 
 # Result files of the golden report (tests/report/golden.sh).
 TL_REPORT_FILES = \

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Backends run the plan's ops on hardware, behind one small ops table (as fio's I/O engines):
- * cpu (OpenBLAS + MPI) and null (does nothing, so the executor and its accounting can be tested
- * alone). The executor times every call; backends do the work and nothing else.
+ * cpu (OpenBLAS + MPI), cuda (cuBLAS + NCCL, in builds configured --with-cuda) and null (does
+ * nothing, so the executor and its accounting can be tested alone). The executor times every
+ * call; backends do the work and nothing else. Every call returns once its work is done (or,
+ * for coll_start, under way), so that the host clock around a call is the time it took; a
+ * backend that hands work to a device also reports the device's own time (device_time).
  */
 #ifndef TRAINLOAD_BACKEND_H
 #define TRAINLOAD_BACKEND_H
@@ -13,6 +16,14 @@
 #include "trainload/plan.h"
 
 struct tl_backend;
+
+/* The device a rank drives, as reported (ranks[].gpu); all empty for host backends. */
+struct tl_device {
+	char name[96];       /* "NVIDIA H100 80GB HBM3" */
+	char pci_bus_id[32]; /* "0000:19:00.0" */
+	int numa_node;       /* the NUMA node next to its PCI slot, -1 when unknown */
+	int gpus_visible;    /* GPUs the rank could see (CUDA_VISIBLE_DEVICES) */
+};
 
 struct tl_backend_ops {
 	const char *name; /* as the job's run.backend spells it */
@@ -53,6 +64,15 @@ struct tl_backend_ops {
 	 * job's compute_dtype and the rank's threads, best of a few runs (MFU's denominator). */
 	int (*calibrate)(struct tl_backend *be, double *flops_per_s);
 
+	/* Optional (NULL for host backends, whose calls the executor's host clock times): how
+	 * long the device ran the work of the last gemm or pass call, in seconds, from events
+	 * recorded around it on the device. The executor counts it as that op's compute time;
+	 * what the host spent beyond it (launch, synchronisation) falls to other. */
+	double (*device_time)(struct tl_backend *be);
+
+	/* Optional (NULL for host backends): the device this rank drives, once init is done. */
+	void (*device)(struct tl_backend *be, struct tl_device *out);
+
 	/* Free everything init allocated; collective. */
 	void (*fini)(struct tl_backend *be);
 };
@@ -66,6 +86,9 @@ struct tl_backend {
 const struct tl_backend_ops *tl_backend_find(const char *name);
 
 extern const struct tl_backend_ops tl_backend_cpu;
+#ifdef TL_HAVE_CUDA
+extern const struct tl_backend_ops tl_backend_cuda;
+#endif
 extern const struct tl_backend_ops tl_backend_null;
 
 #endif

@@ -45,6 +45,7 @@ struct tl_rank_info {
 	int threads;
 	double peak_flops; /* the backend's calibration GEMM rate, FLOP/s */
 	uint64_t peak_rss_bytes; /* the process's peak resident memory at the end of the run */
+	struct tl_device gpu;    /* the GPU it drove (name "" for host backends) */
 	double gemm_s, gemm_flops;
 	double compute_s, bubble_s, optimizer_s;
 	double comm_exposed_s[TL_GROUPS];

@@ -8,52 +8,14 @@
  * so that MPI's rank in a group communicator is the grid's index. Pipeline messages name a world
  * rank (op->peer) and go over the world duplicate, apart from every collective.
  *
- * Memory. Operands live in regions; init works out, from the plan, where every op's operands lie
- * and how large each region must be, then allocates and writes every page of each:
- *   weights    memory = full: at least the model's weight_bytes. Each weight GEMM (one per
- *              layer and GEMM name, and per expert for MoE) reads its own block. The blocks sit
- *              where the layer's parameters sit in the data-parallel buckets: in the order
- *              backward produces gradients (head, layers last to first, embedding; expert
- *              weights after all dense ones), so a parameter has one place in the weights, in
- *              the gradients and in the buckets that reduce it. memory = lean: the blocks of one
- *              layer, which every layer reads.
- *   grads      compute_dtype gradients, written by the weight-gradient GEMMs at the same
- *              places. memory = full: at least grad_bytes (ZeRO-2/3: see shard). It is the
- *              buffer the data-parallel reduction works on (in place for the allreduce), so
- *              memory = lean keeps it as large as that reduction needs.
- *   stage      only when comm_dtype differs from compute_dtype: the gradients converted to
- *              comm_dtype before each bucket's reduction (as a bf16 compression hook does), laid
- *              out as the buckets are; the ZeRO-1/2 allgathers land here, and are converted into
- *              the weights with memory = full.
- *   shard      ZeRO: what the reduce-scatters leave this rank (each bucket's shard at its own
- *              place, so outstanding reductions never write the same memory), which the
- *              allgathers after the optimizer gather into the weights. ZeRO-2/3 keep only
- *              this shard of the gradients: with memory = full it holds grad_bytes, and the
- *              gradient region is no larger than one bucket or gradient block needs.
- *   send, recv tensor-, expert-, pipeline-parallel and ZeRO-3 traffic, in comm_dtype: inputs from
- *              send, outputs to recv, each sized for the largest op; only the allreduce of
- *              gradient buckets runs in place (MPI_IN_PLACE).
- *   optimizer  memory = full: the model's optimizer_bytes, which the optimizer pass streams.
- *   act        memory = full: the model's activation_bytes, which elementwise passes stream
- *              through, each starting where the last one stopped. memory = lean: a scratch of
- *              the largest elementwise pass, which also serves the optimizer pass.
- *   a, b, c    GEMM scratch, sized for the largest GEMM.
- * Peak RSS with memory = full is thus about the model's memory_bytes_per_rank plus the GEMM
- * scratch, the communication buffers and the libraries' own. Regions smaller than the offsets
- * that address them (memory = lean; ZeRO-2/3 gradients; ZeRO-3 weights, of which the model
- * counts a shard) are wrapped around: an operand that does not fit where its offset says is
- * moved to a place that does, 64-byte aligned, as a sharded trainer reuses one bucket's or one
- * layer's worth of memory; operands may then share memory, which is harmless as no value is
- * checked. Everything is filled with small finite values or zeros, so that no GEMM or
- * reduction meets a subnormal, an infinity or a NaN, whatever the number of steps.
+ * Memory. Operands lie in the regions of src/backends/operands.h; init allocates each and
+ * writes every page of it. Peak RSS with memory = full is thus about the model's
+ * memory_bytes_per_rank plus the GEMM scratch, the communication buffers and the libraries' own.
  *
- * Element counts. An op's `bytes` is its payload per rank (the larger of input and output);
- * the count is bytes / element size, rounded down to whole elements, and for reduce-scatter
- * (output), allgather (input) and alltoall (per peer) the per-rank count is that divided by the
- * group size, rounded down again. What rounding drops is not sent. A count above
- * TL_CPU_MPI_CHUNK_ELEMS (INT_MAX, MPI's int counts) is sent in pieces: consecutive slices for
- * allreduce and point-to-point, and for the per-rank collectives a derived type that takes the
- * same slice of every rank's block; a non-blocking op then holds several requests in its slot.
+ * Element counts. A count above TL_CPU_MPI_CHUNK_ELEMS (INT_MAX, MPI's int counts) is sent in
+ * pieces: consecutive slices for allreduce and point-to-point, and for the per-rank collectives a
+ * derived type that takes the same slice of every rank's block; a non-blocking op then holds
+ * several requests in its slot.
  *
  * comm_dtype. f32 and f64 reduce with MPI_SUM on MPI_FLOAT / MPI_DOUBLE. bf16 and f16 travel
  * as 2-byte integers and reduce with a user-defined, commutative MPI_Op that converts to float,
@@ -75,63 +37,12 @@
 #include "trainload/exec.h"
 #include "trainload/half.h"
 
+#include "backends/operands.h"
 /* Largest element count passed to one MPI call. Builds may lower it to exercise the chunked
  * paths with small messages. */
 #ifndef TL_CPU_MPI_CHUNK_ELEMS
 #define TL_CPU_MPI_CHUNK_ELEMS INT_MAX
 #endif
-
-/* Distinct GEMM names a model may have ("qkv", "mlp_up", "expert_down", "logits", ...). */
-#define TL_CPU_NAMES_MAX 32
-
-enum region_id {
-	R_WEIGHTS,
-	R_GRADS,
-	R_STAGE,
-	R_SHARD,
-	R_SEND,
-	R_RECV,
-	R_OPTIM,
-	R_ACT,
-	R_A,
-	R_B,
-	R_C,
-	R_COUNT
-};
-
-static const char *const region_names[R_COUNT] = {
-	[R_WEIGHTS] = "weights", [R_GRADS] = "gradients", [R_STAGE] = "comm-dtype gradients",
-	[R_SHARD] = "ZeRO shard", [R_SEND] = "send",      [R_RECV] = "receive",
-	[R_OPTIM] = "optimizer",  [R_ACT] = "activations", [R_A] = "GEMM A",
-	[R_B] = "GEMM B",         [R_C] = "GEMM C",
-};
-
-struct region {
-	char *base;
-	uint64_t size;   /* bytes allocated */
-	uint64_t floor;  /* memory = full: the model's figure, held whether or not ops address it */
-	uint64_t need;   /* what the ops address */
-	uint64_t cursor; /* memory passes: where the next one starts */
-};
-
-/* len bytes at off in a region. Unless fixed, an operand that does not fit wraps around. */
-struct span {
-	uint8_t region;
-	bool fixed;
-	uint64_t off, len;
-};
-
-enum { CONV_NONE, CONV_BEFORE, CONV_AFTER };
-
-/* What init worked out for one op of the plan. */
-struct cpu_op {
-	struct span x, y, z; /* GEMM: A, B, C; communication: input, output, the other side of
-				 a conversion (before: z → x, after: y → z) */
-	uint64_t count;      /* communication: elements, per rank for reduce-scatter, allgather
-				 and alltoall */
-	uint8_t conv;
-};
-
 /* A request slot: the MPI requests of the op started in it. */
 struct slot {
 	MPI_Request *reqs;
@@ -141,25 +52,16 @@ struct slot {
 
 struct cpu {
 	const struct tl_plan *plan;
-	const struct tl_model *model;
-	bool f64, lean, staged;
-	int compute_dtype, comm_dtype;
-	size_t elem, comm_elem;
+	struct operands o; /* where every op's operands lie, and the regions */
+	bool f64;
 	MPI_Datatype type; /* one comm_dtype element */
 	MPI_Op sum;        /* for whole-element counts: MPI_SUM where MPI knows the type */
 	MPI_Op user_sum;   /* the user-defined sum, for bf16/f16 and for derived types */
 	bool user_sum_made;
 	MPI_Comm comm[TL_GRID_GROUPS]; /* [TL_GROUP_WORLD]: the world duplicate, for sends */
-	struct region r[R_COUNT];
-	struct cpu_op *ops;
 	struct slot *slots;
 	MPI_Request *reqs; /* every slot's requests, one allocation */
 };
-
-static uint64_t max_u64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -219,7 +121,7 @@ static int make_types(struct cpu *cpu)
 {
 	MPI_User_function *fn;
 
-	switch (cpu->comm_dtype) {
+	switch (cpu->o.comm_dtype) {
 	case TL_DTYPE_F64:
 		cpu->type = MPI_DOUBLE;
 		fn = sum_f64;
@@ -239,7 +141,7 @@ static int make_types(struct cpu *cpu)
 	}
 	TL_MPI_CHECK(MPI_Op_create(fn, 1, &cpu->user_sum));
 	cpu->user_sum_made = true;
-	cpu->sum = cpu->comm_dtype == TL_DTYPE_F32 || cpu->comm_dtype == TL_DTYPE_F64
+	cpu->sum = cpu->o.comm_dtype == TL_DTYPE_F32 || cpu->o.comm_dtype == TL_DTYPE_F64
 			   ? MPI_SUM
 			   : cpu->user_sum;
 	return 0;
@@ -312,284 +214,7 @@ static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct 
 	return 0;
 }
 
-/* ---- where operands lie ---- */
-
-static struct span span(int region, bool fixed, uint64_t off, uint64_t len)
-{
-	return (struct span){ .region = (uint8_t)region, .fixed = fixed, .off = off, .len = len };
-}
-
-static void use(struct cpu *cpu, const struct span *s)
-{
-	struct region *r = &cpu->r[s->region];
-
-	r->need = max_u64(r->need, s->fixed ? s->off + s->len : s->len);
-}
-
-static char *at(const struct cpu *cpu, const struct span *s)
-{
-	const struct region *r = &cpu->r[s->region];
-	uint64_t off = s->off;
-
-	if (off + s->len > r->size)
-		off = (off % (r->size - s->len + 1)) & ~(uint64_t)63;
-	return r->base + off;
-}
-
-/* GEMM names and the blocks of parameters they use, by (layer, name). */
-struct layout {
-	const char *names[TL_CPU_NAMES_MAX];
-	int nnames;
-	/* Keys are (layer + 1) · TL_CPU_NAMES_MAX + name id. */
-	uint64_t *tile;     /* element offset in the bucket order, UINT64_MAX: none yet */
-	uint64_t *compact;  /* memory = lean: layer -1 and one shared layer, packed */
-	uint64_t compact_next;
-	uint64_t extra;     /* blocks no weight-gradient GEMM placed go after all parameters */
-};
-
-static int name_id(struct layout *lay, const char *name)
-{
-	for (int i = 0; i < lay->nnames; i++)
-		if (!strcmp(lay->names[i], name))
-			return i;
-	if (lay->nnames == TL_CPU_NAMES_MAX)
-		return -1;
-	lay->names[lay->nnames] = name;
-	return lay->nnames++;
-}
-
-/* Elements of the weight block a weight GEMM uses: B (k×n) of the forward and of the input
- * gradient, C (m×n) of the weight gradient; one per expert. */
-static uint64_t block_elems(const struct tl_op *op)
-{
-	const struct tl_gemm *g = &op->gemm;
-
-	return (op->pass == TL_GEMM_GRAD_B ? g->m * g->n : g->k * g->n) * g->batch;
-}
-
-/*
- * Place every weight block where its parameters sit in the gradient buckets. The plan fills
- * buckets in the order backward produces gradients: the head (last stage), the layers from the
- * last to the first, the embedding (first stage); expert weights, reduced over another group,
- * after all the dense ones. Within a layer the weight-gradient GEMMs take their blocks in the
- * order backward runs them; biases and norms take the rest of the layer's share.
- */
-static int place_blocks(struct layout *lay, const struct tl_job *job,
-			const struct tl_model *model, const struct tl_plan *plan)
-{
-	uint64_t stage = plan->coords.pp, lps = model->layers_per_stage, first = stage * lps;
-	uint64_t expert, params = tl_model_stage_params(model, job, stage, &expert);
-	uint64_t *dense_at = calloc(lps + 1, sizeof(*dense_at));
-	uint64_t *expert_at = calloc(lps + 1, sizeof(*expert_at));
-	uint64_t head_at = 0, embed_at, cur = 0;
-
-	if (!dense_at || !expert_at) {
-		free(dense_at);
-		free(expert_at);
-		return TL_ENOMEM;
-	}
-	if (stage == job->pp - 1)
-		cur += model->head_params_rank;
-	for (uint64_t l = lps; l-- > 0;) {
-		const struct tl_layer *L = tl_model_layer(model, job, first + l);
-		dense_at[l] = cur;
-		cur += L->params_rank - L->expert_params_rank;
-	}
-	embed_at = cur;
-	cur = params - expert;
-	for (uint64_t l = lps; l-- > 0;) {
-		expert_at[l] = cur;
-		cur += tl_model_layer(model, job, first + l)->expert_params_rank;
-	}
-	lay->extra = params;
-
-	for (size_t i = 0; i < plan->count; i++) {
-		const struct tl_op *op = &plan->ops[i];
-		if (op->kind != TL_OP_GEMM || !op->gemm.weight || op->pass != TL_GEMM_GRAD_B)
-			continue;
-		int id = name_id(lay, op->gemm.name);
-		if (id < 0)
-			goto names;
-		size_t key = (size_t)(op->layer + 1) * TL_CPU_NAMES_MAX + (size_t)id;
-		if (lay->tile[key] != UINT64_MAX)
-			continue;
-		uint64_t *cursor;
-		if (op->layer < 0) /* the logits: the output embedding, or with tied embeddings
-				      on a single stage, the input embedding itself */
-			cursor = stage == job->pp - 1 && (!job->tied_embeddings || job->pp > 1)
-					 ? &head_at
-					 : &embed_at;
-		else if (!strncmp(op->gemm.name, "expert_", 7))
-			cursor = &expert_at[(uint64_t)op->layer - first];
-		else
-			cursor = &dense_at[(uint64_t)op->layer - first];
-		lay->tile[key] = *cursor;
-		*cursor += block_elems(op);
-	}
-	free(dense_at);
-	free(expert_at);
-	return 0;
-names:
-	free(dense_at);
-	free(expert_at);
-	fprintf(stderr, "trainload: rank %d: more than %d GEMM names\n", world_rank(),
-		TL_CPU_NAMES_MAX);
-	return TL_ERUN;
-}
-
-/* The element offset of a weight GEMM's block: in the bucket order, or (lean) packed. */
-static int weight_block(struct layout *lay, const struct tl_op *op, bool lean, uint64_t *off)
-{
-	int id = name_id(lay, op->gemm.name);
-
-	if (id < 0)
-		return TL_ERUN;
-	if (lean) {
-		size_t key = (size_t)(op->layer < 0 ? 0 : 1) * TL_CPU_NAMES_MAX + (size_t)id;
-		if (lay->compact[key] == UINT64_MAX) {
-			lay->compact[key] = lay->compact_next;
-			lay->compact_next += block_elems(op);
-		}
-		*off = lay->compact[key];
-		return 0;
-	}
-	size_t key = (size_t)(op->layer + 1) * TL_CPU_NAMES_MAX + (size_t)id;
-	if (lay->tile[key] == UINT64_MAX) {
-		lay->tile[key] = lay->extra;
-		lay->extra += block_elems(op);
-	}
-	*off = lay->tile[key];
-	return 0;
-}
-
-static int gemm_operands(struct cpu *cpu, struct layout *lay, const struct tl_op *op,
-			 struct cpu_op *co, const struct tl_job *job)
-{
-	const struct tl_gemm *g = &op->gemm;
-	uint64_t elem = cpu->elem;
-	uint64_t a = g->m * g->k * g->batch * elem, b = g->k * g->n * g->batch * elem,
-		 c = g->m * g->n * g->batch * elem;
-
-	if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX) {
-		fprintf(stderr, "trainload: rank %d: GEMM %s (%llu x %llu x %llu) exceeds BLAS int "
-			"dimensions\n", world_rank(), g->name, (unsigned long long)g->m,
-			(unsigned long long)g->n, (unsigned long long)g->k);
-		return TL_ERUN;
-	}
-	co->x = span(R_A, true, 0, a);
-	co->y = span(R_B, true, 0, b);
-	co->z = span(R_C, true, 0, c);
-	if (!g->weight)
-		return 0;
-	uint64_t off;
-	int rc;
-	if (op->pass == TL_GEMM_GRAD_B) {
-		rc = weight_block(lay, op, false, &off);
-		co->z = span(R_GRADS, false, off * elem, c);
-	} else {
-		rc = weight_block(lay, op, cpu->lean, &off);
-		/* ZeRO-3 holds a shard of the weights: the blocks wrap around in it. */
-		co->y = span(R_WEIGHTS, cpu->lean || job->zero < 3, off * elem, b);
-	}
-	if (rc)
-		fprintf(stderr, "trainload: rank %d: more than %d GEMM names\n", world_rank(),
-			TL_CPU_NAMES_MAX);
-	return rc;
-}
-
-/* Where each communication op's input and output lie (see the file's header). */
-struct grad_cursor {
-	int microbatch;
-	uint64_t dense, expert, dense_total;
-};
-
-static void comm_operands(struct cpu *cpu, const struct tl_op *op, struct cpu_op *co,
-			  const struct tl_job *job, const struct tl_grid *grid,
-			  struct grad_cursor *gc)
-{
-	uint64_t ce = cpu->comm_elem, elem = cpu->elem;
-	uint64_t total = op->bytes / ce, n = tl_grid_group_size(grid, op->group);
-	uint64_t per = n ? total / n : 0;
-	bool dp = op->group == TL_GROUP_DP || op->group == TL_GROUP_EDP;
-	bool grad_sync = dp && op->phase == TL_PHASE_GRAD_SYNC &&
-			 (op->kind == TL_OP_ALLREDUCE || op->kind == TL_OP_REDUCE_SCATTER);
-	bool gather_back = dp && op->phase == TL_PHASE_OPTIMIZER && op->kind == TL_OP_ALLGATHER;
-
-	co->count = op->kind == TL_OP_REDUCE_SCATTER || op->kind == TL_OP_ALLGATHER ||
-				    op->kind == TL_OP_ALLTOALL
-			    ? per
-			    : total;
-	co->conv = CONV_NONE;
-	if (grad_sync) {
-		uint64_t off = op->offset / ce; /* elements */
-		if (job->zero >= 3) {
-			/* ZeRO-3 reduces each layer's gradients as they come, every microbatch:
-			 * they tile the gradients in that order, as buckets do. */
-			if (op->microbatch != gc->microbatch) {
-				gc->microbatch = op->microbatch;
-				gc->dense = 0;
-				gc->expert = gc->dense_total;
-			}
-			uint64_t *c = op->group == TL_GROUP_EDP ? &gc->expert : &gc->dense;
-			off = *c;
-			*c += total;
-		}
-		int buf = cpu->staged ? R_STAGE : R_GRADS;
-		bool fixed = job->zero < 2; /* ZeRO-2/3: sharded, the buckets wrap */
-		uint64_t in = op->kind == TL_OP_ALLREDUCE ? total : n * per;
-		co->x = span(buf, fixed, off * ce, in * ce);
-		co->y = op->kind == TL_OP_ALLREDUCE ? co->x
-						    : span(R_SHARD, true, off / n * ce, per * ce);
-		if (cpu->staged) {
-			co->z = span(R_GRADS, false, off * elem, in * elem);
-			co->conv = CONV_BEFORE;
-		}
-		return;
-	}
-	if (gather_back) {
-		/* ZeRO-1/2 after the optimizer: every rank's updated shard back into the weights,
-		 * dense ones at the start, expert ones after them, as the buckets lie. */
-		uint64_t off = op->group == TL_GROUP_EDP ? gc->dense_total : 0;
-		co->x = span(R_SHARD, true, off / n * ce, per * ce);
-		if (cpu->staged) {
-			co->y = span(R_STAGE, true, off * ce, n * per * ce);
-			if (!cpu->lean) {
-				co->z = span(R_WEIGHTS, false, off * elem, n * per * elem);
-				co->conv = CONV_AFTER;
-			}
-		} else {
-			co->y = span(cpu->lean ? R_GRADS : R_WEIGHTS, true, off * elem,
-				     n * per * elem);
-		}
-		return;
-	}
-	switch (op->kind) {
-	case TL_OP_ALLREDUCE:
-		co->x = span(R_SEND, true, 0, total * ce);
-		co->y = span(R_RECV, true, 0, total * ce);
-		break;
-	case TL_OP_REDUCE_SCATTER:
-		co->x = span(R_SEND, true, 0, n * per * ce);
-		co->y = span(R_RECV, true, 0, per * ce);
-		break;
-	case TL_OP_ALLGATHER:
-		co->x = span(R_SEND, true, 0, per * ce);
-		co->y = span(R_RECV, true, 0, n * per * ce);
-		break;
-	case TL_OP_ALLTOALL:
-		co->x = span(R_SEND, true, 0, n * per * ce);
-		co->y = span(R_RECV, true, 0, n * per * ce);
-		break;
-	case TL_OP_SEND:
-		co->x = span(R_SEND, true, 0, total * ce);
-		co->y = span(R_RECV, true, 0, 0);
-		break;
-	default: /* TL_OP_RECV */
-		co->x = span(R_SEND, true, 0, 0);
-		co->y = span(R_RECV, true, 0, total * ce);
-		break;
-	}
-}
+/* ---- request slots ---- */
 
 /* MPI calls an op needs: one, or one per piece of TL_CPU_MPI_CHUNK_ELEMS. */
 static int pieces(uint64_t count)
@@ -597,123 +222,64 @@ static int pieces(uint64_t count)
 	return (int)((count + TL_CPU_MPI_CHUNK_ELEMS - 1) / TL_CPU_MPI_CHUNK_ELEMS);
 }
 
-static int analyse(struct cpu *cpu, const struct tl_job *job, const struct tl_model *model,
-		   const struct tl_grid *grid, const struct tl_plan *plan)
+/* A slot per request the plan numbers, with room for every piece of the op started in it; and
+ * the pipeline tags checked against this MPI's MPI_TAG_UB. */
+static int make_slots(struct cpu *cpu, const struct tl_plan *plan)
 {
-	struct layout lay = { .nnames = 0 };
-	size_t keys = ((size_t)job->layers + 1) * TL_CPU_NAMES_MAX;
-	uint64_t expert, params = tl_model_stage_params(model, job, plan->coords.pp, &expert);
-	struct grad_cursor gc = { .microbatch = -2, .dense_total = params - expert };
-	int rc, tag_ub = INT_MAX, *attr = NULL, found = 0, nreqs = 0;
+	int rc = 0, tag_ub = INT_MAX, *attr = NULL, found = 0, nreqs = 0;
 
 	TL_MPI_CHECK(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &attr, &found));
 	if (found && attr)
 		tag_ub = *attr;
-	lay.tile = malloc(keys * sizeof(*lay.tile));
-	lay.compact = malloc(2 * TL_CPU_NAMES_MAX * sizeof(*lay.compact));
-	cpu->ops = calloc(plan->count + 1, sizeof(*cpu->ops));
 	cpu->slots = calloc((size_t)plan->reqs + 1, sizeof(*cpu->slots));
-	rc = lay.tile && lay.compact && cpu->ops && cpu->slots ? 0 : TL_ENOMEM;
-	if (rc)
-		goto out;
-	memset(lay.tile, 0xff, keys * sizeof(*lay.tile));
-	memset(lay.compact, 0xff, 2 * TL_CPU_NAMES_MAX * sizeof(*lay.compact));
-	rc = place_blocks(&lay, job, model, plan);
-	if (rc)
-		goto out;
-
+	if (!cpu->slots)
+		return TL_ENOMEM;
 	for (size_t i = 0; i < plan->count && !rc; i++) {
 		const struct tl_op *op = &plan->ops[i];
-		struct cpu_op *co = &cpu->ops[i];
 
-		switch (op->kind) {
-		case TL_OP_GEMM:
-			rc = gemm_operands(cpu, &lay, op, co, job);
-			use(cpu, &co->x);
-			use(cpu, &co->y);
-			use(cpu, &co->z);
-			break;
-		case TL_OP_ELEMENTWISE:
-			if (cpu->lean)
-				cpu->r[R_ACT].need = max_u64(cpu->r[R_ACT].need, op->bytes);
-			break;
-		case TL_OP_OPTIMIZER:
-		case TL_OP_WAIT:
-			break;
-		default:
-			comm_operands(cpu, op, co, job, grid, &gc);
-			use(cpu, &co->x);
-			use(cpu, &co->y);
-			if (co->conv != CONV_NONE)
-				use(cpu, &co->z);
-			bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
-			if (p2p && op->tag > tag_ub) {
-				fprintf(stderr, "trainload: rank %d: pipeline tag %d exceeds this "
-					"MPI's MPI_TAG_UB %d (too many microbatches)\n",
-					world_rank(), op->tag, tag_ub);
-				rc = TL_ERUN;
-			}
-			if (op->nonblocking && op->req >= 0 && op->req < plan->reqs) {
-				cpu->slots[op->req].n = pieces(co->count);
-				nreqs += cpu->slots[op->req].n;
-			} else if (op->nonblocking) {
-				rc = TL_ERUN;
-			}
-			break;
+		if (!tl_op_is_comm(op->kind))
+			continue;
+		bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
+		if (p2p && op->tag > tag_ub) {
+			fprintf(stderr, "trainload: rank %d: pipeline tag %d exceeds this "
+				"MPI's MPI_TAG_UB %d (too many microbatches)\n",
+				world_rank(), op->tag, tag_ub);
+			rc = TL_ERUN;
+		}
+		if (op->nonblocking && op->req >= 0 && op->req < plan->reqs) {
+			cpu->slots[op->req].n = pieces(cpu->o.ops[i].count);
+			nreqs += cpu->slots[op->req].n;
+		} else if (op->nonblocking) {
+			rc = TL_ERUN;
 		}
 	}
 	if (rc)
-		goto out;
+		return rc;
 	cpu->reqs = malloc(((size_t)nreqs + 1) * sizeof(*cpu->reqs));
-	if (!cpu->reqs) {
-		rc = TL_ENOMEM;
-		goto out;
-	}
+	if (!cpu->reqs)
+		return TL_ENOMEM;
 	for (int s = 0, next = 0; s < plan->reqs; s++) {
 		cpu->slots[s].reqs = cpu->reqs + next;
 		for (int k = 0; k < cpu->slots[s].n; k++)
 			cpu->slots[s].reqs[k] = MPI_REQUEST_NULL;
 		next += cpu->slots[s].n;
 	}
-	/* memory = lean: the compact weights are what the GEMMs read. */
-	if (cpu->lean)
-		cpu->r[R_WEIGHTS].need =
-			max_u64(cpu->r[R_WEIGHTS].need, lay.compact_next * cpu->elem);
-out:
-	free(lay.tile);
-	free(lay.compact);
-	return rc;
+	return 0;
 }
 
 /* ---- allocation ---- */
 
-static int fill_dtype(int region, const struct cpu *cpu)
-{
-	switch (region) {
-	case R_WEIGHTS:
-	case R_A:
-	case R_B:
-		return cpu->compute_dtype;
-	case R_SEND:
-		return cpu->comm_dtype;
-	default:
-		return TL_DTYPE_SAME; /* zeros */
-	}
-}
-
 static int allocate(struct cpu *cpu)
 {
 	for (int i = 0; i < R_COUNT; i++) {
-		struct region *r = &cpu->r[i];
+		struct region *r = &cpu->o.r[i];
 		void *p = NULL;
 
-		r->size = max_u64(r->floor, r->need);
 		if (!r->size)
 			continue;
-		r->size = (r->size + 63) & ~(uint64_t)63;
 		if (r->size > SIZE_MAX || posix_memalign(&p, 64, (size_t)r->size)) {
 			fprintf(stderr, "trainload: rank %d: cannot allocate the %s buffer (%llu "
-				"bytes)\n", world_rank(), region_names[i],
+				"bytes)\n", world_rank(), tl_region_names[i],
 				(unsigned long long)r->size);
 			return TL_ENOMEM;
 		}
@@ -722,7 +288,7 @@ static int allocate(struct cpu *cpu)
 		 * touched by this rank's thread, on its NUMA node). Weights, GEMM inputs and
 		 * send buffers get small finite values; the rest zeros, which stay small
 		 * whatever is summed into them. */
-		int dtype = fill_dtype(i, cpu);
+		int dtype = tl_operands_fill_dtype(&cpu->o, i);
 		if (dtype == TL_DTYPE_SAME)
 			memset(p, 0, (size_t)r->size);
 		else
@@ -743,39 +309,21 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 	for (int g = 0; g < TL_GRID_GROUPS; g++)
 		cpu->comm[g] = MPI_COMM_NULL;
 	cpu->plan = plan;
-	cpu->model = model;
-	cpu->compute_dtype = job->compute_dtype;
-	cpu->comm_dtype = job->comm_dtype;
 	cpu->f64 = job->compute_dtype == TL_DTYPE_F64;
-	cpu->elem = (size_t)tl_dtype_bytes(job->compute_dtype);
-	cpu->comm_elem = (size_t)tl_dtype_bytes(job->comm_dtype);
-	cpu->lean = job->memory == TL_MEMORY_LEAN;
-	cpu->staged = job->comm_dtype != job->compute_dtype;
 	if (job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
 		return TL_ERUN; /* tl_job_resolve refuses these for the cpu backend */
-
-	rc = make_types(cpu);
+	rc = tl_operands_plan(&cpu->o, job, model, grid, plan);
+	if (!rc)
+		rc = make_types(cpu);
 	if (!rc)
 		rc = make_comms(cpu, grid, plan);
 	if (!rc)
-		rc = analyse(cpu, job, model, grid, plan);
-	if (rc)
-		return rc;
-	if (!cpu->lean) {
-		cpu->r[R_WEIGHTS].floor = model->weight_bytes;
-		/* ZeRO-2/3 keep only their shard of the gradients, which the reduce-scatters
-		 * leave: the gradient region is then the transient one that the weight-gradient
-		 * GEMMs and the buckets share, no larger than they need. */
-		cpu->r[job->zero >= 2 ? R_SHARD : R_GRADS].floor = model->grad_bytes;
-		cpu->r[R_OPTIM].floor = model->optimizer_bytes;
-		cpu->r[R_ACT].floor = model->activation_bytes;
-	}
-	/* Memory passes copy one half of their region into the other: keep a few pages. */
-	cpu->r[R_ACT].need = max_u64(cpu->r[R_ACT].need, 1 << 16);
-	if (!cpu->lean)
-		cpu->r[R_OPTIM].need = max_u64(cpu->r[R_OPTIM].need, 1 << 16);
-	return allocate(cpu);
+		rc = make_slots(cpu, plan);
+	if (!rc)
+		rc = allocate(cpu);
+	return rc;
 }
+
 
 /* ---- compute ---- */
 
@@ -783,9 +331,9 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op, uint64_t row_
 		    uint64_t row_end)
 {
 	struct cpu *cpu = be->priv;
-	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
 	const struct tl_gemm *g = &op->gemm;
-	uint64_t elem = cpu->elem;
+	uint64_t elem = cpu->o.elem;
 
 	if (row_end <= row_begin || row_end > g->m)
 		return row_end <= g->m ? 0 : TL_ERUN;
@@ -793,7 +341,7 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op, uint64_t row_
 	int lda = op->trans_a ? (int)g->m : k, ldb = op->trans_b ? k : n, ldc = n;
 	enum CBLAS_TRANSPOSE ta = op->trans_a ? CblasTrans : CblasNoTrans;
 	enum CBLAS_TRANSPOSE tb = op->trans_b ? CblasTrans : CblasNoTrans;
-	char *a = at(cpu, &co->x), *b = at(cpu, &co->y), *c = at(cpu, &co->z);
+	char *a = tl_operands_at(&cpu->o, &co->x), *b = tl_operands_at(&cpu->o, &co->y), *c = tl_operands_at(&cpu->o, &co->z);
 	uint64_t a_step = g->m * g->k * elem, b_step = g->k * g->n * elem,
 		 c_step = g->m * g->n * elem;
 
@@ -815,20 +363,10 @@ static int cpu_gemm(struct tl_backend *be, const struct tl_op *op, uint64_t row_
 	return 0;
 }
 
-/* Copy bytes/2 from one half of a region to the other, starting where the last pass stopped
- * and wrapping around, so that successive passes stream through different memory. */
-static void stream(struct region *r, uint64_t bytes)
+static void copy_host(void *ctx, char *dst, const char *src, uint64_t len)
 {
-	uint64_t half = (r->size / 2) & ~(uint64_t)63, left = bytes / 2;
-
-	while (half && left) {
-		if (r->cursor >= half)
-			r->cursor = 0;
-		uint64_t len = min_u64(left, half - r->cursor);
-		memcpy(r->base + half + r->cursor, r->base + r->cursor, (size_t)len);
-		r->cursor += len;
-		left -= len;
-	}
+	(void)ctx;
+	memcpy(dst, src, (size_t)len);
 }
 
 static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
@@ -836,9 +374,10 @@ static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
 	struct cpu *cpu = be->priv;
 
 	if (op->kind == TL_OP_ELEMENTWISE)
-		stream(&cpu->r[R_ACT], op->bytes);
+		tl_operands_stream(&cpu->o.r[R_ACT], op->bytes, copy_host, NULL);
 	else /* the optimizer: all its bytes, through its state (wrapping where they exceed it) */
-		stream(&cpu->r[cpu->lean ? R_ACT : R_OPTIM], op->bytes);
+		tl_operands_stream(&cpu->o.r[cpu->o.lean ? R_ACT : R_OPTIM], op->bytes, copy_host,
+				   NULL);
 	return 0;
 }
 
@@ -847,7 +386,7 @@ static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
 static void convert(struct cpu *cpu, const struct span *to, int to_dtype, const struct span *from,
 		    int from_dtype)
 {
-	tl_dtype_convert(at(cpu, to), to_dtype, at(cpu, from), from_dtype,
+	tl_dtype_convert(tl_operands_at(&cpu->o, to), to_dtype, tl_operands_at(&cpu->o, from), from_dtype,
 			 (size_t)(to->len / tl_dtype_bytes(to_dtype)));
 }
 
@@ -858,7 +397,7 @@ static int piece_type(struct cpu *cpu, int cnt, uint64_t per, MPI_Datatype *type
 	MPI_Datatype run;
 
 	TL_MPI_CHECK(MPI_Type_contiguous(cnt, cpu->type, &run));
-	TL_MPI_CHECK(MPI_Type_create_resized(run, 0, (MPI_Aint)(per * cpu->comm_elem), type));
+	TL_MPI_CHECK(MPI_Type_create_resized(run, 0, (MPI_Aint)(per * cpu->o.comm_elem), type));
 	MPI_Type_free(&run);
 	TL_MPI_CHECK(MPI_Type_commit(type));
 	return 0;
@@ -869,11 +408,11 @@ static int piece_type(struct cpu *cpu, int cnt, uint64_t per, MPI_Datatype *type
 static int call(struct cpu *cpu, const struct tl_op *op, char *in, char *out, uint64_t done,
 		int cnt, MPI_Request *req)
 {
-	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
 	MPI_Comm comm = cpu->comm[op->group];
 	MPI_Datatype type = cpu->type, whole = cpu->type;
 	MPI_Op sum = cpu->sum;
-	uint64_t off = done * cpu->comm_elem;
+	uint64_t off = done * cpu->o.comm_elem;
 	int count = cnt, rc;
 	bool chunked = co->count > TL_CPU_MPI_CHUNK_ELEMS;
 
@@ -947,12 +486,12 @@ static int call(struct cpu *cpu, const struct tl_op *op, char *in, char *out, ui
 /* Issue an op: blocking when reqs is NULL, else one request per piece into reqs. */
 static int issue(struct cpu *cpu, const struct tl_op *op, MPI_Request *reqs)
 {
-	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
-	char *in = at(cpu, &co->x), *out = at(cpu, &co->y);
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
+	char *in = tl_operands_at(&cpu->o, &co->x), *out = tl_operands_at(&cpu->o, &co->y);
 	int n = 0;
 
 	if (co->conv == CONV_BEFORE)
-		convert(cpu, &co->x, cpu->comm_dtype, &co->z, cpu->compute_dtype);
+		convert(cpu, &co->x, cpu->o.comm_dtype, &co->z, cpu->o.compute_dtype);
 	for (uint64_t done = 0; done < co->count; n++) {
 		int cnt = (int)min_u64(co->count - done, TL_CPU_MPI_CHUNK_ELEMS);
 		int rc = call(cpu, op, in, out, done, cnt, reqs ? &reqs[n] : NULL);
@@ -966,10 +505,10 @@ static int issue(struct cpu *cpu, const struct tl_op *op, MPI_Request *reqs)
 /* What an op does once its data has arrived: the gathered weights into compute_dtype. */
 static void finish(struct cpu *cpu, const struct tl_op *op)
 {
-	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
 
 	if (co->conv == CONV_AFTER)
-		convert(cpu, &co->z, cpu->compute_dtype, &co->y, cpu->comm_dtype);
+		convert(cpu, &co->z, cpu->o.compute_dtype, &co->y, cpu->o.comm_dtype);
 }
 
 static int cpu_coll_run(struct tl_backend *be, const struct tl_op *op)
@@ -1054,7 +593,7 @@ static int cpu_calibrate(struct tl_backend *be, double *flops_per_s)
 
 	*flops_per_s = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		size_t bytes = (size_t)n * (size_t)n * cpu->elem;
+		size_t bytes = (size_t)n * (size_t)n * cpu->o.elem;
 		free(a);
 		free(b);
 		free(c);
@@ -1067,8 +606,8 @@ static int cpu_calibrate(struct tl_backend *be, double *flops_per_s)
 			free(c);
 			return TL_ENOMEM;
 		}
-		tl_dtype_fill(a, cpu->compute_dtype, 1e-3, (size_t)n * (size_t)n);
-		tl_dtype_fill(b, cpu->compute_dtype, 1e-3, (size_t)n * (size_t)n);
+		tl_dtype_fill(a, cpu->o.compute_dtype, 1e-3, (size_t)n * (size_t)n);
+		tl_dtype_fill(b, cpu->o.compute_dtype, 1e-3, (size_t)n * (size_t)n);
 		memset(c, 0, bytes);
 		t = timed_gemm(cpu, n, a, b, c);
 		if (attempt || (t >= 0.1 && t <= 0.3))
@@ -1100,8 +639,8 @@ static void cpu_fini(struct tl_backend *be)
 	if (cpu->user_sum_made)
 		MPI_Op_free(&cpu->user_sum);
 	for (int i = 0; i < R_COUNT; i++)
-		free(cpu->r[i].base);
-	free(cpu->ops);
+		free(cpu->o.r[i].base);
+	tl_operands_free(&cpu->o);
 	free(cpu->slots);
 	free(cpu->reqs);
 	free(cpu);
@@ -1120,3 +659,4 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.calibrate = cpu_calibrate,
 	.fini = cpu_fini,
 };
+

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the executor refuses to run (tl_exec_check, src/exec.c): what --dry-run plans but this
- * version does not run yet (backend = cuda, result checking, the watchdog). Each refusal names
+ * version does not run yet (result checking, the watchdog, a sweep on cuda), and backend = cuda
+ * in a build without it. Each refusal names
  * the file and line of the key that asks for it (or its --set), and all of them are reported at
  * once; every other resolved job runs. tl_job_resolve itself accepts all of these
  * (tests/unit/test_job.c).
@@ -29,6 +30,32 @@ static int check_text(struct ctx *c, const char *text, uint64_t world)
 }
 
 #define LATER(what) "running " what " is not implemented yet (--dry-run plans it)"
+#define REBUILD                                                                                  \
+	"backend = cuda needs a trainload built with CUDA: rebuild it with ./configure "         \
+	"--with-cuda (--dry-run plans it)"
+
+/* backend = cuda: runs in a build with it (configure --with-cuda), refused with the way to get
+ * it in one without; a sweep on it is not implemented in either. */
+static void test_cuda(void **state)
+{
+	struct ctx *c = *state;
+#ifdef TL_HAVE_CUDA
+	assert_int_equal(check_text(c, "[run]\nbackend = cuda\n", 1), 0);
+	assert_int_equal(check_text(c, "[run]\nbackend = cuda\ncompute_dtype = bf16\n", 2), 0);
+	assert_int_equal(check_text(c, "[sweep]\nop = allreduce\n[run]\nbackend = cuda\n", 1),
+			 TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:4: " LATER("a sweep on backend = cuda (NCCL)"));
+#else
+	assert_int_equal(check_text(c, "[run]\nbackend = cuda\n", 1), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:2: " REBUILD);
+	assert_int_equal(check_text(c, "[run]\nbackend = cuda\ncompute_dtype = bf16\n", 2),
+			 TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:2: " REBUILD);
+	assert_int_equal(check_text(c, "[sweep]\nop = allreduce\n[run]\nbackend = cuda\n", 1),
+			 TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:4: " REBUILD);
+#endif
+}
 
 static void test_refused(void **state)
 {
@@ -38,9 +65,6 @@ static void test_refused(void **state)
 		uint64_t world;
 		const char *want;
 	} rows[] = {
-	    {"[run]\nbackend = cuda\n", 1, "t.job:2: " LATER("backend = cuda")},
-	    {"[run]\nbackend = cuda\ncompute_dtype = bf16\n", 2,
-	     "t.job:2: " LATER("backend = cuda")},
 	    {"[run]\ncheck = 5\n", 1, "t.job:2: " LATER("collective result checking (check > 0)")},
 	    {"[run]\nsteps = 3\ntimeout_s = 60\n", 4,
 	     "t.job:3: " LATER("the watchdog (timeout_s > 0)")},
@@ -53,10 +77,9 @@ static void test_refused(void **state)
 	}
 
 	/* several at once: all reported, each at its own line */
-	int rc = check_text(c, "[run]\ntimeout_s = 10\ncheck = 1\nbackend = cuda\n", 2);
+	int rc = check_text(c, "[run]\ntimeout_s = 10\ncheck = 1\n", 2);
 	assert_int_equal(rc, TL_EINPUT);
-	expect_msgs(&c->diag, "t.job:4: " LATER("backend = cuda"),
-	            "t.job:3: " LATER("collective result checking (check > 0)"),
+	expect_msgs(&c->diag, "t.job:3: " LATER("collective result checking (check > 0)"),
 	            "t.job:2: " LATER("the watchdog (timeout_s > 0)"));
 
 	/* an override is named as such */
@@ -117,6 +140,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
 	    T(test_refused),
 	    T(test_accepted),
+	    T(test_cuda),
 #undef T
 	};
 

@@ -1422,6 +1422,15 @@ static void test_resolve_dtype(void **state)
 	expect_msgs(&c->diag, "t.job:3: compute_dtype f16 needs backend = cuda (cpu: f32, f64)");
 
 	assert_int_equal(resolve_text(c, "[run]\ncomm_dtype = f32\n", 1), 0);
+
+	/* cuda: bf16, f16, f32; its collectives may still carry f64 */
+	rc = resolve_text(c, "[run]\nbackend = cuda\ncompute_dtype = f64\n", 1);
+	assert_int_equal(rc, TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:3: compute_dtype f64 needs backend = cpu (cuda: bf16, f16, f32)");
+	assert_int_equal(resolve_text(c, "[run]\nbackend = cuda\ncompute_dtype = f16\n"
+	                                 "comm_dtype = f64\n", 1), 0);
+	assert_int_equal(c->job.compute_dtype, TL_DTYPE_F16);
+	assert_int_equal(c->job.comm_dtype, TL_DTYPE_F64);
 }
 
 static void test_resolve_experts(void **state)

@@ -346,6 +346,46 @@ static void test_summary_text(void **state)
 	free(text);
 }
 
+/* A device backend's ranks carry their GPU: in ranks[].gpu (NUMA node null when unknown) and in
+ * the summary's "# gpus" line, after the "# nodes" line; host backends' ranks have neither. */
+static void test_gpus(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = tl_result_json(&f->r);
+
+	assert_null(json_object_get(json_array_get(json_object_get(doc, "ranks"), 0), "gpu"));
+	json_decref(doc);
+	for (int i = 0; i < 2; i++) {
+		snprintf(f->ranks[i].gpu.name, sizeof(f->ranks[i].gpu.name), "NVIDIA H100 80GB HBM3");
+		snprintf(f->ranks[i].gpu.pci_bus_id, sizeof(f->ranks[i].gpu.pci_bus_id),
+		         "0000:%02x:00.0", 0x19 + 0x20 * i);
+		f->ranks[i].gpu.numa_node = i ? -1 : 1;
+		f->ranks[i].gpu.gpus_visible = 8;
+	}
+	doc = tl_result_json(&f->r);
+	json_t *g0 = json_object_get(json_array_get(json_object_get(doc, "ranks"), 0), "gpu");
+	json_t *g1 = json_object_get(json_array_get(json_object_get(doc, "ranks"), 1), "gpu");
+	assert_string_equal(json_string_value(json_object_get(g0, "name")), "NVIDIA H100 80GB HBM3");
+	assert_string_equal(json_string_value(json_object_get(g0, "pci_bus_id")), "0000:19:00.0");
+	assert_int_equal(json_integer_value(json_object_get(g0, "numa_node")), 1);
+	assert_int_equal(json_integer_value(json_object_get(g0, "gpus_visible")), 8);
+	assert_string_equal(json_string_value(json_object_get(g1, "pci_bus_id")), "0000:39:00.0");
+	assert_true(json_is_null(json_object_get(g1, "numa_node")));
+	json_decref(doc);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	tl_result_print(&f->r, out);
+	fclose(out);
+	const char *want = "f32/f32\n# gpus  NVIDIA H100 80GB HBM3 on 2 of 2 ranks: rank 0 "
+	                   "0000:19:00.0 (NUMA 1), rank 1 0000:39:00.0\n# conventions: ";
+	if (!strstr(text, want))
+		fail_msg("no gpus line in:\n%s", text);
+	free(text);
+}
+
 /* The straggler of each phase: the median of a stage's ranks, straggler_pct (5%) and, for times,
  * a difference of at least 1% of the rank's step; two peers name nobody. */
 static void test_stragglers(void **state)
@@ -472,6 +512,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_job_hash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stragglers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
