@@ -321,6 +321,8 @@ static json_t *ranks_json(const struct tl_result *r)
 			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
 			stragglers_json(r, ri));
 		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
+		json_object_set_new(entry, "check_wrong_elements",
+				    json_integer((json_int_t)ri->check_wrong));
 		json_array_append_new(arr, entry);
 	}
 	return arr;
@@ -381,6 +383,16 @@ static json_t *twin_json(const struct tl_result *r)
 			 "flagged", worst_ratio < TWIN_LOW || worst_ratio > TWIN_HIGH);
 }
 
+/* run.check: the wrong elements all ranks found. */
+static uint64_t check_wrong(const struct tl_result *r)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < r->ranks; i++)
+		sum += r->rank_info[i].check_wrong;
+	return sum;
+}
+
 json_t *tl_result_json(const struct tl_result *r)
 {
 	struct summary s = summarise(r);
@@ -397,8 +409,10 @@ json_t *tl_result_json(const struct tl_result *r)
 		r->peak_given ? "--peak-tflops" : "calibrated", "breakdown_s",
 		breakdown_json(s.compute, s.comm_exposed, s.bubble, s.optimizer, s.other,
 			       s.comm_group));
-	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "schema",
-			 TL_RESULT_SCHEMA, "trainload_version", PACKAGE_VERSION, "conventions",
+	json_object_set_new(summary, "check_wrong_elements", json_integer((json_int_t)check_wrong(r)));
+	return json_pack("{s:i, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "schema",
+			 TL_RESULT_SCHEMA, "trainload_version", PACKAGE_VERSION, "status",
+			 r->interrupted ? "interrupted" : "completed", "conventions",
 			 tl_conventions, "job", tl_job_to_json(r->job), "world",
 			 tl_world_json(r->job, r->ranks, r->env.nodes), "plan",
 			 tl_plan_json(r->job, r->model, r->plan), "environment",
@@ -533,4 +547,16 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		s.other);
 	print_collectives(r, out);
 	print_stragglers(r, out);
+	if (j->check) {
+		fprintf(out, "# check: collective results of every %" PRIu64 " step(s): %" PRIu64
+			" wrong elements", j->check, check_wrong(r));
+		for (int i = 0; i < r->ranks; i++)
+			if (r->rank_info[i].check_wrong)
+				fprintf(out, "; rank %d (%s) %" PRIu64, i, r->rank_info[i].host,
+					r->rank_info[i].check_wrong);
+		fputc('\n', out);
+	}
+	if (r->interrupted)
+		fprintf(out, "# interrupted (SIGINT or SIGTERM): %zu of %" PRIu64
+			" measured steps ran\n", r->nsteps, j->steps);
 }

@@ -105,7 +105,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/ep-dp.job \
 	tests/data/bad/compute-dtype.job \
 	tests/data/bad/model-overflow.job \
-	tests/data/bad/not-implemented-watchdog.job \
+	tests/data/bad/check-null.job \
 	tests/data/bad/not-implemented-cp.job \
 	tests/data/bad/sweep-op.job \
 	tests/data/bad/sweep-min-max.job \
@@ -127,7 +127,11 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
-	tests/mpi/sweep.sh
+	tests/mpi/sweep.sh \
+	tests/mpi/watchdog.sh \
+	tests/mpi/check.sh \
+	tests/mpi/kill.sh \
+	tests/mpi/rank-error.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
 

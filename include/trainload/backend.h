@@ -13,6 +13,7 @@
 #include "trainload/plan.h"
 
 struct tl_backend;
+struct tl_check_miss;
 
 struct tl_backend_ops {
 	const char *name; /* as the job's run.backend spells it */
@@ -52,6 +53,15 @@ struct tl_backend_ops {
 	/* The peak GEMM rate of this rank, in FLOP/s, measured with a calibration GEMM of the
 	 * job's compute_dtype and the rank's threads, best of a few runs (MFU's denominator). */
 	int (*calibrate)(struct tl_backend *be, double *flops_per_s);
+
+	/* Data checking (run.check), called by the executor outside its timed calls, and NULL in
+	 * a backend that moves no data. check_fill: before a communication op (not a wait) is
+	 * issued, fill its input with the pattern of step (include/trainload/check.h) and its
+	 * output with -1. check_verify: once the op has completed, return how many received
+	 * elements differ from what a correct op leaves, the first of them in *miss. */
+	void (*check_fill)(struct tl_backend *be, const struct tl_op *op, uint64_t step);
+	uint64_t (*check_verify)(struct tl_backend *be, const struct tl_op *op, uint64_t step,
+				 struct tl_check_miss *miss);
 
 	/* Free everything init allocated; collective. */
 	void (*fini)(struct tl_backend *be);

@@ -8,6 +8,11 @@
  * so that MPI's rank in a group communicator is the grid's index. Pipeline messages name a world
  * rank (op->peer) and go over the world duplicate, apart from every collective.
  *
+ * Checking (run.check). On a checked step each communication op's input is filled with the
+ * seeded pattern of include/trainload/check.h and its output with -1, and what arrives is
+ * compared; for this, pipeline sends get a region of their own and ZeRO-2/3 buckets do not wrap
+ * (so a checked run holds all of the gradients, as ZeRO-0/1 does).
+ *
  * Memory. Operands live in regions; init works out, from the plan, where every op's operands lie
  * and how large each region must be, then allocates and writes every page of each:
  *   weights    memory = full: at least the model's weight_bytes. Each weight GEMM (one per
@@ -72,6 +77,7 @@
 #include "mpi_check.h"
 #include "backends/cpu.h"
 #include "trainload/backend.h"
+#include "trainload/check.h"
 #include "trainload/exec.h"
 #include "trainload/half.h"
 
@@ -90,6 +96,7 @@ enum region_id {
 	R_STAGE,
 	R_SHARD,
 	R_SEND,
+	R_PSEND,
 	R_RECV,
 	R_OPTIM,
 	R_ACT,
@@ -101,7 +108,8 @@ enum region_id {
 
 static const char *const region_names[R_COUNT] = {
 	[R_WEIGHTS] = "weights", [R_GRADS] = "gradients", [R_STAGE] = "comm-dtype gradients",
-	[R_SHARD] = "ZeRO shard", [R_SEND] = "send",      [R_RECV] = "receive",
+	[R_SHARD] = "ZeRO shard", [R_SEND] = "send",      [R_PSEND] = "pipeline send",
+	[R_RECV] = "receive",
 	[R_OPTIM] = "optimizer",  [R_ACT] = "activations", [R_A] = "GEMM A",
 	[R_B] = "GEMM B",         [R_C] = "GEMM C",
 };
@@ -154,6 +162,7 @@ struct cpu {
 	struct cpu_op *ops;
 	struct slot *slots;
 	MPI_Request *reqs; /* every slot's requests, one allocation */
+	uint64_t index[TL_GRID_GROUPS], size[TL_GRID_GROUPS]; /* this rank in each group */
 };
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
@@ -299,6 +308,8 @@ static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct 
 			return rc;
 		TL_MPI_CHECK(MPI_Comm_size(cpu->comm[g], &size));
 		TL_MPI_CHECK(MPI_Comm_rank(cpu->comm[g], &index));
+		cpu->index[g] = me;
+		cpu->size[g] = (uint64_t)size;
 		if ((uint64_t)size != tl_grid_group_size(grid, g) || (uint64_t)index != me) {
 			fprintf(stderr,
 				"trainload: rank %d: %s communicator has rank %d of %d, the grid "
@@ -535,7 +546,9 @@ static void comm_operands(struct cpu *cpu, const struct tl_op *op, struct cpu_op
 			*c += total;
 		}
 		int buf = cpu->staged ? R_STAGE : R_GRADS;
-		bool fixed = job->zero < 2; /* ZeRO-2/3: sharded, the buckets wrap */
+		/* ZeRO-2/3: sharded, the buckets wrap; with run.check they may not, since a
+		 * bucket's pattern must stay as it was while it is reduced. */
+		bool fixed = job->zero < 2 || job->check;
 		uint64_t in = op->kind == TL_OP_ALLREDUCE ? total : n * per;
 		co->x = span(buf, fixed, off * ce, in * ce);
 		co->y = op->kind == TL_OP_ALLREDUCE ? co->x
@@ -581,7 +594,9 @@ static void comm_operands(struct cpu *cpu, const struct tl_op *op, struct cpu_op
 		co->y = span(R_RECV, true, 0, n * per * ce);
 		break;
 	case TL_OP_SEND:
-		co->x = span(R_SEND, true, 0, total * ce);
+		/* With run.check, pipeline sends (started, and outstanding while tensor-parallel
+		 * collectives fill the send buffer with their own pattern) have their own. */
+		co->x = span(job->check ? R_PSEND : R_SEND, true, 0, total * ce);
 		co->y = span(R_RECV, true, 0, 0);
 		break;
 	default: /* TL_OP_RECV */
@@ -695,6 +710,7 @@ static int fill_dtype(int region, const struct cpu *cpu)
 	case R_B:
 		return cpu->compute_dtype;
 	case R_SEND:
+	case R_PSEND:
 		return cpu->comm_dtype;
 	default:
 		return TL_DTYPE_SAME; /* zeros */
@@ -712,9 +728,10 @@ static int allocate(struct cpu *cpu)
 			continue;
 		r->size = (r->size + 63) & ~(uint64_t)63;
 		if (r->size > SIZE_MAX || posix_memalign(&p, 64, (size_t)r->size)) {
-			fprintf(stderr, "trainload: rank %d: cannot allocate the %s buffer (%llu "
-				"bytes)\n", world_rank(), region_names[i],
-				(unsigned long long)r->size);
+			char what[96];
+			snprintf(what, sizeof(what), "posix_memalign(%s buffer, %llu bytes)",
+				 region_names[i], (unsigned long long)r->size);
+			tl_rank_report(what, __FILE__, __LINE__, "out of memory");
 			return TL_ENOMEM;
 		}
 		r->base = p;
@@ -1021,6 +1038,61 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 	return 0;
 }
 
+/* ---- checking ---- */
+
+/* The op as the check sees it: the sweep's op of the same kind, on this rank's group. Pipeline
+ * messages are a sendrecv between world ranks. */
+static struct tl_check checked(const struct cpu *cpu, const struct tl_op *op, uint64_t step)
+{
+	static const enum tl_sweep_op as[TL_OP_KINDS] = {
+		[TL_OP_ALLREDUCE] = TL_SWEEP_ALLREDUCE, [TL_OP_REDUCE_SCATTER] = TL_SWEEP_REDUCE_SCATTER,
+		[TL_OP_ALLGATHER] = TL_SWEEP_ALLGATHER, [TL_OP_ALLTOALL] = TL_SWEEP_ALLTOALL,
+		[TL_OP_SEND] = TL_SWEEP_SENDRECV,	[TL_OP_RECV] = TL_SWEEP_SENDRECV,
+	};
+	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
+	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
+	struct tl_check c = { .op = as[op->kind], .it = step, .dtype = cpu->comm_dtype,
+			      .n = p2p ? 2 : cpu->size[op->group],
+			      .me = p2p ? cpu->plan->rank : cpu->index[op->group],
+			      .from = (uint64_t)op->peer, .in_place = co->x.region == co->y.region &&
+								 co->x.off == co->y.off };
+
+	tl_sweep_point(c.op, op->bytes, cpu->comm_elem, c.n, &c.pt);
+	return c;
+}
+
+static void cpu_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
+{
+	struct cpu *cpu = be->priv;
+	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
+	struct tl_check c = checked(cpu, op, step);
+
+	/* A staged input is converted from the gradients as the op is issued: the pattern goes
+	 * there, in compute_dtype (small integers, exact in every dtype). */
+	if (co->conv == CONV_BEFORE) {
+		struct tl_check src = c;
+		src.dtype = cpu->compute_dtype;
+		src.in_place = false;
+		tl_check_fill(&src, at(cpu, &co->z), NULL);
+	} else {
+		tl_check_fill(&c, op->kind == TL_OP_RECV ? NULL : at(cpu, &co->x), NULL);
+	}
+	if (op->kind != TL_OP_SEND)
+		tl_check_fill(&(struct tl_check){ .op = c.op, .pt = c.pt, .n = c.n, .me = c.me,
+						  .dtype = c.dtype, .in_place = c.in_place },
+			      NULL, at(cpu, &co->y));
+}
+
+static uint64_t cpu_check_verify(struct tl_backend *be, const struct tl_op *op, uint64_t step,
+				 struct tl_check_miss *miss)
+{
+	struct cpu *cpu = be->priv;
+	const struct cpu_op *co = &cpu->ops[op - cpu->plan->ops];
+	struct tl_check c = checked(cpu, op, step);
+
+	return tl_check_verify(&c, at(cpu, &co->y), miss);
+}
+
 /* ---- calibration ---- */
 
 static double timed_gemm(const struct cpu *cpu, int n, const void *a, const void *b, void *c)
@@ -1118,5 +1190,7 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.coll_test = cpu_coll_test,
 	.coll_wait = cpu_coll_wait,
 	.calibrate = cpu_calibrate,
+	.check_fill = cpu_check_fill,
+	.check_verify = cpu_check_verify,
 	.fini = cpu_fini,
 };

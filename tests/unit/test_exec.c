@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the executor refuses to run (tl_exec_check, src/exec.c): what --dry-run plans but this
- * version does not run yet (backend = cuda, result checking, the watchdog). Each refusal names
+ * version does not run yet (backend = cuda), and result checking on the null backend, which
+ * moves no data. Each refusal names
  * the file and line of the key that asks for it (or its --set), and all of them are reported at
  * once; every other resolved job runs. tl_job_resolve itself accepts all of these
  * (tests/unit/test_job.c).
@@ -29,6 +30,7 @@ static int check_text(struct ctx *c, const char *text, uint64_t world)
 }
 
 #define LATER(what) "running " what " is not implemented yet (--dry-run plans it)"
+#define NO_DATA(n) "check = " n " needs a backend that moves data (backend = null moves none)"
 
 static void test_refused(void **state)
 {
@@ -41,9 +43,7 @@ static void test_refused(void **state)
 	    {"[run]\nbackend = cuda\n", 1, "t.job:2: " LATER("backend = cuda")},
 	    {"[run]\nbackend = cuda\ncompute_dtype = bf16\n", 2,
 	     "t.job:2: " LATER("backend = cuda")},
-	    {"[run]\ncheck = 5\n", 1, "t.job:2: " LATER("collective result checking (check > 0)")},
-	    {"[run]\nsteps = 3\ntimeout_s = 60\n", 4,
-	     "t.job:3: " LATER("the watchdog (timeout_s > 0)")},
+	    {"[run]\ncheck = 5\nbackend = null\n", 1, "t.job:2: " NO_DATA("5")},
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
@@ -55,16 +55,15 @@ static void test_refused(void **state)
 	/* several at once: all reported, each at its own line */
 	int rc = check_text(c, "[run]\ntimeout_s = 10\ncheck = 1\nbackend = cuda\n", 2);
 	assert_int_equal(rc, TL_EINPUT);
-	expect_msgs(&c->diag, "t.job:4: " LATER("backend = cuda"),
-	            "t.job:3: " LATER("collective result checking (check > 0)"),
-	            "t.job:2: " LATER("the watchdog (timeout_s > 0)"));
+	expect_msgs(&c->diag, "t.job:4: " LATER("backend = cuda"));
 
 	/* an override is named as such */
 	ctx_reset(c);
 	assert_int_equal(tl_job_set(&c->job, "run.check=2", &c->diag), 0);
+	assert_int_equal(tl_job_set(&c->job, "run.backend=null", &c->diag), 0);
 	assert_int_equal(tl_job_resolve(&c->job, 1, &c->diag), 0);
 	assert_int_equal(tl_exec_check(&c->job, &c->diag), TL_EINPUT);
-	expect_msgs(&c->diag, "--set run.check: " LATER("collective result checking (check > 0)"));
+	expect_msgs(&c->diag, "--set run.check: " NO_DATA("2"));
 }
 
 /* Everything else that resolves runs: every parallel layout the plan has, ZeRO, MoE, sequence
@@ -87,6 +86,8 @@ static void test_accepted(void **state)
 	    {"[run]\ncomm_dtype = bf16\n", 2},
 	    {"[run]\ncompute_dtype = f64\ncomm_dtype = f32\n", 2},
 	    {"[run]\nbind = core\n", 1},
+	    {"[run]\ncheck = 1\ntimeout_s = 60\n", 4},
+	    {"[run]\ncheck = 3\n[parallel]\nzero = 3\n", 2},
 	    {"[run]\nbind = numa\n", 2},
 	    {"[run]\nbind = package\n", 4},
 	    {"[run]\nbind = none\nthreads_per_rank = 1\n", 1},
