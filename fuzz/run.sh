@@ -16,13 +16,17 @@ builddir=${BUILDDIR:-$top}
 cc=${CC:-clang-14}
 line=$(grep -E "^$target[[:space:]]" "$top/fuzz/targets") ||
 	{ echo "fuzz/run.sh: no target '$target' in fuzz/targets" >&2; exit 2; }
-read -r _ lib corpus <<<"$line"
+read -r _ vars corpus <<<"$line"
 [ -f "$builddir/config.h" ] ||
 	{ echo "fuzz/run.sh: no config.h in $builddir: run ./configure (or set BUILDDIR)" >&2; exit 2; }
 
-# The library's sources, as Makefile.am lists them (continuation lines joined).
-srcs=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$top/Makefile.am" |
-	sed -n "s/^${lib}_la_SOURCES *= *//p" | tr -s ' \t' '\n' | grep '\.c$')
+# The sources Makefile.am lists in those variables (continuation lines joined).
+srcs=
+for var in ${vars//,/ }; do
+	srcs="$srcs $(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$top/Makefile.am" |
+		sed -n "s/^$var *= *//p" | tr -s ' \t' '\n' | grep '\.c$')"
+done
+[ -n "${srcs// /}" ] || { echo "fuzz/run.sh: no sources in Makefile.am's $vars" >&2; exit 2; }
 work=$top/fuzz/work/$target
 mkdir -p "$work/corpus" "$top/fuzz/regress/$target"
 # shellcheck disable=SC2046,SC2086

@@ -45,9 +45,13 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static void catch_signals(void)
+/* While the steps run (on: true) the first SIGINT or SIGTERM only asks them to stop; a second
+ * one, or one outside the steps, ends the process as usual, so a rank stuck for good can
+ * still be stopped. */
+static void catch_signals(bool on)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on ? on_signal : SIG_DFL,
+				.sa_flags = on ? SA_RESETHAND : 0 };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -71,6 +75,7 @@ struct run {
 	char *hosts;
 	FILE *jsonl;
 	int rank, ranks;
+	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
 	int oversubscribed; /* this rank shares a core with another */
 };
 
@@ -375,6 +380,9 @@ static int run_steps(struct run *run)
 		}
 	}
 	me->check_wrong = run->exec.wrong;
+	/* Every rank learns of any wrong element, for the exit status. */
+	TL_MPI_CHECK(MPI_Allreduce(&me->check_wrong, &run->check_wrong, 1, MPI_UINT64_T, MPI_SUM,
+				   MPI_COMM_WORLD));
 	return 0;
 }
 
@@ -466,7 +474,6 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
 	tl_log_set_rank(run.rank);
-	catch_signals();
 	tl_check_set_rank(run.rank);
 	run.me.rank = run.rank;
 	snprintf(run.me.host, sizeof(run.me.host), "?");
@@ -514,8 +521,10 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	run.exec.check = job->check;
 	run.exec.host = run.me.host;
+	catch_signals(true);
 	if (!rc)
 		rc = run_steps(&run);
+	catch_signals(false);
 	record_peak_rss(&run.me);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
 	 * first step, and it measures the node in the state the steps left it in. */
@@ -539,8 +548,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
 	/* A wrong element on any rank, or steps cut short, fail the run (exit 1). */
-	uint64_t wrong = 0;
-	MPI_Allreduce(&run.me.check_wrong, &wrong, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+	uint64_t wrong = run.check_wrong;
 	if (wrong && run.rank == 0)
 		fprintf(stderr, "trainload: check: %" PRIu64 " wrong elements in all: collective "
 			"results are not correct (the ranks that saw them are named above)\n",

@@ -8,7 +8,7 @@
 
 top=$TL_SRCDIR/..
 bin=$(dirname "$TRAINLOAD")/../tests/fuzz
-grep -v '^#' "$top/fuzz/targets" | while read -r target lib corpus; do
+grep -v '^#' "$top/fuzz/targets" | while read -r target sources corpus; do
 	[ -n "$target" ] || continue
 	[ -x "$bin/replay-$target" ] || fail "$bin/replay-$target not built (tests/local.mk)"
 	: >"$target.files"
@@ -22,5 +22,5 @@ grep -v '^#' "$top/fuzz/targets" | while read -r target lib corpus; do
 	run "$target" "$bin/replay-$target" $(cat "$target.files")
 	expect_rc "$target" 0
 	expect_in "$target.out" "$n inputs replayed"
-	echo "ok: $target: $n inputs ($lib)"
+	echo "ok: $target: $n inputs ($sources)"
 done
