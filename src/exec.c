@@ -12,12 +12,11 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <inttypes.h>
-#include <stdio.h>
 
 #include "trainload/check.h"
 #include "trainload/exec.h"
