@@ -37,6 +37,9 @@ static void usage(FILE *out)
 		"  -o, --output FILE.json       write the result document to FILE.json and one line\n"
 		"                               per finished step to FILE.jsonl\n"
 		"  -q, --quiet                  no summary on stdout\n"
+		"      --timeout S              watchdog: when no op finishes for S seconds, print\n"
+		"                               where every stuck rank is and exit 3 (the same as\n"
+		"                               --set run.timeout_s=S; 0: off)\n"
 		"      --peak-tflops X          peak TFLOP/s per rank for MFU (default: measured\n"
 		"                               by a calibration GEMM after the steps)\n"
 		"  -n, --dry-run                print the plan of one rank and exit: no MPI, no\n"
@@ -64,7 +67,7 @@ static void usage(FILE *out)
 static int parse_args(struct tl_cli *cli, int argc, char **argv)
 {
 	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK, OPT_RANK_AGG,
-	       OPT_MIN_BUSBW };
+	       OPT_MIN_BUSBW, OPT_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
@@ -78,6 +81,7 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 		{ "peak-tflops", required_argument, NULL, OPT_PEAK },
 		{ "rank-agg", required_argument, NULL, OPT_RANK_AGG },
 		{ "min-busbw", required_argument, NULL, OPT_MIN_BUSBW },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -142,6 +146,20 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 				       optarg);
 				return TL_EINPUT;
 			}
+			break;
+		}
+		case OPT_TIMEOUT: {
+			/* The same as --set run.timeout_s=S, where it stands among the --set. */
+			size_t len = strlen(optarg) + sizeof("run.timeout_s=");
+			if (cli->timeout_set) {
+				tl_err("trainload: --timeout given twice\n");
+				return TL_EINPUT;
+			}
+			cli->timeout_set = malloc(len);
+			if (!cli->timeout_set)
+				return TL_ENOMEM;
+			snprintf(cli->timeout_set, len, "run.timeout_s=%s", optarg);
+			cli->sets[cli->nsets++] = cli->timeout_set;
 			break;
 		}
 		case 's':
@@ -233,6 +251,7 @@ int tl_main(int argc, char **argv)
 	rc = parse_args(&cli, argc, argv);
 	if (rc == 1) {
 		free(cli.sets);
+		free(cli.timeout_set);
 		return TL_EXIT_OK;
 	}
 	if (!rc)
@@ -255,5 +274,6 @@ int tl_main(int argc, char **argv)
 	tl_diag_free(&diag);
 	tl_job_free(&job);
 	free(cli.sets);
+	free(cli.timeout_set);
 	return status;
 }

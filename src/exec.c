@@ -8,19 +8,28 @@
  * without an asynchronous progress thread still overlaps them with backward. A backend that
  * runs compute on a device reports the device's time of each call (device_time), which then
  * counts as compute instead of the host's; the host's launch and synchronisation fall to other.
+ *
+ * Each op is announced to the watchdog as it is entered and as it finishes; with run.check, the
+ * checked steps' communication is filled and compared outside the timed calls.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "trainload/check.h"
 #include "trainload/exec.h"
+#include "trainload/watchdog.h"
 
 /* GEMMs of at least this many FLOPs are split while communication is outstanding, into this
  * many row blocks (a few, so that BLAS keeps its efficiency). */
 #define TL_EXEC_CHUNK_FLOPS 1e8
 #define TL_EXEC_GEMM_CHUNKS 4
+/* run.check: wrong results named per rank before the rest are only counted. */
+#define TL_EXEC_CHECK_NAMED 8
 
 double tl_now_s(void)
 {
@@ -74,7 +83,10 @@ int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan
 	ex->done_early = calloc(slots, sizeof(*ex->done_early));
 	ex->started = calloc(slots, sizeof(*ex->started));
 	ex->slot_stat = calloc(slots, sizeof(*ex->slot_stat));
-	if (!ex->open || !ex->group || !ex->done_early || !ex->started || !ex->slot_stat)
+	ex->slot_op = calloc(slots, sizeof(*ex->slot_op));
+	ex->host = "?";
+	if (!ex->open || !ex->group || !ex->done_early || !ex->started || !ex->slot_stat ||
+	    !ex->slot_op)
 		return TL_ENOMEM;
 	return index_stats(ex);
 }
@@ -86,6 +98,7 @@ void tl_exec_fini(struct tl_exec *ex)
 	free(ex->done_early);
 	free(ex->started);
 	free(ex->slot_stat);
+	free(ex->slot_op);
 	free(ex->op_stat);
 	free(ex->stats);
 	memset(ex, 0, sizeof(*ex));
@@ -105,7 +118,41 @@ static void record(struct tl_exec *ex, int stat, double seconds)
 		st->max_s = seconds;
 }
 
-/* A started op has completed: its slot is free, its time recorded. */
+/* Whether this step's communication is checked. */
+static bool checking(const struct tl_exec *ex)
+{
+	return ex->check && ex->be->ops->check_verify && ex->step % (int64_t)ex->check == 0;
+}
+
+/* Compare what a completed op received; the first wrong element is named with the op. */
+static void verify(struct tl_exec *ex, const struct tl_op *op)
+{
+	struct tl_check_miss miss;
+	uint64_t wrong;
+
+	if (!checking(ex) || op->kind == TL_OP_SEND)
+		return;
+	wrong = ex->be->ops->check_verify(ex->be, op, (uint64_t)ex->step, &miss);
+	if (!wrong)
+		return;
+	ex->wrong += wrong;
+	if (++ex->wrong_ops > TL_EXEC_CHECK_NAMED) {
+		if (ex->wrong_ops == TL_EXEC_CHECK_NAMED + 1)
+			fprintf(stderr, "trainload: rank %" PRIu64 " (%s): check: more wrong results; "
+				"counted, not named\n", ex->plan->rank, ex->host);
+		return;
+	}
+	fprintf(stderr,
+		"trainload: rank %" PRIu64 " (%s): check: step %" PRId64 ", microbatch %d, layer %d, "
+		"%s: %s of %" PRIu64 " B over %s: %" PRIu64 " wrong elements (first at %" PRIu64
+		": %g, expected %g)\n",
+		ex->plan->rank, ex->host, ex->step, op->microbatch, op->layer,
+		tl_phase_name(op->phase), tl_op_kind_name(op->kind), op->bytes,
+		tl_grid_group_name(op->group), wrong, miss.index, miss.got, miss.want);
+}
+
+/* A started op has completed: its slot is free, its time recorded. Its data is checked after
+ * the caller has taken the time. */
 static void complete(struct tl_exec *ex, int req, double now)
 {
 	for (int i = 0; i < ex->nopen; i++) {
@@ -131,6 +178,8 @@ static int progress(struct tl_exec *ex, struct tl_step *step)
 		if (done) {
 			ex->done_early[req] = 1;
 			complete(ex, req, t1);
+			verify(ex, &ex->plan->ops[ex->slot_op[req]]);
+			tl_watchdog_leave();
 			i--; /* complete() moved the last open slot here */
 		}
 	}
@@ -172,12 +221,40 @@ static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *
 	return 0;
 }
 
+/* Tell the watchdog where this rank is. */
+static void enter(const struct tl_exec *ex, const struct tl_op *op)
+{
+	bool comm = tl_op_is_comm(op->kind);
+	struct tl_where w = {
+		.what = tl_op_kind_name(op->kind), .phase = tl_phase_name(op->phase),
+		.group = comm || op->kind == TL_OP_WAIT ? op->group : -1,
+		.compute = !comm && op->kind != TL_OP_WAIT, .step = ex->step,
+		.microbatch = op->microbatch, .layer = op->layer,
+		.peer = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV ? op->peer : -1,
+		.bytes = comm ? op->bytes : 0,
+	};
+
+	if (op->kind == TL_OP_WAIT) {
+		const struct tl_op *started = &ex->plan->ops[ex->slot_op[op->req]];
+		w.waits = tl_op_kind_name(started->kind);
+		w.bytes = started->bytes;
+		w.peer = started->kind == TL_OP_SEND ? started->peer : -1;
+	}
+	tl_watchdog_enter(&w);
+}
+
 static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *step)
 {
 	struct tl_backend *be = ex->be;
-	double t0 = tl_now_s(), dt, device_s;
+	double t0, dt, device_s;
 	int rc;
 
+	enter(ex, op);
+	if (op->kind == TL_OP_GEMM && tl_watchdog_stall_due(ex->step))
+		tl_watchdog_stall(); /* TRAINLOAD_TEST_STALL: for testing only */
+	if (tl_op_is_comm(op->kind) && checking(ex))
+		be->ops->check_fill(be, op, (uint64_t)ex->step);
+	t0 = tl_now_s();
 	switch (op->kind) {
 	case TL_OP_GEMM: {
 		/* Progress calls between its row blocks count as communication, not compute. */
@@ -207,6 +284,8 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 			complete(ex, op->req, tl_now_s());
 		}
 		step->comm_exposed_s[op->group] += tl_now_s() - t0;
+		if (!rc && !ex->done_early[op->req])
+			verify(ex, &ex->plan->ops[ex->slot_op[op->req]]);
 		break;
 	default: /* communication */
 		if (op->nonblocking) {
@@ -216,6 +295,7 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 			ex->done_early[req] = 0;
 			ex->started[req] = t0;
 			ex->slot_stat[req] = ex->op_stat[op - ex->plan->ops];
+			ex->slot_op[req] = (size_t)(op - ex->plan->ops);
 			ex->open[ex->nopen++] = req;
 		} else {
 			rc = be->ops->coll_run(be, op);
@@ -227,10 +307,13 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 			step->bubble_s += dt;
 		else
 			step->comm_exposed_s[op->group] += dt;
+		if (!rc && !op->nonblocking)
+			verify(ex, op);
 		break;
 	}
 	if (rc)
 		return rc;
+	tl_watchdog_leave();
 	step->ops[op->kind]++;
 	if (ex->nopen && (op->kind == TL_OP_GEMM || op->kind == TL_OP_ELEMENTWISE))
 		return progress(ex, step);
@@ -251,30 +334,28 @@ int tl_exec_step(struct tl_exec *ex, struct tl_step *step)
 	step->time_s = tl_now_s() - start;
 	step->other_s = step->time_s - step->compute_s - tl_step_comm_exposed(step) -
 			step->bubble_s - step->optimizer_s;
+	ex->step++;
 	return 0;
 }
 int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 {
 	int before = diag->count + diag->dropped;
 
-#define LATER(cond, section, key, what)                                                          \
-	do {                                                                                     \
-		if (cond)                                                                        \
-			tl_job_blame(job, section, key, diag, "running %s is not implemented yet " \
-				     "(--dry-run plans it)", what);                              \
-	} while (0)
-
 #ifdef TL_HAVE_CUDA
-	LATER(job->has_sweep && job->backend == TL_BACKEND_CUDA, "run", "backend",
-	      "a sweep on backend = cuda (NCCL)");
+	if (job->has_sweep && job->backend == TL_BACKEND_CUDA)
+		tl_job_blame(job, "run", "backend", diag, "running a sweep on backend = cuda (NCCL) "
+			     "is not implemented yet (--dry-run plans it)");
 #else
 	if (job->backend == TL_BACKEND_CUDA)
 		tl_job_blame(job, "run", "backend", diag,
 			     "backend = cuda needs a trainload built with CUDA: rebuild it with "
 			     "./configure --with-cuda (--dry-run plans it)");
 #endif
-	LATER(job->check > 0, "run", "check", "collective result checking (check > 0)");
-	LATER(job->timeout_s > 0, "run", "timeout_s", "the watchdog (timeout_s > 0)");
-#undef LATER
+	if (job->check > 0 && job->backend == TL_BACKEND_NULL)
+		tl_job_blame(job, "run", "check", diag, "check = %" PRIu64 " needs a backend that "
+			     "moves data (backend = null moves none)", job->check);
+	else if (job->check > 0 && job->backend == TL_BACKEND_CUDA)
+		tl_job_blame(job, "run", "check", diag, "check = %" PRIu64 " is not implemented "
+			     "for backend = cuda yet (backend = cpu checks data)", job->check);
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
 }

@@ -6,14 +6,24 @@
 
 #include "mpi_check.h"
 
-void tl_mpi_report(int rc, const char *call, const char *file, int line)
+void tl_rank_report(const char *call, const char *file, int line, const char *why)
 {
-	char host[256] = "?", text[MPI_MAX_ERROR_STRING] = "?";
-	int rank = -1, len = 0;
+	char host[256] = "?";
+	int rank = -1, up = 0;
 
 	gethostname(host, sizeof(host));
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Error_string(rc, text, &len);
+	MPI_Initialized(&up);
+	if (up)
+		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	fprintf(stderr, "trainload: rank %d (%s): %s failed at %s:%d: %s\n", rank, host, call, file,
-		line, text);
+		line, why);
+}
+
+void tl_mpi_report(int rc, const char *call, const char *file, int line)
+{
+	char text[MPI_MAX_ERROR_STRING] = "?";
+	int len = 0;
+
+	MPI_Error_string(rc, text, &len);
+	tl_rank_report(call, file, line, text);
 }

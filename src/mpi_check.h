@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * One way to fail an MPI call: print the rank, host, call and source line (as nccl-tests does),
- * then return TL_ERUN from the calling function. Communicators are set to MPI_ERRORS_RETURN so
+ * then return TL_ERUN from the calling function; run.c then ends the job with MPI_Abort (exit
+ * status 1), so that no other rank waits for this one. Communicators are set to MPI_ERRORS_RETURN so
  * that errors reach this macro instead of aborting somewhere without a word.
  */
 #ifndef TRAINLOAD_MPI_CHECK_H
@@ -11,6 +12,9 @@
 
 #include "trainload/log.h"
 
+/* "trainload: rank R (host): CALL failed at FILE:LINE: WHY" on stderr: the one shape of a
+ * rank's run-time error (allocation, MPI, threads). */
+void tl_rank_report(const char *call, const char *file, int line, const char *why);
 void tl_mpi_report(int rc, const char *call, const char *file, int line);
 
 #define TL_MPI_CHECK(call)                                                                       \

@@ -352,6 +352,8 @@ static json_t *ranks_json(const struct tl_result *r)
 		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
 		if (ri->gpu.name[0])
 			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
+		json_object_set_new(entry, "check_wrong_elements",
+				    json_integer((json_int_t)ri->check_wrong));
 		json_array_append_new(arr, entry);
 	}
 	return arr;
@@ -421,6 +423,16 @@ json_t *tl_result_header_json(const struct tl_result *r)
 			 environment_json(r));
 }
 
+/* run.check: the wrong elements all ranks found. */
+static uint64_t check_wrong(const struct tl_result *r)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < r->ranks; i++)
+		sum += r->rank_info[i].check_wrong;
+	return sum;
+}
+
 json_t *tl_result_json(const struct tl_result *r)
 {
 	struct summary s = summarise(r);
@@ -437,10 +449,12 @@ json_t *tl_result_json(const struct tl_result *r)
 		r->peak_given ? "--peak-tflops" : "calibrated", "breakdown_s",
 		breakdown_json(s.compute, s.comm_exposed, s.bubble, s.optimizer, s.other,
 			       s.comm_group));
+	json_object_set_new(summary, "check_wrong_elements", json_integer((json_int_t)check_wrong(r)));
 	json_object_update_new(doc, json_pack("{s:o, s:o, s:o, s:o, s:o}", "steps", steps,
 					      "summary", summary, "ranks", ranks_json(r),
 					      "collectives", collectives_json(r), "twin",
 					      twin_json(r)));
+	json_object_set_new(doc, "status", json_string(r->interrupted ? "interrupted" : "completed"));
 	return doc;
 }
 
@@ -572,4 +586,16 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		s.other);
 	print_collectives(r, out);
 	print_stragglers(r, out);
+	if (j->check) {
+		fprintf(out, "# check: collective results of every %" PRIu64 " step(s): %" PRIu64
+			" wrong elements", j->check, check_wrong(r));
+		for (int i = 0; i < r->ranks; i++)
+			if (r->rank_info[i].check_wrong)
+				fprintf(out, "; rank %d (%s) %" PRIu64, i, r->rank_info[i].host,
+					r->rank_info[i].check_wrong);
+		fputc('\n', out);
+	}
+	if (r->interrupted)
+		fprintf(out, "# interrupted (SIGINT or SIGTERM): %zu of %" PRIu64
+			" measured steps ran\n", r->nsteps, j->steps);
 }

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A run: MPI up, the job resolved against the world (every rank reaches the same verdict without
- * communicating), the plan built, the backend initialised, warm-up and measured steps, and the
- * results written by rank 0 as they come.
+ * communicating), the plan built, the watchdog started, the backend initialised, warm-up and
+ * measured steps, and the results written by rank 0 as they come: each step's JSONL line is
+ * flushed as it ends, so a run killed on any rank keeps every finished step, and SIGINT or
+ * SIGTERM ends the steps early with a final document that says so.
  */
 #include "config.h"
 
 #include <cblas.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 
 #include "mpi_check.h"
 #include "trainload/backend.h"
+#include "trainload/check.h"
 #include "trainload/cli.h"
 #include "trainload/exec.h"
 #include "trainload/metrics.h"
@@ -28,6 +33,30 @@
 #include "trainload/stats.h"
 #include "trainload/sweep.h"
 #include "trainload/topo.h"
+#include "trainload/watchdog.h"
+
+/* SIGINT or SIGTERM arrived: the steps stop at the end of the current one, on every rank, and
+ * rank 0 writes what they measured with "status": "interrupted". */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* While the steps run (on: true) the first SIGINT or SIGTERM only asks them to stop; a second
+ * one, or one outside the steps, ends the process as usual, so a rank stuck for good can
+ * still be stopped. */
+static void catch_signals(bool on)
+{
+	struct sigaction sa = { .sa_handler = on ? on_signal : SIG_DFL,
+				.sa_flags = on ? SA_RESETHAND : 0 };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 struct run {
 	const struct tl_cli *cli;
@@ -46,6 +75,7 @@ struct run {
 	char *hosts;
 	FILE *jsonl;
 	int rank, ranks;
+	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
 	int oversubscribed; /* this rank shares a core with another */
 };
 
@@ -58,13 +88,14 @@ static int prepare(struct run *run)
 
 	if (!rc)
 		rc = tl_exec_check(run->job, diag);
-	/* A sweep has no model and no plan: src/sweep.c runs it on the grid alone. */
-	if (rc || run->job->has_sweep)
+	if (rc)
 		return rc;
-	if (!rc)
-		rc = tl_model_build(&run->model, run->job, diag);
+	tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
+	/* A sweep has no model and no plan: src/sweep.c runs it on the grid alone. */
+	if (run->job->has_sweep)
+		return rc;
+	rc = tl_model_build(&run->model, run->job, diag);
 	if (!rc) {
-		tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
 		rc = tl_plan_build_diag(&run->plan, run->job, &run->model, &run->grid,
 					(uint64_t)run->rank, diag);
 	}
@@ -199,9 +230,6 @@ static int collect_environment(struct run *run)
 	MPI_Comm local;
 	int local_rank, local_size, first_on_node, len, any_oversubscribed, rc;
 
-	run->me.rank = run->rank;
-	snprintf(run->me.host, sizeof(run->me.host), "?");
-	gethostname(run->me.host, sizeof(run->me.host) - 1);
 	TL_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
 					 &local));
 	MPI_Comm_set_errhandler(local, MPI_ERRORS_RETURN);
@@ -321,7 +349,8 @@ static int run_steps(struct run *run)
 		json_decref(header);
 	}
 	run->result.env.startup_s = tl_now_s() - run->start;
-	for (uint64_t s = 0; s < total; s++) {
+	/* A step under way when a signal comes is finished and kept. */
+	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
 		int rc = tl_exec_step(&run->exec, &mine);
 		if (rc)
@@ -330,6 +359,10 @@ static int run_steps(struct run *run)
 		rc = tl_stats_gather_step(&mine, run->gathered, MPI_COMM_WORLD);
 		if (rc)
 			return rc;
+		/* A signal on any rank stops every rank after this step. */
+		int stop = interrupted, any_stop = 0;
+		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+		run->result.interrupted = any_stop;
 		progress(run, s + 1, total, mine.time_s);
 		if (s < job->warmup)
 			continue;
@@ -355,6 +388,10 @@ static int run_steps(struct run *run)
 			json_decref(line);
 		}
 	}
+	me->check_wrong = run->exec.wrong;
+	/* Every rank learns of any wrong element, for the exit status. */
+	TL_MPI_CHECK(MPI_Allreduce(&me->check_wrong, &run->check_wrong, 1, MPI_UINT64_T, MPI_SUM,
+				   MPI_COMM_WORLD));
 	return 0;
 }
 
@@ -416,6 +453,7 @@ static int report(struct run *run)
 
 static void cleanup(struct run *run)
 {
+	tl_watchdog_stop();
 	tl_exec_fini(&run->exec);
 	if (run->backend.ops)
 		run->backend.ops->fini(&run->backend);
@@ -445,6 +483,10 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
 	tl_log_set_rank(run.rank);
+	tl_check_set_rank(run.rank);
+	run.me.rank = run.rank;
+	snprintf(run.me.host, sizeof(run.me.host), "?");
+	gethostname(run.me.host, sizeof(run.me.host) - 1);
 
 	/* Ranks that could not read their command line or job file, or resolve and plan the
 	 * job, say so; the first of them prints why, and all exit 2 together. */
@@ -468,7 +510,10 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	run.result.env.mpi_init_s = mpi_init_s;
 	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
-	rc = collect_environment(&run);
+	/* From here on, a rank that makes no progress for timeout_s ends the job (exit 3). */
+	rc = tl_watchdog_start(job->timeout_s, run.rank, run.me.host, &run.grid);
+	if (!rc)
+		rc = collect_environment(&run);
 	if (!rc && job->has_sweep) {
 		/* A sweep is measured and reported by src/sweep.c, which returns the status. */
 		rc = gather_ranks(&run);
@@ -485,8 +530,12 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		run.backend.ops->device(&run.backend, &run.me.gpu);
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
+	run.exec.check = job->check;
+	run.exec.host = run.me.host;
+	catch_signals(true);
 	if (!rc)
 		rc = run_steps(&run);
+	catch_signals(false);
 	record_peak_rss(&run.me);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
 	 * first step, and it measures the node in the state the steps left it in. */
@@ -505,11 +554,22 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	}
 	if (rc) {
 		/* One rank's failure ends the job; no rank is left waiting in a collective. */
-		fprintf(stderr, "trainload: rank %d: run failed (%s)\n", run.rank,
-			rc == TL_ENOMEM ? "out of memory" : "see above");
+		fprintf(stderr, "trainload: rank %d (%s): run failed (%s)\n", run.rank,
+			run.me.host, rc == TL_ENOMEM ? "out of memory" : "see above");
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
+	/* A wrong element on any rank, or steps cut short, fail the run (exit 1). */
+	uint64_t wrong = run.check_wrong;
+	if (wrong && run.rank == 0)
+		fprintf(stderr, "trainload: check: %" PRIu64 " wrong elements in all: collective "
+			"results are not correct (the ranks that saw them are named above)\n",
+			wrong);
+	if (run.result.interrupted && run.rank == 0)
+		fprintf(stderr, "trainload: interrupted after %zu measured steps%s\n",
+			run.result.nsteps, cli->output ? " (the result says \"status\": "
+			"\"interrupted\")" : "");
+	int status = wrong || run.result.interrupted ? TL_EXIT_RUN_FAILED : TL_EXIT_OK;
 	cleanup(&run);
 	MPI_Finalize();
-	return TL_EXIT_OK;
+	return status;
 }

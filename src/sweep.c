@@ -5,10 +5,8 @@
  * iteration would time the barrier's skew too); one world barrier before each size so that every
  * group starts it together. The groups are the cpu backend's: the same split of the same grid.
  *
- * Checked iterations fill the send buffers with the seeded pattern of src/sweep_plan.c and the
- * receive buffers with -1 (which no correct result holds), and compare every received element
- * with the value a correct collective leaves. The fill and the comparison lie outside the timed
- * call.
+ * Checked iterations fill and compare the buffers as training runs' checks do
+ * (include/trainload/check.h). The fill and the comparison lie outside the timed call.
  */
 #include "config.h"
 
@@ -24,6 +22,7 @@
 
 #include "backends/cpu.h"
 #include "mpi_check.h"
+#include "trainload/check.h"
 #include "trainload/cli.h"
 #include "trainload/grid.h"
 #include "trainload/metrics.h"
@@ -31,6 +30,7 @@
 #include "trainload/result.h"
 #include "trainload/sweep.h"
 #include "trainload/topo.h"
+#include "trainload/watchdog.h"
 
 #define MIB (UINT64_C(1) << 20)
 #define ALIGN 64
@@ -46,7 +46,6 @@ struct sweep {
 	int n, me, prev, next;   /* group size, index, ring neighbours */
 	int wrank, wsize;
 	uint64_t elem;
-	int corrupt_rank;   /* TRAINLOAD_TEST_CORRUPT, or -1 */
 	char host[64];
 };
 
@@ -124,54 +123,29 @@ static int issue(struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_poi
 	return 0;
 }
 
-/* Fill a checked iteration's buffers: the pattern to send, -1 where results will land. */
-static void fill(const struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_point *pt,
-		 void *sb, void *rb, uint64_t it)
+/* A checked iteration of op at pt, as this rank sees it. */
+static struct tl_check checked(const struct sweep *s, enum tl_sweep_op op,
+			       const struct tl_sweep_point *pt, uint64_t it)
 {
-	for (uint64_t i = 0; i < pt->recv_elems; i++)
-		tl_sweep_store(rb, s->job->sweep_dtype, i, -1.0);
-	if (op == TL_SWEEP_BROADCAST) {
-		/* In place: the root's buffer is both. */
-		if (s->me == 0)
-			for (uint64_t i = 0; i < pt->recv_elems; i++)
-				tl_sweep_store(rb, s->job->sweep_dtype, i,
-					       tl_sweep_send_value(op, pt, 0, i, it));
-		return;
-	}
-	for (uint64_t i = 0; i < pt->send_elems; i++)
-		tl_sweep_store(sb, s->job->sweep_dtype, i,
-			       tl_sweep_send_value(op, pt, (uint64_t)s->me, i, it));
+	return (struct tl_check){ .op = op, .pt = *pt, .n = (uint64_t)s->n, .me = (uint64_t)s->me,
+				  .from = (uint64_t)s->prev, .it = it,
+				  .dtype = s->job->sweep_dtype };
 }
 
 /* Count the received elements that differ from what a correct op leaves; name the first. */
 static uint64_t verify(const struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_point *pt,
 		       void *rb, uint64_t it)
 {
-	uint64_t wrong = 0, first = 0;
-	double got_first = 0, want_first = 0;
+	struct tl_check c = checked(s, op, pt, it);
+	struct tl_check_miss miss;
+	uint64_t wrong = tl_check_verify(&c, rb, &miss);
 
-	if (s->wrank == s->corrupt_rank && pt->recv_elems) {
-		/* TRAINLOAD_TEST_CORRUPT: for testing only, proves that a wrong element is seen. */
-		double v = tl_sweep_load(rb, s->job->sweep_dtype, 0);
-		tl_sweep_store(rb, s->job->sweep_dtype, 0, v + 1.0);
-	}
-	for (uint64_t i = 0; i < pt->recv_elems; i++) {
-		double got = tl_sweep_load(rb, s->job->sweep_dtype, i);
-		double want = tl_sweep_expected(op, pt, (uint64_t)s->n, (uint64_t)s->me, i, it);
-		if (got != want) {
-			if (!wrong++) {
-				first = i;
-				got_first = got;
-				want_first = want;
-			}
-		}
-	}
 	if (wrong)
 		fprintf(stderr,
 			"trainload: rank %d (%s): %s of %" PRIu64 " B, iteration %" PRIu64
 			": %" PRIu64 " wrong elements (first at %" PRIu64 ": %g, expected %g)\n",
-			s->wrank, s->host, tl_sweep_op_name(op), pt->bytes, it, wrong, first,
-			got_first, want_first);
+			s->wrank, s->host, tl_sweep_op_name(op), pt->bytes, it, wrong, miss.index,
+			miss.got, miss.want);
 	return wrong;
 }
 
@@ -211,13 +185,22 @@ static int run_point(struct sweep *s, enum tl_sweep_op op, uint64_t bytes, struc
 		bool check = timed && job->sweep_check && k % job->sweep_check == 0;
 		char *sb = buf + (it % sets) * set, *rb = sb + sbytes;
 
-		if (check)
-			fill(s, op, &pt, sb, rb, k);
+		if (check) {
+			struct tl_check c = checked(s, op, &pt, k);
+			tl_check_fill(&c, sb, rb);
+		}
+		tl_watchdog_enter(&(struct tl_where){
+			.what = tl_sweep_op_name(op), .phase = "sweep", .group = job->sweep_group,
+			.step = (int64_t)it, .microbatch = -1, .layer = -1, .peer = -1,
+			.bytes = pt.bytes });
+		if (tl_watchdog_stall_due((int64_t)it))
+			tl_watchdog_stall(); /* TRAINLOAD_TEST_STALL: for testing only */
 		double t0 = MPI_Wtime();
 		rc = issue(s, op, &pt, sb, rb);
 		double t = MPI_Wtime() - t0;
 		if (rc)
 			goto out;
+		tl_watchdog_leave();
 		if (timed)
 			times[k] = t;
 		if (check)
@@ -370,10 +353,8 @@ static json_t *document(const struct sweep *s, const struct tl_env *env, int nod
 
 static int setup(struct sweep *s)
 {
-	const char *corrupt = getenv("TRAINLOAD_TEST_CORRUPT");
 	int rc;
 
-	s->corrupt_rank = corrupt && *corrupt ? atoi(corrupt) : -1;
 	snprintf(s->host, sizeof(s->host), "?");
 	gethostname(s->host, sizeof(s->host) - 1);
 	TL_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &s->wrank));

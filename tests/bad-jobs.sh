@@ -9,10 +9,13 @@
 # and, optionally,
 #     # ranks: 2 4
 # (the rank counts it is run at; default "1 2 4"; 1 means both alone, without mpirun, and under
-# `mpirun -np 1`). Each run must: exit with status 2; have every expected substring on stderr,
+# `mpirun -np 1`; 0 alone only). Each run must: exit with status 2; have every expected substring on stderr,
 # the first one exactly once (only rank 0 prints); print nothing on stdout.
 #
-# Files that git holds awkwardly (a NUL byte, CRLF line ends) are written here instead.
+# Files that git holds awkwardly (a NUL byte, CRLF line ends, a huge line) are written here
+# instead, and so is the per-key part of the matrix (tests/bad-keys.sh, from the option table).
+# Paths that are no job file at all (empty, a directory, missing) are checked alone and at 2
+# ranks with their message.
 #
 # Under mpirun, errors found before MPI starts are still printed by rank 0 alone, and every rank
 # exits 2 together (run_bad, tests/lib.sh, takes no retry).
@@ -49,8 +52,17 @@ printf '# expect: :4: bad value %s for key %s in [run]: expected an unsigned int
 # A UTF-8 byte-order mark before the first section: its keys still count (and are checked).
 printf '\357\273\277[run]\nstepz = 3\n# expect: :2: unknown key %s in [run] (did you mean %s?)\n' \
 	"'stepz'" "'steps'" >generated/bom.job
+# A huge line: a megabyte without a line end is refused, not read into memory.
+{
+	printf '[run]\nsteps = '
+	head -c 1000000 /dev/zero | tr '\0' 7
+	printf '\n# expect: :2: line too long (1000008 characters, at most 198)\n'
+} >generated/huge-line.job
 files="$files $TL_TMP/generated/binary-nul.job $TL_TMP/generated/binary-control.job"
 files="$files $TL_TMP/generated/crlf-error.job $TL_TMP/generated/bom.job"
+files="$files $TL_TMP/generated/huge-line.job"
+. "$TL_SRCDIR/bad-keys.sh"
+files="$files $(ls "$TL_TMP"/generated/keys/*.job)"
 
 cr=$(printf '\r')
 
@@ -80,12 +92,31 @@ check_file() {
 	[ -n "$cf_ranks" ] || cf_ranks="1 2 4"
 	echo "== $cf_base (ranks: $cf_ranks)"
 	for cf_n in $cf_ranks; do
-		if [ "$cf_n" -eq 1 ]; then
+		if [ "$cf_n" -le 1 ]; then
 			check_run "$cf_base.alone" "$cf_file" 0
 		fi
-		check_run "$cf_base.np$cf_n" "$cf_file" "$cf_n"
+		if [ "$cf_n" -ge 1 ]; then
+			check_run "$cf_base.np$cf_n" "$cf_file" "$cf_n"
+		fi
 	done
 }
+
+# check_path LABEL PATH MESSAGE: a path that holds no job file, alone and at 2 ranks.
+check_path() {
+	for cp_n in 0 2; do
+		run_bad "$1.np$cp_n" "$cp_n" "$2: $3" "$2"
+		echo "ok: $1.np$cp_n"
+	done
+}
+: >generated/empty.job
+check_path empty "$TL_TMP/generated/empty.job" \
+	"empty job file (a job file needs at least one key = value line)" >paths.log 2>&1 ||
+	echo empty >>failed.list
+check_path directory "$TL_TMP/generated" "is a directory, not a job file" >>paths.log 2>&1 ||
+	echo directory >>failed.list
+check_path missing "$TL_TMP/generated/missing.job" \
+	"cannot open job file: No such file or directory" >>paths.log 2>&1 ||
+	echo missing >>failed.list
 
 # Open MPI takes a second or two to end a job in which a rank exited non-zero, mostly waiting:
 # the files are checked by TL_PARALLEL workers at once (default 8), each file's output in
@@ -107,6 +138,7 @@ while [ "$w" -lt "$TL_PARALLEL" ]; do
 done
 wait
 
+cat paths.log
 for file in $files; do
 	cat "$(basename "$file" .job).log"
 done

@@ -2,7 +2,8 @@
 # Included by the top-level Makefile.am: the test suite that `make check` runs.
 #
 #   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
-#   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks
+#   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks,
+#                          and so must the per-key cases tests/bad-keys.sh generates
 #   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
 #   tests/report/*.sh      trainload-report on runs made in the test and on fixed result files
 #   tests/slurm/*.sh       slurm/ scripts against a private Slurm that lib-slurm.sh starts
@@ -22,7 +23,10 @@ if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
 
-check_PROGRAMS = $(TL_UNIT_TESTS)
+# Replays of the fuzz targets (fuzz/README.md): fuzz/TARGET.c with a main() that runs files.
+TL_FUZZ_REPLAYS = tests/fuzz/replay-job
+
+check_PROGRAMS = $(TL_UNIT_TESTS) $(TL_FUZZ_REPLAYS)
 
 # The pure library alone: job, model, grid, plan, metrics, result and dry-run code link
 # without MPI, BLAS or hwloc.
@@ -88,6 +92,10 @@ tests_unit_test_cuda_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CUDA_CFLAGS)
 tests_unit_test_cuda_LDADD = libtrainload.la $(CMOCKA_LIBS)
 endif
 
+tests_fuzz_replay_job_SOURCES = tests/fuzz-replay.c fuzz/job.c fuzz/fuzz.h
+tests_fuzz_replay_job_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_fuzz_replay_job_LDADD = $(TL_UNIT_LDADD)
+
 tests_unit_test_topo_SOURCES = tests/unit/test_topo.c
 tests_unit_test_topo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
 tests_unit_test_topo_LDADD = libtrainload.la $(CMOCKA_LIBS) $(HWLOC_LIBS)
@@ -131,7 +139,12 @@ TL_BAD_JOBS = \
 	tests/data/bad/compute-dtype.job \
 	tests/data/bad/cuda-f64.job \
 	tests/data/bad/model-overflow.job \
-	tests/data/bad/not-implemented-watchdog.job \
+	tests/data/bad/check-null.job \
+	tests/data/bad/ep-experts.job \
+	tests/data/bad/batch-overflow.job \
+	tests/data/bad/sweep-points.job \
+	tests/data/bad/ffn-tp.job \
+	tests/data/bad/memory-node.job \
 	tests/data/bad/not-implemented-cp.job \
 	tests/data/bad/sweep-op.job \
 	tests/data/bad/sweep-min-max.job \
@@ -143,6 +156,7 @@ TL_BAD_JOBS = \
 
 TL_SCRIPT_TESTS = \
 	tests/bad-jobs.sh \
+	tests/fuzz-replay.sh \
 	tests/mpi/cli.sh \
 	tests/mpi/run-1rank.sh \
 	tests/mpi/run-np1.sh \
@@ -154,6 +168,10 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
 	tests/mpi/sweep.sh \
+	tests/mpi/watchdog.sh \
+	tests/mpi/check.sh \
+	tests/mpi/kill.sh \
+	tests/mpi/rank-error.sh \
 	tests/report/scaling.sh \
 	tests/report/golden.sh \
 	tests/slurm/sweep-cli.sh \
@@ -174,7 +192,8 @@ AM_TESTS_ENVIRONMENT = \
 	export top_srcdir top_builddir TL_VERSION JQ MPIRUN TL_BAD_JOBS;
 
 EXTRA_DIST += \
-	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh \
+	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh tests/bad-keys.sh \
+	fuzz/README.md fuzz/run.sh fuzz/targets fuzz/packages.debian $(TL_FUZZ_REGRESS) \
 	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES) \
 	tests/data/good/cuda-tiny.job
 
@@ -187,6 +206,9 @@ TL_REPORT_FILES = \
 	tests/data/report/cpu-small-4r.json \
 	tests/data/report/future-schema.json \
 	tests/data/report/golden.md
+
+# Crashers the fuzzers found, kept as regression inputs (tests/fuzz-replay.sh).
+TL_FUZZ_REGRESS = fuzz/regress/job/.keep
 
 # Scratch directories of failed script tests (passing ones remove their own).
 clean-local: tl-clean-tests

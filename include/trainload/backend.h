@@ -16,6 +16,7 @@
 #include "trainload/plan.h"
 
 struct tl_backend;
+struct tl_check_miss;
 
 /* The device a rank drives, as reported (ranks[].gpu); all empty for host backends. */
 struct tl_device {
@@ -72,6 +73,15 @@ struct tl_backend_ops {
 
 	/* Optional (NULL for host backends): the device this rank drives, once init is done. */
 	void (*device)(struct tl_backend *be, struct tl_device *out);
+
+	/* Data checking (run.check), called by the executor outside its timed calls, and NULL in
+	 * a backend that moves no data. check_fill: before a communication op (not a wait) is
+	 * issued, fill its input with the pattern of step (include/trainload/check.h) and its
+	 * output with -1. check_verify: once the op has completed, return how many received
+	 * elements differ from what a correct op leaves, the first of them in *miss. */
+	void (*check_fill)(struct tl_backend *be, const struct tl_op *op, uint64_t step);
+	uint64_t (*check_verify)(struct tl_backend *be, const struct tl_op *op, uint64_t step,
+				 struct tl_check_miss *miss);
 
 	/* Free everything init allocated; collective. */
 	void (*fini)(struct tl_backend *be);

@@ -12,7 +12,8 @@ struct tl_cli {
 	int argc;
 	char **argv;
 	const char *job_file; /* NULL: the built-in default job */
-	char **sets;          /* --set arguments, in order */
+	char **sets;          /* --set arguments, in order (--timeout S among them) */
+	char *timeout_set;    /* --timeout S as "run.timeout_s=S" */
 	int nsets;
 	const char *output;   /* --output FILE.json, or NULL */
 	bool quiet;

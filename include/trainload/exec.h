@@ -26,7 +26,7 @@ struct tl_step {
 	uint64_t ops[TL_OP_KINDS];        /* ops executed, by kind */
 };
 
-/* Refuse (into diag, naming the key) what this executor cannot run yet. */
+/* Refuse (into diag, naming the key) what this executor cannot run (yet). */
 int tl_exec_check(const struct tl_job *job, struct tl_diag *diag);
 
 /* Monotonic wall-clock time in seconds. */
@@ -66,6 +66,15 @@ struct tl_exec {
 	struct tl_coll_stat *stats;
 	int nstats;
 	int measuring;      /* collect stats (off during warm-up) */
+	size_t *slot_op;    /* per slot: the index of the op started in it */
+	int64_t step;       /* the step under way, from 0, warm-up steps included */
+	/* run.check: every check-th step (from step 0) the backend fills each communication
+	 * op's buffers with a seeded pattern and compares what arrives (include/trainload/
+	 * check.h), outside the timed calls. 0: off. */
+	uint64_t check;
+	uint64_t wrong;     /* elements found wrong so far */
+	uint64_t wrong_ops; /* ops that received any */
+	const char *host;   /* for messages */
 };
 
 int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan *plan);

@@ -50,6 +50,7 @@ struct tl_rank_info {
 	double compute_s, bubble_s, optimizer_s;
 	double comm_exposed_s[TL_GROUPS];
 	uint64_t ops_per_step[TL_OP_KINDS];
+	uint64_t check_wrong; /* run.check: received elements found wrong, all checked steps */
 };
 
 struct tl_result {
@@ -67,6 +68,7 @@ struct tl_result {
 	bool peak_given;                /* from --peak-tflops rather than calibrated */
 	struct tl_coll_stat *colls;     /* merged over ranks (tl_stats_gather_colls) */
 	int ncolls;
+	bool interrupted;               /* SIGINT or SIGTERM ended the steps early */
 };
 
 /* The conventions every output states in its header. */

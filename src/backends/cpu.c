@@ -8,6 +8,11 @@
  * so that MPI's rank in a group communicator is the grid's index. Pipeline messages name a world
  * rank (op->peer) and go over the world duplicate, apart from every collective.
  *
+ * Checking (run.check). On a checked step each communication op's input is filled with the
+ * seeded pattern of include/trainload/check.h and its output with -1, and what arrives is
+ * compared; for this, pipeline sends get a region of their own and ZeRO-2/3 buckets do not wrap
+ * (so a checked run holds all of the gradients, as ZeRO-0/1 does): src/backends/operands.c.
+ *
  * Memory. Operands lie in the regions of src/backends/operands.h; init allocates each and
  * writes every page of it. Peak RSS with memory = full is thus about the model's
  * memory_bytes_per_rank plus the GEMM scratch, the communication buffers and the libraries' own.
@@ -34,6 +39,7 @@
 #include "mpi_check.h"
 #include "backends/cpu.h"
 #include "trainload/backend.h"
+#include "trainload/check.h"
 #include "trainload/exec.h"
 #include "trainload/half.h"
 
@@ -61,6 +67,7 @@ struct cpu {
 	MPI_Comm comm[TL_GRID_GROUPS]; /* [TL_GROUP_WORLD]: the world duplicate, for sends */
 	struct slot *slots;
 	MPI_Request *reqs; /* every slot's requests, one allocation */
+	uint64_t index[TL_GRID_GROUPS], size[TL_GRID_GROUPS]; /* this rank in each group */
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -201,6 +208,8 @@ static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct 
 			return rc;
 		TL_MPI_CHECK(MPI_Comm_size(cpu->comm[g], &size));
 		TL_MPI_CHECK(MPI_Comm_rank(cpu->comm[g], &index));
+		cpu->index[g] = me;
+		cpu->size[g] = (uint64_t)size;
 		if ((uint64_t)size != tl_grid_group_size(grid, g) || (uint64_t)index != me) {
 			fprintf(stderr,
 				"trainload: rank %d: %s communicator has rank %d of %d, the grid "
@@ -278,9 +287,10 @@ static int allocate(struct cpu *cpu)
 		if (!r->size)
 			continue;
 		if (r->size > SIZE_MAX || posix_memalign(&p, 64, (size_t)r->size)) {
-			fprintf(stderr, "trainload: rank %d: cannot allocate the %s buffer (%llu "
-				"bytes)\n", world_rank(), tl_region_names[i],
-				(unsigned long long)r->size);
+			char what[96];
+			snprintf(what, sizeof(what), "posix_memalign(%s buffer, %llu bytes)",
+				 tl_region_names[i], (unsigned long long)r->size);
+			tl_rank_report(what, __FILE__, __LINE__, "out of memory");
 			return TL_ENOMEM;
 		}
 		r->base = p;
@@ -560,6 +570,61 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 	return 0;
 }
 
+/* ---- checking ---- */
+
+/* The op as the check sees it: the sweep's op of the same kind, on this rank's group. Pipeline
+ * messages are a sendrecv between world ranks. */
+static struct tl_check checked(const struct cpu *cpu, const struct tl_op *op, uint64_t step)
+{
+	static const enum tl_sweep_op as[TL_OP_KINDS] = {
+		[TL_OP_ALLREDUCE] = TL_SWEEP_ALLREDUCE, [TL_OP_REDUCE_SCATTER] = TL_SWEEP_REDUCE_SCATTER,
+		[TL_OP_ALLGATHER] = TL_SWEEP_ALLGATHER, [TL_OP_ALLTOALL] = TL_SWEEP_ALLTOALL,
+		[TL_OP_SEND] = TL_SWEEP_SENDRECV,	[TL_OP_RECV] = TL_SWEEP_SENDRECV,
+	};
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
+	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
+	struct tl_check c = { .op = as[op->kind], .it = step, .dtype = cpu->o.comm_dtype,
+			      .n = p2p ? 2 : cpu->size[op->group],
+			      .me = p2p ? cpu->plan->rank : cpu->index[op->group],
+			      .from = (uint64_t)op->peer, .in_place = co->x.region == co->y.region &&
+								 co->x.off == co->y.off };
+
+	tl_sweep_point(c.op, op->bytes, cpu->o.comm_elem, c.n, &c.pt);
+	return c;
+}
+
+static void cpu_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
+{
+	struct cpu *cpu = be->priv;
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
+	struct tl_check c = checked(cpu, op, step);
+
+	/* A staged input is converted from the gradients as the op is issued: the pattern goes
+	 * there, in compute_dtype (small integers, exact in every dtype). */
+	if (co->conv == CONV_BEFORE) {
+		struct tl_check src = c;
+		src.dtype = cpu->o.compute_dtype;
+		src.in_place = false;
+		tl_check_fill(&src, tl_operands_at(&cpu->o, &co->z), NULL);
+	} else {
+		tl_check_fill(&c, op->kind == TL_OP_RECV ? NULL : tl_operands_at(&cpu->o, &co->x), NULL);
+	}
+	if (op->kind != TL_OP_SEND)
+		tl_check_fill(&(struct tl_check){ .op = c.op, .pt = c.pt, .n = c.n, .me = c.me,
+						  .dtype = c.dtype, .in_place = c.in_place },
+			      NULL, tl_operands_at(&cpu->o, &co->y));
+}
+
+static uint64_t cpu_check_verify(struct tl_backend *be, const struct tl_op *op, uint64_t step,
+				 struct tl_check_miss *miss)
+{
+	struct cpu *cpu = be->priv;
+	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
+	struct tl_check c = checked(cpu, op, step);
+
+	return tl_check_verify(&c, tl_operands_at(&cpu->o, &co->y), miss);
+}
+
 /* ---- calibration ---- */
 
 static double timed_gemm(const struct cpu *cpu, int n, const void *a, const void *b, void *c)
@@ -657,6 +722,8 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.coll_test = cpu_coll_test,
 	.coll_wait = cpu_coll_wait,
 	.calibrate = cpu_calibrate,
+	.check_fill = cpu_check_fill,
+	.check_verify = cpu_check_verify,
 	.fini = cpu_fini,
 };
 

@@ -15,7 +15,8 @@
 
 const char *const tl_region_names[R_COUNT] = {
 	[R_WEIGHTS] = "weights", [R_GRADS] = "gradients", [R_STAGE] = "comm-dtype gradients",
-	[R_SHARD] = "ZeRO shard", [R_SEND] = "send",      [R_RECV] = "receive",
+	[R_SHARD] = "ZeRO shard", [R_SEND] = "send",      [R_PSEND] = "pipeline send",
+	[R_RECV] = "receive",
 	[R_OPTIM] = "optimizer",  [R_ACT] = "activations", [R_A] = "GEMM A",
 	[R_B] = "GEMM B",         [R_C] = "GEMM C",
 };
@@ -253,7 +254,9 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 			*c += total;
 		}
 		int buf = o->staged ? R_STAGE : R_GRADS;
-		bool fixed = job->zero < 2; /* ZeRO-2/3: sharded, the buckets wrap */
+		/* ZeRO-2/3: sharded, the buckets wrap; with run.check they may not, since a
+		 * bucket's pattern must stay as it was while it is reduced. */
+		bool fixed = job->zero < 2 || job->check;
 		uint64_t in = op->kind == TL_OP_ALLREDUCE ? total : n * per;
 		co->x = span(buf, fixed, off * ce, in * ce);
 		co->y = op->kind == TL_OP_ALLREDUCE ? co->x
@@ -299,7 +302,9 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 		co->y = span(R_RECV, true, 0, n * per * ce);
 		break;
 	case TL_OP_SEND:
-		co->x = span(R_SEND, true, 0, total * ce);
+		/* With run.check, pipeline sends (started, and outstanding while tensor-parallel
+		 * collectives fill the send buffer with their own pattern) have their own. */
+		co->x = span(job->check ? R_PSEND : R_SEND, true, 0, total * ce);
 		co->y = span(R_RECV, true, 0, 0);
 		break;
 	default: /* TL_OP_RECV */
@@ -408,6 +413,7 @@ int tl_operands_fill_dtype(const struct operands *o, int region)
 	case R_B:
 		return o->compute_dtype;
 	case R_SEND:
+	case R_PSEND:
 		return o->comm_dtype;
 	default:
 		return TL_DTYPE_SAME; /* zeros */

@@ -65,6 +65,7 @@ enum region_id {
 	R_STAGE,
 	R_SHARD,
 	R_SEND,
+	R_PSEND, /* run.check: pipeline sends, apart from the other sends */
 	R_RECV,
 	R_OPTIM,
 	R_ACT,

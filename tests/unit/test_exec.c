@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the executor refuses to run (tl_exec_check, src/exec.c): what --dry-run plans but this
- * version does not run yet (result checking, the watchdog, a sweep on cuda), and backend = cuda
- * in a build without it. Each refusal names
+ * version does not run yet (a sweep on cuda, result checking on cuda), backend = cuda in a
+ * build without it, and result checking on the null backend, which moves no data. Each refusal
+ * names
  * the file and line of the key that asks for it (or its --set), and all of them are reported at
  * once; every other resolved job runs. tl_job_resolve itself accepts all of these
  * (tests/unit/test_job.c).
@@ -30,6 +31,7 @@ static int check_text(struct ctx *c, const char *text, uint64_t world)
 }
 
 #define LATER(what) "running " what " is not implemented yet (--dry-run plans it)"
+#define NO_DATA(n) "check = " n " needs a backend that moves data (backend = null moves none)"
 #define REBUILD                                                                                  \
 	"backend = cuda needs a trainload built with CUDA: rebuild it with ./configure "         \
 	"--with-cuda (--dry-run plans it)"
@@ -45,6 +47,9 @@ static void test_cuda(void **state)
 	assert_int_equal(check_text(c, "[sweep]\nop = allreduce\n[run]\nbackend = cuda\n", 1),
 			 TL_EINPUT);
 	expect_msgs(&c->diag, "t.job:4: " LATER("a sweep on backend = cuda (NCCL)"));
+	assert_int_equal(check_text(c, "[run]\nbackend = cuda\ncheck = 2\n", 1), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:3: check = 2 is not implemented for backend = cuda yet "
+			      "(backend = cpu checks data)");
 #else
 	assert_int_equal(check_text(c, "[run]\nbackend = cuda\n", 1), TL_EINPUT);
 	expect_msgs(&c->diag, "t.job:2: " REBUILD);
@@ -60,34 +65,17 @@ static void test_cuda(void **state)
 static void test_refused(void **state)
 {
 	struct ctx *c = *state;
-	static const struct {
-		const char *text;
-		uint64_t world;
-		const char *want;
-	} rows[] = {
-	    {"[run]\ncheck = 5\n", 1, "t.job:2: " LATER("collective result checking (check > 0)")},
-	    {"[run]\nsteps = 3\ntimeout_s = 60\n", 4,
-	     "t.job:3: " LATER("the watchdog (timeout_s > 0)")},
-	};
 
-	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-		if (check_text(c, rows[i].text, rows[i].world) != TL_EINPUT)
-			fail_msg("row %zu accepted for running: %s", i, rows[i].text);
-		expect_msgs(&c->diag, rows[i].want);
-	}
-
-	/* several at once: all reported, each at its own line */
-	int rc = check_text(c, "[run]\ntimeout_s = 10\ncheck = 1\n", 2);
-	assert_int_equal(rc, TL_EINPUT);
-	expect_msgs(&c->diag, "t.job:3: " LATER("collective result checking (check > 0)"),
-	            "t.job:2: " LATER("the watchdog (timeout_s > 0)"));
+	assert_int_equal(check_text(c, "[run]\ncheck = 5\nbackend = null\n", 1), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:2: " NO_DATA("5"));
 
 	/* an override is named as such */
 	ctx_reset(c);
 	assert_int_equal(tl_job_set(&c->job, "run.check=2", &c->diag), 0);
+	assert_int_equal(tl_job_set(&c->job, "run.backend=null", &c->diag), 0);
 	assert_int_equal(tl_job_resolve(&c->job, 1, &c->diag), 0);
 	assert_int_equal(tl_exec_check(&c->job, &c->diag), TL_EINPUT);
-	expect_msgs(&c->diag, "--set run.check: " LATER("collective result checking (check > 0)"));
+	expect_msgs(&c->diag, "--set run.check: " NO_DATA("2"));
 }
 
 /* Everything else that resolves runs: every parallel layout the plan has, ZeRO, MoE, sequence
@@ -114,6 +102,8 @@ static void test_accepted(void **state)
 	    {"[run]\nbind = package\n", 4},
 	    {"[run]\nbind = none\nthreads_per_rank = 1\n", 1},
 	    {"[run]\nstraggler_pct = 10\n", 2},
+	    {"[run]\ncheck = 1\ntimeout_s = 60\n", 4},
+	    {"[run]\ncheck = 3\n[parallel]\nzero = 3\n", 2},
 	    {"[run]\nrecompute = full\nmemory = lean\n", 1},
 	    {"[run]\nrecompute = selective\nbackend = null\n", 2},
 	    {"[parallel]\noverlap = no\nbucket_mb = 1\n", 4},
