@@ -43,7 +43,10 @@ cd "$work"
 if [ "$how" = replay ]; then
 	exec ./"fuzz-$target" -runs=0 corpus
 fi
-# -max_len: job files are short; longer inputs only slow the search down. Crashers (crash-*,
-# leak-*, timeout-*) are written to the regression folder, which make check replays.
-exec ./"fuzz-$target" -max_total_time="$how" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+# -max_len: the largest seed, and at least 4096 (job files are short, result documents are
+# not); longer inputs only slow the search down. Crashers (crash-*, leak-*, timeout-*) are
+# written to the regression folder, which make check replays.
+max_len=$(find corpus -type f -printf '%s\n' | sort -n | tail -n 1)
+[ "${max_len:-0}" -ge 4096 ] || max_len=4096
+exec ./"fuzz-$target" -max_total_time="$how" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
 	-print_final_stats=1 -artifact_prefix="$top/fuzz/regress/$target/" corpus

@@ -36,19 +36,37 @@ static FILE *open_in(const char *dir, const char *name)
 	return f;
 }
 
+/* A model's name inside a gnuplot single-quoted string: a quote doubled, control characters
+ * (a newline would end the command) left out. The names come from result files. */
+static const char *quoted(const char *name, char *buf, size_t len)
+{
+	size_t out = 0;
+
+	for (const char *p = name; *p && out + 3 < len; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			continue;
+		if (*p == '\'')
+			buf[out++] = '\'';
+		buf[out++] = *p;
+	}
+	buf[out] = '\0';
+	return buf;
+}
+
 /* One job's table: ranks, tokens/s, ideal tokens/s, efficiency %, then the breakdown. */
 static int write_data(const struct tl_report_group *g, const struct tl_report_inputs *in,
 		      const char *dir, size_t index)
 {
-	char name[32];
 	const struct tl_run *base = &in->runs[g->runs[g->base]];
+	char file[32], name[160];
 
-	snprintf(name, sizeof(name), "report-%zu.dat", index + 1);
-	FILE *f = open_in(dir, name);
+	snprintf(file, sizeof(file), "report-%zu.dat", index + 1);
+	FILE *f = open_in(dir, file);
 	if (!f)
 		return -1;
 	fprintf(f, "# %s (job %s), %s scaling\n# ranks tokens/s ideal efficiency%% compute",
-		g->model_name, g->key, g->scaling == TL_SCALING_STRONG ? "strong" : "weak");
+		quoted(g->model_name, name, sizeof(name)), g->key,
+		g->scaling == TL_SCALING_STRONG ? "strong" : "weak");
 	for (int k = 0; k < TL_REPORT_GROUPS; k++)
 		fprintf(f, " %s", tl_grid_group_name(tl_report_groups[k]));
 	fprintf(f, " bubble optimizer other\n");
@@ -67,16 +85,18 @@ static int write_data(const struct tl_report_group *g, const struct tl_report_in
 
 static void plot_lines(FILE *gp, const struct tl_report *rep, int column, bool ideal)
 {
+	char name[160];
+
 	fprintf(gp, "plot ");
 	for (size_t g = 0; g < rep->count; g++) {
 		const char *sep = g ? ", \\\n     " : "";
 		fprintf(gp, "%s'report-%zu.dat' using 1:%d with linespoints lw 2 pt 7 lc %zu title "
 			    "'%s'",
-			sep, g + 1, column, g + 1, rep->groups[g].model_name);
+			sep, g + 1, column, g + 1, quoted(rep->groups[g].model_name, name, sizeof(name)));
 		if (ideal)
 			fprintf(gp, ", \\\n     'report-%zu.dat' using 1:3 with lines dt 2 lc %zu "
 				    "title '%s ideal'",
-				g + 1, g + 1, rep->groups[g].model_name);
+				g + 1, g + 1, quoted(rep->groups[g].model_name, name, sizeof(name)));
 	}
 	if (!ideal)
 		fprintf(gp, ", \\\n     100 with lines dt 2 lc 'grey' title 'ideal'");
@@ -94,6 +114,7 @@ static void write_script(FILE *gp, const struct tl_report *rep)
 		{ "svg size 800,500 dynamic background rgb 'white'", "svg" },
 		{ "pngcairo size 800,500", "png" },
 	};
+	char name[160];
 
 	fprintf(gp, "# Written by trainload-report %s; run it in this folder: gnuplot report.gp\n"
 		    "set grid\nset xlabel 'ranks'\n",
@@ -122,7 +143,8 @@ static void write_script(FILE *gp, const struct tl_report *rep)
 				    "unset logscale y\n"
 				    "set key outside right top\nset ylabel 'seconds per step'\n"
 				    "set xlabel 'ranks'\nset title 'Where the time goes: %s'\n",
-				suffix, terminals[t][1], rep->groups[g].model_name);
+				suffix, terminals[t][1],
+				quoted(rep->groups[g].model_name, name, sizeof(name)));
 			fprintf(gp, "plot 'report-%zu.dat' using 5:xtic(1) lc rgb '%s' title "
 				    "'compute'",
 				g + 1, part_colours[0]);

@@ -23,6 +23,13 @@ const char tl_report_conventions[] =
 	"efficiency = t1/(N x tN); collective times = max over ranks of the per-call mean; busbw "
 	"as nccl-tests";
 
+/* A string member of a result, "?" when it is missing or not a string: the files are users'. */
+static const char *text(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "?";
+}
+
 static const char *scaling_name(enum tl_scaling s)
 {
 	return s == TL_SCALING_STRONG ? "strong" : "weak";
@@ -135,8 +142,8 @@ static void md_collectives(const struct tl_report_group *g, const struct tl_repo
 			}
 			fprintf(out, "| %d | %s | %s | %lld | %lld | %lld | %.1f | %.3f | %.3f |\n",
 				in->runs[g->runs[i]].ranks,
-				json_string_value(json_object_get(c, "op")),
-				json_string_value(json_object_get(c, "group")),
+				text(c, "op"),
+				text(c, "group"),
 				(long long)json_integer_value(json_object_get(c, "group_size")),
 				(long long)json_number_value(json_object_get(c, "count_per_step")),
 				(long long)json_integer_value(json_object_get(c, "bytes")),
@@ -261,9 +268,9 @@ static void md_stragglers(const struct tl_report_inputs *in, FILE *out)
 				fprintf(out, "| %s | %d | %lld | %s | %s | %s | %.4g | %.4g | %.1f%% |\n",
 					base_name(run->path), run->ranks,
 					(long long)json_integer_value(json_object_get(rk, "rank")),
-					json_string_value(json_object_get(rk, "host")),
-					json_string_value(json_object_get(rk, "cpuset")),
-					json_string_value(json_object_get(s, "phase")),
+					text(rk, "host"),
+					text(rk, "cpuset"),
+					text(s, "phase"),
 					json_number_value(json_object_get(s, "value")),
 					json_number_value(json_object_get(s, "median")),
 					json_number_value(json_object_get(s, "worse_pct")));

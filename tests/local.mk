@@ -24,7 +24,7 @@ TL_UNIT_TESTS += tests/unit/test_cuda
 endif
 
 # Replays of the fuzz targets (fuzz/README.md): fuzz/TARGET.c with a main() that runs files.
-TL_FUZZ_REPLAYS = tests/fuzz/replay-job
+TL_FUZZ_REPLAYS = tests/fuzz/replay-job tests/fuzz/replay-report
 
 check_PROGRAMS = $(TL_UNIT_TESTS) $(TL_FUZZ_REPLAYS)
 
@@ -95,6 +95,9 @@ endif
 tests_fuzz_replay_job_SOURCES = tests/fuzz-replay.c fuzz/job.c fuzz/fuzz.h
 tests_fuzz_replay_job_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_fuzz_replay_job_LDADD = $(TL_UNIT_LDADD)
+tests_fuzz_replay_report_SOURCES = tests/fuzz-replay.c fuzz/report.c fuzz/fuzz.h
+tests_fuzz_replay_report_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_fuzz_replay_report_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_topo_SOURCES = tests/unit/test_topo.c
 tests_unit_test_topo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(HWLOC_CFLAGS)
@@ -208,7 +211,7 @@ TL_REPORT_FILES = \
 	tests/data/report/golden.md
 
 # Crashers the fuzzers found, kept as regression inputs (tests/fuzz-replay.sh).
-TL_FUZZ_REGRESS = fuzz/regress/job/.keep
+TL_FUZZ_REGRESS = fuzz/regress/job/.keep fuzz/regress/report/.keep
 
 # Scratch directories of failed script tests (passing ones remove their own).
 clean-local: tl-clean-tests
