@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,15 @@ static double num(const json_t *obj, const char *key)
 	return json_number_value(json_object_get(obj, key));
 }
 
+/* A count: a non-negative integer member, 0 when it is missing, negative or not an integer
+ * (the files are users': fuzz/report.c feeds anything). */
+static uint64_t count(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v)
+							       : 0;
+}
+
 /* The p-th percentile of one field of every step, path given as (object key, key or NULL). */
 static double steps_percentile(const json_t *steps, const char *outer, const char *inner,
 			       const char *innermost, double p)
@@ -160,20 +170,21 @@ static void interpret(struct tl_run *run, const char *name)
 	}
 	json_t *model = json_object_get(job, "model"), *par = json_object_get(job, "parallel");
 	if (!json_is_object(model) || !json_is_object(par) || !json_is_object(world) ||
-	    !json_is_object(plan) || !json_is_integer(json_object_get(world, "ranks")) ||
-	    num(world, "ranks") < 1 || !json_is_array(json_object_get(doc, "steps"))) {
-		set_why(run, TL_RUN_UNUSABLE, "%s: lacks job, world, plan or steps", name);
+	    !json_is_object(plan) || count(world, "ranks") < 1 || count(world, "ranks") > INT_MAX ||
+	    count(world, "nodes") > INT_MAX || !json_is_array(json_object_get(doc, "steps"))) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: lacks job, world (ranks 1 to %d), plan or steps",
+			name, INT_MAX);
 		return;
 	}
 	curve_key(job, run->key);
 	run->model_name = json_string_value(json_object_get(model, "name"));
 	if (!run->model_name)
 		run->model_name = "?";
-	run->ranks = (int)num(world, "ranks");
-	run->nodes = (int)num(world, "nodes");
-	run->dp = (uint64_t)num(world, "dp");
-	run->global_batch = (uint64_t)num(par, "global_batch");
-	run->tokens_per_step = (uint64_t)num(plan, "tokens_per_step");
+	run->ranks = (int)count(world, "ranks");
+	run->nodes = (int)count(world, "nodes");
+	run->dp = count(world, "dp");
+	run->global_batch = count(par, "global_batch");
+	run->tokens_per_step = count(plan, "tokens_per_step");
 	run->model_flops_per_step = num(plan, "model_flops_per_step");
 	run->peak_tflops_per_rank = num(json_object_get(doc, "summary"), "peak_tflops_per_rank");
 

@@ -28,10 +28,10 @@
 #include "trainload/model.h"
 #include "trainload/report.h"
 
-void tl_scaling_figures(enum tl_scaling scaling, int ranks_1, double t_1, int ranks_n, double t_n,
-			double *speedup, double *efficiency)
+void tl_scaling_figures(enum tl_scaling scaling, uint64_t ranks_1, double t_1, uint64_t ranks_n,
+			double t_n, double *speedup, double *efficiency)
 {
-	double n = ranks_1 > 0 ? (double)ranks_n / ranks_1 : 0;
+	double n = ranks_1 > 0 ? (double)ranks_n / (double)ranks_1 : 0;
 
 	*speedup = *efficiency = 0;
 	if (t_n <= 0 || n <= 0)
@@ -124,8 +124,8 @@ static int add_points(struct points pts[TL_OP_KINDS][TL_GRID_GROUPS], size_t *fr
 		double n = json_number_value(json_object_get(c, "group_size"));
 		double bytes = json_number_value(json_object_get(c, "bytes"));
 		double us = json_number_value(json_object_get(c, "time_us"));
-		if (kind < 0 || (group < 0 && !everywhere) || n < 2 || bytes <= 0 || !(us > 0) ||
-		    !isfinite(us))
+		if (kind < 0 || (group < 0 && !everywhere) || !(n >= 2 && n <= 1e15) ||
+		    !(bytes > 0) || !isfinite(bytes) || !(us > 0) || !isfinite(us))
 			continue;
 		double bus = bytes * tl_busbw_factor((enum tl_op_kind)kind, (uint64_t)n);
 		for (int g = 0; g < TL_GRID_GROUPS; g++) {
@@ -288,7 +288,9 @@ static int price_stages(struct tl_report_group *grp, struct tl_job *job, uint64_
 
 static uint64_t ranks_per_node_of(const struct tl_run *run)
 {
-	return run->nodes > 0 ? (uint64_t)(run->ranks + run->nodes - 1) / (uint64_t)run->nodes : 0;
+	uint64_t ranks = (uint64_t)run->ranks, nodes = (uint64_t)run->nodes;
+
+	return nodes ? (ranks + nodes - 1) / nodes : 0;
 }
 
 /* The stage that does the most GEMM work sets the pace of the step. */
@@ -465,7 +467,8 @@ static int build_group(struct tl_report_group *grp, const struct tl_report_input
 	const struct tl_run *base = &in->runs[grp->runs[grp->base]];
 	for (size_t i = 0; i < grp->count; i++) {
 		const struct tl_run *r = &in->runs[grp->runs[i]];
-		tl_scaling_figures(grp->scaling, base->ranks, base->fig.p50, r->ranks, r->fig.p50,
+		tl_scaling_figures(grp->scaling, (uint64_t)base->ranks, base->fig.p50,
+				   (uint64_t)r->ranks, r->fig.p50,
 				   &grp->speedup[i], &grp->efficiency[i]);
 	}
 	if (fit_collectives(grp, in))

@@ -209,7 +209,7 @@ static double predicted_efficiency(const struct tl_report_group *g,
 	const struct tl_run *base = &in->runs[g->runs[g->base]];
 	double speedup, efficiency;
 
-	tl_scaling_figures(g->scaling, base->ranks, base->fig.p50, (int)p->ranks, p->step_s,
+	tl_scaling_figures(g->scaling, (uint64_t)base->ranks, base->fig.p50, p->ranks, p->step_s,
 			   &speedup, &efficiency);
 	return efficiency;
 }

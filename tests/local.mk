@@ -211,7 +211,8 @@ TL_REPORT_FILES = \
 	tests/data/report/golden.md
 
 # Crashers the fuzzers found, kept as regression inputs (tests/fuzz-replay.sh).
-TL_FUZZ_REGRESS = fuzz/regress/job/.keep fuzz/regress/report/.keep
+TL_FUZZ_REGRESS = fuzz/regress/job/.keep fuzz/regress/report/.keep \
+	fuzz/regress/report/crash-71baa1f0f1c2bf497938e2c8ed2ee2be1c066801
 
 # Scratch directories of failed script tests (passing ones remove their own).
 clean-local: tl-clean-tests

@@ -136,7 +136,7 @@ void tl_report_free(struct tl_report *rep);
 /* Speedup and efficiency of a run of ranks_n ranks and step time t_n against the base run:
  * N = ranks_n / ranks_1; weak: speedup N·t_1/t_n, efficiency t_1/t_n; strong: speedup
  * t_1/t_n, efficiency t_1/(N·t_n). */
-void tl_scaling_figures(enum tl_scaling scaling, int ranks_1, double t_1, int ranks_n, double t_n,
-			double *speedup, double *efficiency);
+void tl_scaling_figures(enum tl_scaling scaling, uint64_t ranks_1, double t_1, uint64_t ranks_n,
+			double t_n, double *speedup, double *efficiency);
 
 #endif
