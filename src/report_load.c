@@ -405,7 +405,8 @@ static char **expand(char *const *paths, size_t npaths, size_t *count)
 				size_t len = strlen(paths[i]) + strlen(e->d_name) + 2;
 				if (!(full = malloc(len)))
 					goto oom;
-				snprintf(full, len, "%s/%s", paths[i], e->d_name);
+				snprintf(full, len, "%s%s%s", paths[i],
+					 has_suffix(paths[i], "/") ? "" : "/", e->d_name);
 				name = full;
 			}
 			if (n == cap) {
