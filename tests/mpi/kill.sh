@@ -43,7 +43,11 @@ wait_lines() {
 
 # rank_pid R: the pid of world rank R among mpirun's children.
 rank_pid() {
-	for rp in $(ps -o pid= --ppid "$PID"); do
+	# mpirun's children, from /proc (ps is not on a minimal system): field 4 of
+	# /proc/PID/stat, after the command name in parentheses, is the parent's pid
+	for rp in $(for st in /proc/[0-9]*/stat; do
+		sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$st" 2>/dev/null
+	done | awk -v parent="$PID" '$2 == parent { print $1 }'); do
 		if tr '\0' '\n' <"/proc/$rp/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
 			echo "$rp"
 			return
