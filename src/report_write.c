@@ -41,23 +41,6 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* 12,345 */
-static const char *grouped(double v, char *buf, size_t len)
-{
-	char digits[32];
-	size_t n, out = 0;
-
-	snprintf(digits, sizeof(digits), "%.0f", v);
-	n = strlen(digits);
-	for (size_t i = 0; i < n && out + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0 && digits[i - 1] != '-')
-			buf[out++] = ',';
-		buf[out++] = digits[i];
-	}
-	buf[out] = '\0';
-	return buf;
-}
-
 static const char *pct(double share, char *buf, size_t len)
 {
 	snprintf(buf, len, "%.1f%%", 100 * share);
@@ -95,7 +78,7 @@ static void md_scaling(const struct tl_report_group *g, const struct tl_report_i
 		fprintf(out, "| %d | %d | %llu | %zu | %.4f | %.4f | %s | %.2f | %s | %.4f | %s | %s "
 			     "| %s%s |\n",
 			r->nodes, r->ranks, (unsigned long long)r->dp, f->steps, f->p50, f->p95,
-			grouped(f->tokens_per_s, tok, sizeof(tok)), g->speedup[i],
+			tl_grouped(f->tokens_per_s, tok, sizeof(tok)), g->speedup[i],
 			pct(g->efficiency[i], a, sizeof(a)), f->model_tflops_per_rank,
 			f->mfu > 0 ? pct(f->mfu, b, sizeof(b)) : "n/a",
 			pct(f->exposed_share, c, sizeof(c)), base_name(r->path),
@@ -240,7 +223,7 @@ static void md_projection(const struct tl_report_group *g, const struct tl_repor
 		}
 		fprintf(out, "| %llu | %llu | %.4f | %s | %s | %s | %s |\n",
 			(unsigned long long)p->ranks, (unsigned long long)p->nodes, p->step_s,
-			measured, error, grouped(p->tokens_per_s, tok, sizeof(tok)),
+			measured, error, tl_grouped(p->tokens_per_s, tok, sizeof(tok)),
 			pct(predicted_efficiency(g, in, p), a, sizeof(a)));
 	}
 }

@@ -475,8 +475,7 @@ int tl_json_write(json_t *doc, const char *path)
 	return rc;
 }
 
-/* 1234567.8 → "1,234,568": throughput reads better grouped. */
-static const char *grouped(double v, char *buf, size_t len)
+const char *tl_grouped(double v, char *buf, size_t len)
 {
 	char digits[32];
 	size_t n, out = 0;
@@ -484,7 +483,7 @@ static const char *grouped(double v, char *buf, size_t len)
 	snprintf(digits, sizeof(digits), "%.0f", v);
 	n = strlen(digits);
 	for (size_t i = 0; i < n && out + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0)
+		if (i && (n - i) % 3 == 0 && digits[i - 1] != '-')
 			buf[out++] = ',';
 		buf[out++] = digits[i];
 	}
@@ -569,7 +568,7 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 	fprintf(out, "  %10s %10s %12s %13s %7s %22s %18s\n", "step_p50", "step_p95", "tokens/s",
 		"TFLOP/s/rank", "MFU", "peak/rank", "GEMM GFLOP/s/rank");
 	fprintf(out, "  %8.4f s %8.4f s %12s %13.4f %6.1f%% %10.4f TFLOP/s %-11s %7.2f (min %.2f)\n",
-		s.p50, s.p95, grouped(s.tokens_per_s, tok, sizeof(tok)), s.model_tflops_per_rank,
+		s.p50, s.p95, tl_grouped(s.tokens_per_s, tok, sizeof(tok)), s.model_tflops_per_rank,
 		100 * s.mfu, r->peak_flops_per_rank / 1e12,
 		r->peak_given ? "(given)" : "(calibrated)", r->ranks ? gflops_sum / r->ranks : 0.0,
 		gflops_min);

@@ -92,6 +92,10 @@ void tl_job_hash(const struct tl_job *job, char out[17]);
  * never left half-overwritten; 0 or TL_EIO (with a message). */
 int tl_json_write(json_t *doc, const char *path);
 
+/* v rounded to a whole number with its thousands grouped: 1234567.8 → "1,234,568", as
+ * summaries and reports print throughput; buf is returned. */
+const char *tl_grouped(double v, char *buf, size_t len);
+
 /* Rank 0's human summary. */
 void tl_result_print(const struct tl_result *r, FILE *out);
 
