@@ -22,9 +22,6 @@
 #include "trainload/report.h"
 #include "trainload/result.h"
 
-const int tl_report_groups[TL_REPORT_GROUPS] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_PP,
-						 TL_GROUP_DP, TL_GROUP_EP };
-
 /* The [parallel] keys that change with the world size in a scaling series; the rest of the
  * job names the curve. */
 static const char *const scaling_keys[] = { "dp", "global_batch", "grad_accum" };
@@ -137,9 +134,9 @@ static void figures(struct tl_run *run)
 	f->bubble = steps_percentile(steps, "breakdown_s", "bubble", NULL, 50);
 	f->optimizer = steps_percentile(steps, "breakdown_s", "optimizer", NULL, 50);
 	f->other = steps_percentile(steps, "breakdown_s", "other", NULL, 50);
-	for (int g = 0; g < TL_REPORT_GROUPS; g++)
+	for (int g = 0; g < TL_SHOWN_GROUPS; g++)
 		f->comm[g] = steps_percentile(steps, "breakdown_s", "comm_exposed_by_group",
-					      tl_grid_group_name(tl_report_groups[g]), 50);
+					      tl_grid_group_name(tl_shown_groups[g]), 50);
 	f->tokens_per_s = tl_tokens_per_s(run->tokens_per_step, f->p50);
 	f->model_tflops_per_rank = tl_model_tflops_per_rank(run->model_flops_per_step, f->p50,
 							    run->ranks);

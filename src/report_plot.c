@@ -67,8 +67,8 @@ static int write_data(const struct tl_report_group *g, const struct tl_report_in
 	fprintf(f, "# %s (job %s), %s scaling\n# ranks tokens/s ideal efficiency%% compute",
 		quoted(g->model_name, name, sizeof(name)), g->key,
 		g->scaling == TL_SCALING_STRONG ? "strong" : "weak");
-	for (int k = 0; k < TL_REPORT_GROUPS; k++)
-		fprintf(f, " %s", tl_grid_group_name(tl_report_groups[k]));
+	for (int k = 0; k < TL_SHOWN_GROUPS; k++)
+		fprintf(f, " %s", tl_grid_group_name(tl_shown_groups[k]));
 	fprintf(f, " bubble optimizer other\n");
 	for (size_t i = 0; i < g->count; i++) {
 		const struct tl_run *r = &in->runs[g->runs[i]];
@@ -76,7 +76,7 @@ static int write_data(const struct tl_report_group *g, const struct tl_report_in
 		fprintf(f, "%d %.6g %.6g %.6g %.6g", r->ranks, fig->tokens_per_s,
 			base->fig.tokens_per_s * r->ranks / base->ranks, 100 * g->efficiency[i],
 			fig->compute);
-		for (int k = 0; k < TL_REPORT_GROUPS; k++)
+		for (int k = 0; k < TL_SHOWN_GROUPS; k++)
 			fprintf(f, " %.6g", fig->comm[k]);
 		fprintf(f, " %.6g %.6g %.6g\n", fig->bubble, fig->optimizer, fig->other);
 	}
@@ -148,14 +148,14 @@ static void write_script(FILE *gp, const struct tl_report *rep)
 			fprintf(gp, "plot 'report-%zu.dat' using 5:xtic(1) lc rgb '%s' title "
 				    "'compute'",
 				g + 1, part_colours[0]);
-			for (int k = 0; k < TL_REPORT_GROUPS; k++)
+			for (int k = 0; k < TL_SHOWN_GROUPS; k++)
 				fprintf(gp, ", '' using %d lc rgb '%s' title '%s comm'", 6 + k,
-					part_colours[1 + k], tl_grid_group_name(tl_report_groups[k]));
+					part_colours[1 + k], tl_grid_group_name(tl_shown_groups[k]));
 			fprintf(gp, ", '' using %d lc rgb '%s' title 'bubble', '' using %d lc rgb '%s' "
 				    "title 'optimizer', '' using %d lc rgb '%s' title 'other'\n",
-				6 + TL_REPORT_GROUPS, part_colours[1 + TL_REPORT_GROUPS],
-				7 + TL_REPORT_GROUPS, part_colours[2 + TL_REPORT_GROUPS],
-				8 + TL_REPORT_GROUPS, part_colours[3 + TL_REPORT_GROUPS]);
+				6 + TL_SHOWN_GROUPS, part_colours[1 + TL_SHOWN_GROUPS],
+				7 + TL_SHOWN_GROUPS, part_colours[2 + TL_SHOWN_GROUPS],
+				8 + TL_SHOWN_GROUPS, part_colours[3 + TL_SHOWN_GROUPS]);
 			fprintf(gp, "set style data linespoints\n");
 		}
 	}

@@ -57,8 +57,8 @@ static int breakdown_index(int group)
 {
 	if (group == TL_GROUP_EDP)
 		group = TL_GROUP_DP;
-	for (int g = 0; g < TL_REPORT_GROUPS; g++)
-		if (tl_report_groups[g] == group)
+	for (int g = 0; g < TL_SHOWN_GROUPS; g++)
+		if (tl_shown_groups[g] == group)
 			return g;
 	return -1;
 }
@@ -211,7 +211,7 @@ static int job_at(struct tl_job *job, const struct tl_run *run, enum tl_scaling 
 /* What one stage's plan asks for, priced. */
 struct stage_cost {
 	double flops, optimizer_bytes;
-	double comm_s[TL_REPORT_GROUPS];
+	double comm_s[TL_SHOWN_GROUPS];
 	double dp_overlapped_s; /* non-blocking data-parallel traffic, before exposure */
 };
 
@@ -238,7 +238,7 @@ static int price_plan(struct tl_report_group *grp, const struct tl_grid *grid,
 		fit->used = true;
 		double t = fit->alpha_s +
 			   fit->beta_s_per_byte * (double)op->bytes * tl_busbw_factor(op->kind, n);
-		if (op->nonblocking && tl_report_groups[b] == TL_GROUP_DP)
+		if (op->nonblocking && tl_shown_groups[b] == TL_GROUP_DP)
 			cost->dp_overlapped_s += t;
 		else
 			cost->comm_s[b] += t;
@@ -361,10 +361,10 @@ static void predict(struct tl_report_group *grp, const struct tl_run *largest,
 		for (uint64_t s = 0; s < nstages; s++) {
 			const struct stage_cost *c = &costs[s];
 			double compute = c->flops * r->s_per_flop, comm = 0;
-			double comm_g[TL_REPORT_GROUPS];
-			for (int g = 0; g < TL_REPORT_GROUPS; g++) {
+			double comm_g[TL_SHOWN_GROUPS];
+			for (int g = 0; g < TL_SHOWN_GROUPS; g++) {
 				comm_g[g] = c->comm_s[g];
-				if (tl_report_groups[g] == TL_GROUP_DP)
+				if (tl_shown_groups[g] == TL_GROUP_DP)
 					comm_g[g] += c->dp_overlapped_s * r->dp_exposed_share;
 				comm += comm_g[g];
 			}

@@ -91,16 +91,16 @@ static void md_breakdown(const struct tl_report_group *g, const struct tl_report
 {
 	fprintf(out, "\n### Where the time goes (s per step; slowest rank, p50 of each part)\n\n");
 	fprintf(out, "| ranks | step | compute |");
-	for (int k = 0; k < TL_REPORT_GROUPS; k++)
-		fprintf(out, " %s comm |", tl_grid_group_name(tl_report_groups[k]));
+	for (int k = 0; k < TL_SHOWN_GROUPS; k++)
+		fprintf(out, " %s comm |", tl_grid_group_name(tl_shown_groups[k]));
 	fprintf(out, " bubble | optimizer | other |\n|---:|---:|---:|");
-	for (int k = 0; k < TL_REPORT_GROUPS; k++)
+	for (int k = 0; k < TL_SHOWN_GROUPS; k++)
 		fprintf(out, "---:|");
 	fprintf(out, "---:|---:|---:|\n");
 	for (size_t i = 0; i < g->count; i++) {
 		const struct tl_run_figures *f = &in->runs[g->runs[i]].fig;
 		fprintf(out, "| %d | %.4f | %.4f |", in->runs[g->runs[i]].ranks, f->p50, f->compute);
-		for (int k = 0; k < TL_REPORT_GROUPS; k++)
+		for (int k = 0; k < TL_SHOWN_GROUPS; k++)
 			fprintf(out, " %.4f |", f->comm[k]);
 		fprintf(out, " %.4f | %.4f | %.4f |\n", f->bubble, f->optimizer, f->other);
 	}
@@ -330,8 +330,8 @@ static json_t *breakdown_json(double step, double compute, const double *comm, d
 {
 	json_t *groups = json_object();
 
-	for (int k = 0; k < TL_REPORT_GROUPS; k++)
-		json_object_set_new(groups, tl_grid_group_name(tl_report_groups[k]),
+	for (int k = 0; k < TL_SHOWN_GROUPS; k++)
+		json_object_set_new(groups, tl_grid_group_name(tl_shown_groups[k]),
 				    json_real(comm[k]));
 	return json_pack("{s:f, s:f, s:o, s:f, s:f, s:f}", "step", step, "compute", compute,
 			 "comm_exposed_by_group", groups, "bubble", bubble, "optimizer", optimizer,

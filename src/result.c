@@ -23,10 +23,8 @@ const char tl_conventions[] =
 #define TWIN_LOW 0.9
 #define TWIN_HIGH 1.1
 
-/* The groups shown in breakdowns, in this order. */
-static const int shown_groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_PP, TL_GROUP_DP,
-				    TL_GROUP_EP };
-#define NSHOWN (sizeof(shown_groups) / sizeof(shown_groups[0]))
+const int tl_shown_groups[TL_SHOWN_GROUPS] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_PP, TL_GROUP_DP,
+					       TL_GROUP_EP };
 
 /* Exposed communication of a group as reported: expert-data-parallel traffic counts as dp. */
 static double group_exposed(const double *per_group, int group)
@@ -95,8 +93,8 @@ static struct summary summarise(const struct tl_result *r)
 	s.bubble = steps_percentile(r, F_BUBBLE, 0, 50);
 	s.optimizer = steps_percentile(r, F_OPTIMIZER, 0, 50);
 	s.other = steps_percentile(r, F_OTHER, 0, 50);
-	for (size_t g = 0; g < NSHOWN; g++)
-		s.comm_group[shown_groups[g]] = steps_percentile(r, F_GROUP, shown_groups[g], 50);
+	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
+		s.comm_group[tl_shown_groups[g]] = steps_percentile(r, F_GROUP, tl_shown_groups[g], 50);
 	if (s.p50 > 0) {
 		double flops = (double)r->model->model_flops_per_step;
 		s.tokens_per_s = tl_tokens_per_s(r->model->tokens_per_step, s.p50);
@@ -111,9 +109,9 @@ static json_t *breakdown_json(double compute, double comm, double bubble, double
 {
 	json_t *groups = json_object();
 
-	for (size_t g = 0; g < NSHOWN; g++)
-		json_object_set_new(groups, tl_grid_group_name(shown_groups[g]),
-				    json_real(group_exposed(per_group, shown_groups[g])));
+	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
+		json_object_set_new(groups, tl_grid_group_name(tl_shown_groups[g]),
+				    json_real(group_exposed(per_group, tl_shown_groups[g])));
 	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:o}", "compute", compute, "comm_exposed", comm,
 			 "bubble", bubble, "optimizer", optimizer, "other", other,
 			 "comm_exposed_by_group", groups);
@@ -142,9 +140,9 @@ json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 {
 	json_t *bytes = json_object();
 
-	for (size_t g = 0; g < NSHOWN; g++)
-		json_object_set_new(bytes, tl_grid_group_name(shown_groups[g]),
-				    json_integer((json_int_t)plan->comm_bytes[shown_groups[g]]));
+	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
+		json_object_set_new(bytes, tl_grid_group_name(tl_shown_groups[g]),
+				    json_integer((json_int_t)plan->comm_bytes[tl_shown_groups[g]]));
 	/* FLOP counts pass 2^63 for the largest models: they are written as numbers, exact up
 	 * to 2^53 and within 1e-16 beyond. */
 	json_t *p = json_pack("{s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:I, s:i}",
@@ -227,7 +225,7 @@ static double gemm_gflops(const struct tl_rank_info *ri)
  * straggler.
  */
 enum phase { P_GEMM, P_PP_WAIT, P_COMM0 };
-#define NPHASES (P_COMM0 + (int)NSHOWN)
+#define NPHASES (P_COMM0 + (int)TL_SHOWN_GROUPS)
 
 static const char *phase_name(int phase)
 {
@@ -246,7 +244,7 @@ static double phase_value(const struct tl_result *r, const struct tl_rank_info *
 		return gemm_gflops(ri);
 	if (phase == P_PP_WAIT)
 		return per_step(r, ri->bubble_s);
-	return per_step(r, group_exposed(ri->comm_exposed_s, shown_groups[phase - P_COMM0]));
+	return per_step(r, group_exposed(ri->comm_exposed_s, tl_shown_groups[phase - P_COMM0]));
 }
 
 /* How much worse rank ri is than its peers' median in phase, as a fraction; 0 if not. */
@@ -298,9 +296,9 @@ static json_t *groups_json(const struct tl_result *r, const double *totals)
 {
 	json_t *groups = json_object();
 
-	for (size_t g = 0; g < NSHOWN; g++)
-		json_object_set_new(groups, tl_grid_group_name(shown_groups[g]),
-				    json_real(per_step(r, group_exposed(totals, shown_groups[g]))));
+	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
+		json_object_set_new(groups, tl_grid_group_name(tl_shown_groups[g]),
+				    json_real(per_step(r, group_exposed(totals, tl_shown_groups[g]))));
 	return groups;
 }
 
@@ -574,12 +572,12 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		gflops_min);
 	fprintf(out, "# where the time goes (slowest rank, p50 of each part, seconds)\n");
 	fprintf(out, "  compute %.4f ", s.compute);
-	for (size_t g = 0; g < NSHOWN; g++)
-		if (tl_grid_group_size(r->grid, shown_groups[g]) > 1 ||
-		    (shown_groups[g] == TL_GROUP_DP &&
+	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
+		if (tl_grid_group_size(r->grid, tl_shown_groups[g]) > 1 ||
+		    (tl_shown_groups[g] == TL_GROUP_DP &&
 		     tl_grid_group_size(r->grid, TL_GROUP_EDP) > 1))
-			fprintf(out, " %s-exposed %.4f", tl_grid_group_name(shown_groups[g]),
-				s.comm_group[shown_groups[g]]);
+			fprintf(out, " %s-exposed %.4f", tl_grid_group_name(tl_shown_groups[g]),
+				s.comm_group[tl_shown_groups[g]]);
 	fprintf(out, "  pp-wait %.4f (bubble %.3f planned)  optimizer %.4f  other %.4f\n",
 		s.bubble, (double)(j->pp - 1) / (double)r->model->microbatches, s.optimizer,
 		s.other);

@@ -17,6 +17,7 @@
 
 #include "trainload/grid.h"
 #include "trainload/plan.h"
+#include "trainload/result.h"
 
 enum tl_run_state {
 	TL_RUN_COMPLETE, /* a document with its summary */
@@ -25,16 +26,15 @@ enum tl_run_state {
 	TL_RUN_UNUSABLE, /* unreadable, not a trainload result, or another schema */
 };
 
-/* The reported groups of a step's breakdown, in the order every table lists them. */
-#define TL_REPORT_GROUPS 5
-extern const int tl_report_groups[TL_REPORT_GROUPS]; /* tp, cp, pp, dp, ep */
+/* A step's breakdown by group follows the results' own list: tl_shown_groups
+ * (trainload/result.h). */
 
 /* One run's figures at the median step (p50 of each part over the measured steps). */
 struct tl_run_figures {
 	size_t steps;
 	double p50, p95;
 	double tokens_per_s, model_tflops_per_rank, mfu; /* mfu 0: no peak known */
-	double compute, comm[TL_REPORT_GROUPS], comm_exposed, bubble, optimizer, other;
+	double compute, comm[TL_SHOWN_GROUPS], comm_exposed, bubble, optimizer, other;
 	double exposed_share; /* comm_exposed / p50 */
 };
 
@@ -98,7 +98,7 @@ struct tl_prediction {
 	uint64_t ranks, nodes;
 	bool ok;
 	char why[192];   /* when not ok: what is missing (a fit, a valid layout) */
-	double step_s, compute_s, comm_s[TL_REPORT_GROUPS], bubble_s, optimizer_s, other_s;
+	double step_s, compute_s, comm_s[TL_SHOWN_GROUPS], bubble_s, optimizer_s, other_s;
 	double tokens_per_s;
 	double measured_s; /* the run's p50 at this scale, 0 when not measured */
 };

@@ -71,6 +71,11 @@ struct tl_result {
 	bool interrupted;               /* SIGINT or SIGTERM ended the steps early */
 };
 
+/* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
+ * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
+#define TL_SHOWN_GROUPS 5
+extern const int tl_shown_groups[TL_SHOWN_GROUPS];
+
 /* The conventions every output states in its header. */
 extern const char tl_conventions[];
 
