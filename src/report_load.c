@@ -59,24 +59,17 @@ static void set_why(struct tl_run *run, enum tl_run_state state, const char *fmt
 	va_end(ap);
 }
 
-/* The job's curve: FNV-1a over the canonical JSON of the job without the keys that scale. */
+/* The job's curve: the hash of the job without the keys that scale or only measure. */
 static void curve_key(const json_t *job, char out[17])
 {
 	json_t *copy = json_deep_copy(job);
 	json_t *par = json_object_get(copy, "parallel"), *run = json_object_get(copy, "run");
-	uint64_t h = UINT64_C(14695981039346656037);
 
 	for (size_t i = 0; i < sizeof(scaling_keys) / sizeof(*scaling_keys); i++)
 		json_object_del(par, scaling_keys[i]);
 	for (size_t i = 0; i < sizeof(measuring_keys) / sizeof(*measuring_keys); i++)
 		json_object_del(run, measuring_keys[i]);
-	char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
-	for (const char *p = text ? text : ""; *p; p++) {
-		h ^= (unsigned char)*p;
-		h *= UINT64_C(1099511628211);
-	}
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
-	free(text);
+	tl_json_hash(copy, out);
 	json_decref(copy);
 }
 

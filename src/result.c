@@ -176,10 +176,9 @@ json_t *tl_step_json(const struct tl_result *r, size_t i)
 					s->optimizer_s, s->other_s, s->comm_exposed_s));
 }
 
-void tl_job_hash(const struct tl_job *job, char out[17])
+void tl_json_hash(const json_t *value, char out[17])
 {
-	json_t *j = tl_job_to_json(job);
-	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	char *text = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
 	uint64_t h = UINT64_C(14695981039346656037);
 
 	for (const char *p = text ? text : ""; *p; p++) {
@@ -188,6 +187,13 @@ void tl_job_hash(const struct tl_job *job, char out[17])
 	}
 	snprintf(out, 17, "%016" PRIx64, h);
 	free(text);
+}
+
+void tl_job_hash(const struct tl_job *job, char out[17])
+{
+	json_t *j = tl_job_to_json(job);
+
+	tl_json_hash(j, out);
 	json_decref(j);
 }
 

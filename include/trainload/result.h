@@ -90,7 +90,9 @@ json_t *tl_step_json(const struct tl_result *r, size_t i);
 json_t *tl_result_header_json(const struct tl_result *r);
 json_t *tl_result_json(const struct tl_result *r);
 
-/* A 16-hex-digit hash of the resolved job (FNV-1a over its canonical JSON). */
+/* A 16-hex-digit hash of a JSON value: FNV-1a over its canonical text (compact, keys sorted). */
+void tl_json_hash(const json_t *value, char out[17]);
+/* The resolved job's (environment.job_hash). */
 void tl_job_hash(const struct tl_job *job, char out[17]);
 
 /* Write doc to path through path.tmp and a rename, so that an earlier file of that name is
