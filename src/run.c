@@ -326,6 +326,15 @@ static void progress(const struct run *run, uint64_t step, uint64_t total, doubl
 		fputc('\n', stderr);
 }
 
+/* One line of the JSONL, flushed at once so that a killed run keeps it; value is consumed. */
+static void jsonl_append(FILE *jsonl, json_t *value)
+{
+	json_dumpf(value, jsonl, JSON_COMPACT);
+	fputc('\n', jsonl);
+	fflush(jsonl);
+	json_decref(value);
+}
+
 /* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one. */
 static int run_steps(struct run *run)
 {
@@ -341,13 +350,8 @@ static int run_steps(struct run *run)
 		if (!run->gathered || !run->result.steps || !run->result.step_rank)
 			return TL_ENOMEM;
 	}
-	if (run->jsonl) {
-		json_t *header = tl_result_header_json(&run->result);
-		json_dumpf(header, run->jsonl, JSON_COMPACT);
-		fputc('\n', run->jsonl);
-		fflush(run->jsonl);
-		json_decref(header);
-	}
+	if (run->jsonl)
+		jsonl_append(run->jsonl, tl_result_header_json(&run->result));
 	run->result.env.startup_s = tl_now_s() - run->start;
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
@@ -380,13 +384,8 @@ static int run_steps(struct run *run)
 		size_t worst = tl_slowest(run->gathered, (size_t)run->ranks);
 		run->result.steps[i] = run->gathered[worst];
 		run->result.step_rank[i] = (int)worst;
-		if (run->jsonl) {
-			json_t *line = tl_step_json(&run->result, i);
-			json_dumpf(line, run->jsonl, JSON_COMPACT);
-			fputc('\n', run->jsonl);
-			fflush(run->jsonl);
-			json_decref(line);
-		}
+		if (run->jsonl)
+			jsonl_append(run->jsonl, tl_step_json(&run->result, i));
 	}
 	me->check_wrong = run->exec.wrong;
 	/* Every rank learns of any wrong element, for the exit status. */
