@@ -188,21 +188,28 @@ static void interpret(struct tl_run *run, const char *name)
 		set_why(run, run->state, "%s%sno finished step", run->why, *run->why ? "; " : "");
 }
 
+/* What jansson made of a document (doc, or NULL and err); empty: it had no bytes at all. */
+static void take_doc(struct tl_run *run, const char *name, json_t *doc, const json_error_t *err,
+		     bool empty)
+{
+	run->state = TL_RUN_COMPLETE;
+	run->doc = doc;
+	if (!doc) {
+		/* A file cut short fails at its very end; anything else is not JSON at all. */
+		bool cut = !empty && (strstr(err->text, "end of file") ||
+				      strstr(err->text, "premature end"));
+		set_why(run, cut ? TL_RUN_PARTIAL : TL_RUN_UNUSABLE, "%s:%d: %s%s", name, err->line,
+			cut ? "cut short: " : "not JSON: ", err->text);
+		return;
+	}
+	interpret(run, name);
+}
+
 void tl_report_read_doc(struct tl_run *run, const char *name, const char *text, size_t len)
 {
 	json_error_t err;
 
-	run->state = TL_RUN_COMPLETE;
-	run->doc = json_loadb(text, len, 0, &err);
-	if (!run->doc) {
-		/* A file cut short fails at its very end; anything else is not JSON at all. */
-		bool cut = len > 0 && (strstr(err.text, "end of file") ||
-				       strstr(err.text, "premature end"));
-		set_why(run, cut ? TL_RUN_PARTIAL : TL_RUN_UNUSABLE, "%s:%d: %s%s", name, err.line,
-			cut ? "cut short: " : "not JSON: ", err.text);
-		return;
-	}
-	interpret(run, name);
+	take_doc(run, name, json_loadb(text, len, 0, &err), &err, len == 0);
 }
 
 /* A JSONL: its header line, then steps; a last line cut short by a kill is skipped. */
@@ -245,35 +252,6 @@ static void read_jsonl(struct tl_run *run, const char *path, FILE *f)
 			run->fig.steps, bad ? " (a line cut short skipped)" : "");
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n + 65536 > cap) {
-			char *grown = realloc(buf, cap = 2 * cap + 65536);
-			if (!grown) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = grown;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
 static struct tl_run *add_run(struct tl_report_inputs *in, const char *path)
 {
 	struct tl_run *grown = realloc(in->runs, (in->count + 1) * sizeof(*grown));
@@ -313,24 +291,19 @@ static int load_file(struct tl_report_inputs *in, const char *path)
 		set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
 		return 0;
 	}
-	if (has_suffix(path, ".jsonl")) {
-		FILE *f = fopen(path, "r");
-		if (!f)
-			set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
-		else {
-			read_jsonl(run, path, f);
-			fclose(f);
-		}
-		return 0;
-	}
-	size_t len = 0;
-	char *text = slurp(path, &len);
-	if (!text) {
+	FILE *file = fopen(path, "r");
+	if (!file) {
 		set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
 		return 0;
 	}
-	tl_report_read_doc(run, path, text, len);
-	free(text);
+	if (has_suffix(path, ".jsonl")) {
+		read_jsonl(run, path, file);
+		fclose(file);
+		return 0;
+	}
+	json_error_t err;
+	take_doc(run, path, json_loadf(file, 0, &err), &err, st.st_size == 0);
+	fclose(file);
 	if (run->state != TL_RUN_PARTIAL || run->fig.steps)
 		return 0;
 	/* A JSON cut short: the JSONL beside it may hold the finished steps. */
