@@ -29,6 +29,7 @@
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
+#include "trainload/progress.h"
 #include "trainload/result.h"
 #include "trainload/stats.h"
 #include "trainload/sweep.h"
@@ -77,6 +78,7 @@ struct run {
 	int rank, ranks;
 	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
 	int oversubscribed; /* this rank shares a core with another */
+	struct tl_progress progress; /* rank 0's progress lines on stderr */
 };
 
 /* Resolve, build the model and plan: pure work that every rank does alike, so that all of them
@@ -316,16 +318,6 @@ static int gather_ranks(struct run *run)
 	return 0;
 }
 
-static void progress(const struct run *run, uint64_t step, uint64_t total, double time_s)
-{
-	if (run->rank != 0 || run->cli->quiet || !isatty(STDERR_FILENO))
-		return;
-	fprintf(stderr, "\r# step %llu/%llu  %.4f s ", (unsigned long long)step,
-		(unsigned long long)total, time_s);
-	if (step == total)
-		fputc('\n', stderr);
-}
-
 /* One line of the JSONL, flushed at once so that a killed run keeps it; value is consumed. */
 static void jsonl_append(FILE *jsonl, json_t *value)
 {
@@ -353,6 +345,13 @@ static int run_steps(struct run *run)
 	if (run->jsonl)
 		jsonl_append(run->jsonl, tl_result_header_json(&run->result));
 	run->result.env.startup_s = tl_now_s() - run->start;
+	tl_progress_start(&run->progress, run->rank == 0 && run->cli->progress ? stderr : NULL,
+			  isatty(STDERR_FILENO), job->log_interval, tl_now_s());
+	if (job->warmup)
+		tl_progress_note(&run->progress,
+				 "warm-up: %" PRIu64 " step(s), not measured, then %" PRIu64
+				 " measured",
+				 job->warmup, job->steps);
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
@@ -367,7 +366,14 @@ static int run_steps(struct run *run)
 		int stop = interrupted, any_stop = 0;
 		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
 		run->result.interrupted = any_stop;
-		progress(run, s + 1, total, mine.time_s);
+		/* rank 0: the step's record, the slowest rank's */
+		size_t worst = run->rank == 0 ? tl_slowest(run->gathered, (size_t)run->ranks) : 0;
+		if (run->rank == 0) {
+			double time_s = run->gathered[worst].time_s;
+			tl_progress_step(&run->progress, s + 1, total, job->warmup, time_s,
+					 tl_tokens_per_s(run->model.tokens_per_step, time_s),
+					 tl_now_s());
+		}
 		if (s < job->warmup)
 			continue;
 		me->gemm_s += mine.gemm_s;
@@ -381,7 +387,6 @@ static int run_steps(struct run *run)
 		if (run->rank != 0)
 			continue;
 		size_t i = run->result.nsteps++;
-		size_t worst = tl_slowest(run->gathered, (size_t)run->ranks);
 		run->result.steps[i] = run->gathered[worst];
 		run->result.step_rank[i] = (int)worst;
 		if (run->jsonl)
@@ -409,9 +414,13 @@ static void record_peak_rss(struct tl_rank_info *me)
 static int calibrate(struct run *run)
 {
 	double *all = NULL;
-	int rc = run->cli->peak_tflops > 0
-			 ? 0
-			 : run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
+	int rc;
+
+	if (run->cli->peak_tflops <= 0)
+		tl_progress_note(&run->progress, "calibration: a square GEMM on every rank for "
+						 "the BLAS peak (about a second)");
+	rc = run->cli->peak_tflops > 0 ? 0
+				       : run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
 
 	if (rc)
 		return rc;

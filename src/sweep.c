@@ -27,6 +27,7 @@
 #include "trainload/grid.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"
+#include "trainload/progress.h"
 #include "trainload/result.h"
 #include "trainload/sweep.h"
 #include "trainload/topo.h"
@@ -407,6 +408,14 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 	}
 	if (!rc && s.wrank == 0 && out)
 		print_header(&s, env, nodes, out);
+	/* Progress on stderr, as a training run's: each size announced when a line is due. */
+	struct tl_progress progress;
+	size_t done = 0;
+	tl_progress_start(&progress, s.wrank == 0 && cli->progress ? stderr : NULL, false,
+			  job->log_interval, MPI_Wtime());
+	tl_progress_note(&progress, "sweep: %d op(s) x %zu sizes, %" PRIu64 " B to %" PRIu64
+				    " B, %" PRIu64 " warm-up + %" PRIu64 " timed iterations each",
+			 nops, nsizes, job->min_bytes, job->max_bytes, job->warmup_iters, job->iters);
 	for (int o = 0; !rc && o < nops; o++) {
 		size_t first = nrows;
 		uint64_t last = 0;
@@ -416,10 +425,19 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 		for (size_t k = 0; !rc && k < nsizes; k++) {
 			struct tl_sweep_point pt;
 			tl_sweep_point(ops[o], sizes[k], s.elem, (uint64_t)s.n, &pt);
+			done++;
 			/* Sizes that round to nothing or to the previous size say nothing new. */
 			if (pt.bytes == 0 || pt.bytes == last)
 				continue;
 			last = pt.bytes;
+			if (tl_progress_due(&progress, done, (size_t)nops * nsizes, MPI_Wtime())) {
+				char t[32];
+				fprintf(stderr, "# sweep: %s %" PRIu64 " B, size %zu of %zu  elapsed %s\n",
+					tl_sweep_op_name(ops[o]), pt.bytes, done,
+					(size_t)nops * nsizes,
+					tl_progress_duration(MPI_Wtime() - progress.start_s, t,
+							     sizeof(t)));
+			}
 			rc = run_point(&s, ops[o], sizes[k], &rows[nrows]);
 			if (!rc && s.wrank == 0) {
 				if (out)
