@@ -343,13 +343,11 @@ static json_t *document(const struct sweep *s, const struct tl_env *env, int nod
 				  "time_us_min", r->min_us, "time_us_max", r->max_us, "time_us_p50",
 				  r->p50_us, "time_us_p95", r->p95_us));
 	}
-	return json_pack("{s:i, s:s, s:o, s:o, s:{s:s, s:s, s:s, s:o*}, s:{s:s, s:s}, s:o}",
-			 "schema", 1, "trainload_version", PACKAGE_VERSION, "job",
-			 tl_job_to_json(job), "world", tl_world_json(job, s->wsize, nodes),
-			 "environment", "hosts", env->hosts ? env->hosts : "", "mpi_version",
-			 env->mpi_version, "command_line", env->command_line, "slurm",
-			 tl_slurm_json(&env->slurm), "conventions", "time_us",
-			 agg_name(s->cli->rank_agg), "gb", "1e9", "collectives", colls);
+	return json_pack("{s:i, s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "schema", 1,
+			 "trainload_version", PACKAGE_VERSION, "job", tl_job_to_json(job), "world",
+			 tl_world_json(job, s->wsize, nodes), "environment", tl_env_json(env),
+			 "conventions", "time_us", agg_name(s->cli->rank_agg), "gb", "1e9",
+			 "collectives", colls);
 }
 
 static int setup(struct sweep *s)

@@ -54,6 +54,9 @@ for b in 8 16 32 64; do
 	expect_in sweep.err "# sweep: allreduce $b B, size"
 done
 expect_in sweep.err "size 4 of 4"
+# a sweep's result carries the same provenance as a run's
+need_jq
+jq_true s.json '.environment | (.start_time | test("^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$")) and (.cpu_model | type) == "string" and (.oversubscribed | type) == "boolean" and (.command_line | contains("sweep")) and (.hosts | length) > 0'
 
 # --- a bad interval names what was typed -------------------------------------------------------
 run_bad badp 0 "trainload: --progress 5m: expected N (steps), Ns (seconds) or 0" "$job" --progress 5m
