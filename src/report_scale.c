@@ -420,11 +420,14 @@ static void choose_scaling(struct tl_report_group *grp, const struct tl_report_i
 		same_global &= r->global_batch == first->global_batch;
 		same_per_dp &= r->global_batch * first->dp == first->global_batch * r->dp;
 	}
+	/* What the batches say, whatever was asked: a report warns when --scaling overrides it. */
+	grp->data_scaling = grp->count > 1 && same_global && !same_per_dp ? TL_SCALING_STRONG
+									 : TL_SCALING_WEAK;
 	if (asked != TL_SCALING_AUTO) {
 		grp->scaling = asked;
 		snprintf(grp->scaling_note, sizeof(grp->scaling_note), "as asked (--scaling %s)",
 			 asked == TL_SCALING_WEAK ? "weak" : "strong");
-	} else if (grp->count > 1 && same_global && !same_per_dp) {
+	} else if (grp->data_scaling == TL_SCALING_STRONG) {
 		grp->scaling = TL_SCALING_STRONG;
 		snprintf(grp->scaling_note, sizeof(grp->scaling_note),
 			 "the global batch (%llu) is the same at every scale",

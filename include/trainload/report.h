@@ -108,6 +108,7 @@ struct tl_report_group {
 	char key[17];
 	const char *model_name;
 	enum tl_scaling scaling; /* as resolved: weak or strong */
+	enum tl_scaling data_scaling; /* what the runs' batches say (auto's choice) */
 	char scaling_note[160];  /* why that scaling was chosen */
 	size_t *runs;            /* indices into the inputs, sorted by ranks then path */
 	size_t count;
