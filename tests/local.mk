@@ -187,9 +187,9 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/rank-error.sh \
 	tests/report/scaling.sh \
 	tests/report/golden.sh \
-	tests/slurm/sweep-cli.sh \
+	tests/slurm/scaling-cli.sh \
 	tests/slurm/sbatch.sh \
-	tests/slurm/sweep.sh \
+	tests/slurm/scaling.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
