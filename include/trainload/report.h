@@ -100,7 +100,8 @@ struct tl_prediction {
 	char why[192];   /* when not ok: what is missing (a fit, a valid layout) */
 	double step_s, compute_s, comm_s[TL_SHOWN_GROUPS], bubble_s, optimizer_s, other_s;
 	double tokens_per_s;
-	double measured_s; /* the run's p50 at this scale, 0 when not measured */
+	double measured_s; /* the mean of the runs' p50 at this scale, 0 when not measured */
+	size_t measured_runs; /* how many runs that mean is of */
 };
 
 /* One job at several scales. */

@@ -89,7 +89,8 @@ jq_true rep.out '
 	(.groups[0].scales[1]) as $s |
 	close($s.step_p50_s.mean; ($x + $y) / 2) and close($s.step_p50_s.min; [$x, $y] | min) and
 	close($s.step_p50_s.max; [$x, $y] | max) and close($s.efficiency; $t1 / (($x + $y) / 2)) and
-	close($s.tokens_per_s; $a[0].plan.tokens_per_step / (($x + $y) / 2))' \
+	close($s.tokens_per_s; $a[0].plan.tokens_per_step / (($x + $y) / 2)) and
+	close(.groups[0].projection[1].measured_s; ($x + $y) / 2)' \
 	--slurpfile a r2.json --slurpfile b r2b.json --slurpfile one r1.json
 run repmd "$TRAINLOAD_REPORT" r1.json r2.json r2b.json r4.json
 expect_rc repmd 0
