@@ -204,9 +204,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trainload-report: out of memory\n");
 		return TL_EXIT_RUN_FAILED;
 	}
-	/* What did not give all it should (a sweep is complete in its own way). */
 	for (size_t i = 0; i < in.count; i++)
-		if (in.runs[i].state == TL_RUN_PARTIAL || in.runs[i].state == TL_RUN_UNUSABLE)
+		if (tl_report_listed(&in.runs[i]))
 			fprintf(stderr, "trainload-report: %s: %s: %s\n", in.runs[i].path,
 				tl_run_state_name(in.runs[i].state), in.runs[i].why);
 	rc = write_report(&o, &rep, &in) ? TL_EXIT_RUN_FAILED : 0;

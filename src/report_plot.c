@@ -62,6 +62,15 @@ static FILE *open_in(const char *dir, const char *name)
 	return f;
 }
 
+/* DIR/STEM-N.dat, the data of job N (index + 1). */
+static FILE *open_data(const char *dir, const char *stem, size_t index)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "%s-%zu.dat", stem, index + 1);
+	return open_in(dir, file);
+}
+
 /* Text from result files inside a gnuplot double-quoted string: quotes and backslashes
  * escaped, control characters (a newline would end the command) left out. Enhanced text is off
  * in the script, so '_' and '^' print as they are. */
@@ -196,21 +205,14 @@ static void title(FILE *gp, const char *what, const struct about *a)
  * of the breakdown are ever more than 0.1% of the step goes to nonzero[PARTS]; the largest
  * efficiency (percent) is returned through *eff_max. */
 static int write_data(const struct tl_report_group *g, const struct tl_report_inputs *in,
-                      const struct axis *ax, const char *dir, size_t index, bool *nonzero,
-                      double *eff_max)
+                      const struct tl_report_scale *sc, size_t n, const struct axis *ax,
+                      const char *dir, size_t index, bool *nonzero, double *eff_max)
 {
-	struct tl_report_scale *sc = calloc(g->count ? g->count : 1, sizeof(*sc));
-	size_t n = sc ? tl_report_scales(g, in, sc) : 0;
-	char file[32], name[160];
+	char name[160];
+	FILE *f = open_data(dir, "report", index);
 
-	if (!sc)
+	if (!f)
 		return -1;
-	snprintf(file, sizeof(file), "report-%zu.dat", index + 1);
-	FILE *f = open_in(dir, file);
-	if (!f) {
-		free(sc);
-		return -1;
-	}
 	fprintf(f,
 	        "# %s (job %s), %s scaling; a row per scale: the mean of its runs, with the "
 	        "figures at the min and max step time\n# %s ranks nodes tokens/s tokens/s_lo "
@@ -246,29 +248,20 @@ static int write_data(const struct tl_report_group *g, const struct tl_report_in
 		fputc('\n', f);
 		*eff_max = fmax(*eff_max, 100 * e_hi);
 	}
-	free(sc);
 	return fclose(f) ? -1 : 0;
 }
 
 /* predicted-N.dat: x, predicted step, measured step (mean, min, max; "?" where not measured).
  * The largest measured x goes to *x_measured, the next predicted one to *x_next (0: none), the
  * largest to *x_last. */
-static int write_predicted(const struct tl_report_group *g, const struct tl_report_inputs *in,
-                           const struct axis *ax, const char *dir, size_t index, double *x_measured,
-                           double *x_next, double *x_last)
+static int write_predicted(const struct tl_report_group *g, const struct tl_report_scale *sc,
+                           size_t n, const struct axis *ax, const char *dir, size_t index,
+                           double *x_measured, double *x_next, double *x_last)
 {
-	struct tl_report_scale *sc = calloc(g->count ? g->count : 1, sizeof(*sc));
-	size_t n = sc ? tl_report_scales(g, in, sc) : 0;
-	char file[40];
+	FILE *f = open_data(dir, "predicted", index);
 
-	if (!sc)
+	if (!f)
 		return -1;
-	snprintf(file, sizeof(file), "predicted-%zu.dat", index + 1);
-	FILE *f = open_in(dir, file);
-	if (!f) {
-		free(sc);
-		return -1;
-	}
 	fprintf(f, "# %s predicted_s measured_s measured_s_min measured_s_max\n",
 	        ax->nodes ? "nodes" : "ranks");
 	*x_measured = *x_next = *x_last = 0;
@@ -297,7 +290,6 @@ static int write_predicted(const struct tl_report_group *g, const struct tl_repo
 		if (p->ok && x > *x_measured && (!*x_next || x < *x_next))
 			*x_next = x;
 	}
-	free(sc);
 	return fclose(f) ? -1 : 0;
 }
 
@@ -549,10 +541,15 @@ int tl_report_plot(const struct tl_report *rep, const struct tl_report_inputs *i
 			ax.nodes |= in->runs[rep->groups[g].runs[i]].nodes > 1;
 	if (!(jobs = calloc(rep->count, sizeof(*jobs))))
 		return -1;
-	for (size_t g = 0; g < rep->count && !rc; g++)
-		rc = write_data(&rep->groups[g], in, &ax, dir, g, jobs[g].nonzero, &eff_max) ||
-		     write_predicted(&rep->groups[g], in, &ax, dir, g, &jobs[g].x_measured,
-		                     &jobs[g].x_next, &jobs[g].x_last);
+	for (size_t g = 0; g < rep->count && !rc; g++) {
+		const struct tl_report_group *grp = &rep->groups[g];
+		struct tl_report_scale *sc = calloc(grp->count ? grp->count : 1, sizeof(*sc));
+		size_t n = sc ? tl_report_scales(grp, in, sc) : 0;
+		rc = !sc || write_data(grp, in, sc, n, &ax, dir, g, jobs[g].nonzero, &eff_max) ||
+		     write_predicted(grp, sc, n, &ax, dir, g, &jobs[g].x_measured, &jobs[g].x_next,
+		                     &jobs[g].x_last);
+		free(sc);
+	}
 	FILE *t = rc ? NULL : open_memstream(&titles, &titles_len);
 	blocks = t ? write_sweeps(in, dir, t) : -1;
 	if (t)

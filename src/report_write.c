@@ -497,9 +497,7 @@ static void md_stragglers(const struct tl_report_inputs *in, FILE *out)
 			     "of its pipeline stage (a stage needs three ranks to tell).\n");
 }
 
-/* Runs that did not give all they should: partial and unusable ones (a sweep is complete in
- * its own way, and has a section of its own). */
-static bool listed(const struct tl_run *r)
+bool tl_report_listed(const struct tl_run *r)
 {
 	return r->state == TL_RUN_PARTIAL || r->state == TL_RUN_UNUSABLE;
 }
@@ -553,7 +551,7 @@ static void md_inputs(const struct tl_report_inputs *in, char *const *missing, s
 
 	fprintf(out, "\n## Missing and partial runs\n\n");
 	for (size_t i = 0; i < in->count; i++)
-		any |= listed(&in->runs[i]);
+		any |= tl_report_listed(&in->runs[i]);
 	if (!any) {
 		fprintf(out, "None: every run finished.\n");
 		return;
@@ -562,7 +560,7 @@ static void md_inputs(const struct tl_report_inputs *in, char *const *missing, s
 	for (size_t i = 0; i < nmissing; i++)
 		fprintf(out, "| | missing | %s |\n", missing[i]);
 	for (size_t i = 0; i < in->count; i++)
-		if (listed(&in->runs[i]))
+		if (tl_report_listed(&in->runs[i]))
 			fprintf(out, "| %s | %s | %s |\n", in->runs[i].path,
 				tl_run_state_name(in->runs[i].state), in->runs[i].why);
 }

@@ -32,6 +32,11 @@ struct tl_report_scale {
 size_t tl_report_scales(const struct tl_report_group *g, const struct tl_report_inputs *in,
 			struct tl_report_scale *out);
 
+/* Whether a run did not give all it should, and is listed among missing and partial runs (and
+ * on stderr): partial and unusable ones. A sweep is complete in its own way, with a section of
+ * its own. */
+bool tl_report_listed(const struct tl_run *r);
+
 /* When --scaling overrode what the runs' batches say: the warning, else NULL. */
 const char *tl_report_scaling_warning(const struct tl_report_group *g);
 

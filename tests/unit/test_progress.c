@@ -71,58 +71,71 @@ static void test_due_seconds(void **state)
 	assert_false(tl_progress_due(&p, 1, 5, 1));
 }
 
-static char *written(FILE *f, char **buf)
+/* What progress lines a test writes, in memory. */
+struct capture {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static int capture_setup(void **state)
 {
-	fflush(f);
-	return *buf;
+	struct capture *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->f = open_memstream(&c->buf, &c->len)))
+		return -1;
+	*state = c;
+	return 0;
+}
+
+static int capture_teardown(void **state)
+{
+	struct capture *c = *state;
+
+	fclose(c->f);
+	free(c->buf);
+	free(c);
+	return 0;
+}
+
+static const char *written(struct capture *c)
+{
+	fflush(c->f);
+	return c->buf;
 }
 
 /* A batch log: whole lines, when due, with the ETA at the mean step time so far. */
 static void test_step_lines(void **state)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct capture *c = *state;
 	struct tl_progress p;
 
-	(void)state;
-	assert_non_null(f);
-	tl_progress_start(&p, f, false, "3", 10.0);
+	tl_progress_start(&p, c->f, false, "3", 10.0);
 	tl_progress_note(&p, "warm-up: %d step(s)", 1);
 	tl_progress_step(&p, 1, 9, 1, 0.5, 1024.4, 10.5);
 	tl_progress_step(&p, 2, 9, 1, 0.5, 1024.4, 11.0);
 	tl_progress_step(&p, 4, 9, 1, 0.5, 1000, 12.0);
 	tl_progress_step(&p, 9, 9, 1, 0.25, 2048, 200.0);
 	assert_string_equal(
-	    written(f, &buf),
-	    "# warm-up: 1 step(s)\n"
-	    "# step 1/9 (warm-up)  elapsed 0.5 s  last step 0.5000 s  1024 tokens/s  "
-	    "ETA 4.0 s\n"
-	    "# step 4/9  elapsed 2.0 s  last step 0.5000 s  1000 tokens/s  ETA 2.5 s\n"
-	    "# step 9/9  elapsed 3m10s  last step 0.2500 s  2048 tokens/s  ETA done\n");
-	fclose(f);
-	free(buf);
+	    written(c), "# warm-up: 1 step(s)\n"
+	                "# step 1/9 (warm-up)  elapsed 0.5 s  last step 0.5000 s  1024 tokens/s  "
+	                "ETA 4.0 s\n"
+	                "# step 4/9  elapsed 2.0 s  last step 0.5000 s  1000 tokens/s  ETA 2.5 s\n"
+	                "# step 9/9  elapsed 3m10s  last step 0.2500 s  2048 tokens/s  ETA done\n");
 }
 
 /* A terminal: every step rewrites one line, ended by the last. */
 static void test_step_tty(void **state)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct capture *c = *state;
 	struct tl_progress p;
 
-	(void)state;
-	assert_non_null(f);
-	tl_progress_start(&p, f, true, "100", 0.0);
+	tl_progress_start(&p, c->f, true, "100", 0.0);
 	tl_progress_step(&p, 1, 2, 0, 1.0, 10, 1.0);
 	tl_progress_step(&p, 2, 2, 0, 1.0, 10, 2.0);
 	assert_string_equal(
-	    written(f, &buf),
-	    "\r# step 1/2  elapsed 1.0 s  last step 1.0000 s  10 tokens/s  ETA 1.0 s   "
-	    "\r# step 2/2  elapsed 2.0 s  last step 1.0000 s  10 tokens/s  ETA done\n");
-	fclose(f);
-	free(buf);
+	    written(c), "\r# step 1/2  elapsed 1.0 s  last step 1.0000 s  10 tokens/s  ETA 1.0 s   "
+	                "\r# step 2/2  elapsed 2.0 s  last step 1.0000 s  10 tokens/s  ETA done\n");
 }
 
 static void test_duration(void **state)
@@ -139,9 +152,12 @@ static void test_duration(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),       cmocka_unit_test(test_due_steps),
-	    cmocka_unit_test(test_due_seconds), cmocka_unit_test(test_step_lines),
-	    cmocka_unit_test(test_step_tty),    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_due_steps),
+	    cmocka_unit_test(test_due_seconds),
+	    cmocka_unit_test_setup_teardown(test_step_lines, capture_setup, capture_teardown),
+	    cmocka_unit_test_setup_teardown(test_step_tty, capture_setup, capture_teardown),
+	    cmocka_unit_test(test_duration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
