@@ -143,6 +143,9 @@ const struct tl_option tl_job_options[] = {
 	  "watchdog: abort when no op finishes for this many seconds (0: off)"),
 	D("run", "straggler_pct", straggler_pct, 0.0, 1000.0, "5",
 	  "name ranks this many percent worse than the median in a phase"),
+	S("run", "log_interval", log_interval, "10s",
+	  "progress lines on stderr: every N steps (sweep: sizes) or every Ns seconds, besides "
+	  "the first and the last; 0: those two only (a terminal gets every step in place)"),
 
 	S("sweep", "op", sweep_op, "allreduce",
 	  "collectives to sweep, comma-separated: allreduce, reduce_scatter, allgather, "

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trainload/job.h"
+#include "trainload/progress.h"
 #include "trainload/sweep.h"
 
 void tl_job_blame(const struct tl_job *job, const char *section, const char *key,
@@ -141,6 +142,11 @@ static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag 
 static void resolve_run(struct tl_job *job, struct tl_diag *diag)
 {
 	bool cpu = job->backend == TL_BACKEND_CPU || job->backend == TL_BACKEND_NULL;
+	struct tl_progress_every every;
+	const char *why;
+
+	if (tl_progress_parse(job->log_interval, &every, &why))
+		BLAME("run", "log_interval", "log_interval = '%s': %s", job->log_interval, why);
 
 	if (cpu && job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
 		BLAME("run", "compute_dtype", "compute_dtype %s needs backend = cuda (cpu: f32, f64)",

@@ -62,29 +62,58 @@ int tl_log_rank(void)
 	return log_rank;
 }
 
-/* Listed in the order launchers set them; the first one present wins. */
-static const char *launcher_rank_var(void)
+/* The first of vars (a NULL-terminated list) that is set and not empty, or NULL. */
+static const char *first_set(const char *const *vars)
 {
-	static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-					    "SLURM_PROCID" };
-
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *v = getenv(vars[i]);
+	for (; *vars; vars++) {
+		const char *v = getenv(*vars);
 		if (v && *v)
 			return v;
 	}
 	return NULL;
 }
 
+/* Listed in the order launchers set them; the first one present wins. */
+static const char *const rank_vars[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+					 "SLURM_PROCID", NULL };
+
 int tl_launcher_rank(void)
 {
-	const char *v = launcher_rank_var();
+	const char *v = first_set(rank_vars);
 	return v ? atoi(v) : 0;
 }
 
 bool tl_launched(void)
 {
-	return launcher_rank_var() != NULL;
+	return first_set(rank_vars) != NULL;
+}
+
+/* A count from the first of vars that holds a plain positive number (Slurm's per-node lists
+ * such as "2(x3)" are not one); 0 when none does. */
+static uint64_t launcher_count(const char *const *vars)
+{
+	for (; *vars; vars++) {
+		const char *v = getenv(*vars);
+		char *end;
+		unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+		if (v && *v && !*end && n > 0)
+			return n;
+	}
+	return 0;
+}
+
+uint64_t tl_launcher_size(void)
+{
+	static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS",
+					    NULL };
+	return launcher_count(vars);
+}
+
+uint64_t tl_launcher_local_size(void)
+{
+	static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+					    "SLURM_NTASKS_PER_NODE", NULL };
+	return launcher_count(vars);
 }
 
 void tl_out(const char *fmt, ...)

@@ -26,8 +26,8 @@
  * job names the curve. */
 static const char *const scaling_keys[] = { "dp", "global_batch", "grad_accum" };
 /* [run] keys that change how a run is measured, not what it runs. */
-static const char *const measuring_keys[] = { "steps", "warmup", "check", "timeout_s",
-					      "straggler_pct" };
+static const char *const measuring_keys[] = { "steps",	 "warmup",	  "check",
+					      "timeout_s", "straggler_pct", "log_interval" };
 
 const char *tl_run_state_name(enum tl_run_state state)
 {

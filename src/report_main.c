@@ -36,15 +36,18 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: trainload-report [OPTION]... RESULT...\n"
 		"Turn trainload results (FILE.json, a killed run's FILE.jsonl, or folders of them)\n"
-		"into a scaling report: per job, the scaling table, where the time goes, the\n"
-		"collectives, fitted latency and bandwidth, a projection to larger worlds, the\n"
-		"stragglers, and every missing or partial run.\n"
+		"into a scaling report: per job, the scaling table (repeated runs aggregated),\n"
+		"every run's provenance and warnings, where the time goes, the collectives,\n"
+		"fitted latency and bandwidth, a projection to larger worlds; the sweeps' busbw\n"
+		"tables, the stragglers, and every missing or partial run.\n"
 		"\n"
 		"  -f, --format md|csv|json   output format (default md: Markdown; csv: the\n"
 		"                             scaling table, one row per run; json: everything)\n"
 		"  -o, --output FILE          write the report to FILE (default: stdout)\n"
-		"  -p, --plot DIR             draw throughput, efficiency and breakdown against\n"
-		"                             ranks into DIR as SVG and PNG (gnuplot)\n"
+		"  -p, --plot DIR             draw throughput, efficiency, the breakdown and\n"
+		"                             predicted against measured step time against\n"
+		"                             nodes (ranks on one node), and the sweeps' busbw\n"
+		"                             against size, into DIR as SVG and PNG (gnuplot)\n"
 		"  -s, --scaling weak|strong|auto\n"
 		"                             how to read the runs (default auto: strong when the\n"
 		"                             global batch is the same at every scale, else weak)\n"
@@ -202,7 +205,7 @@ int main(int argc, char **argv)
 		return TL_EXIT_RUN_FAILED;
 	}
 	for (size_t i = 0; i < in.count; i++)
-		if (in.runs[i].state != TL_RUN_COMPLETE)
+		if (tl_report_listed(&in.runs[i]))
 			fprintf(stderr, "trainload-report: %s: %s: %s\n", in.runs[i].path,
 				tl_run_state_name(in.runs[i].state), in.runs[i].why);
 	rc = write_report(&o, &rep, &in) ? TL_EXIT_RUN_FAILED : 0;

@@ -420,11 +420,14 @@ static void choose_scaling(struct tl_report_group *grp, const struct tl_report_i
 		same_global &= r->global_batch == first->global_batch;
 		same_per_dp &= r->global_batch * first->dp == first->global_batch * r->dp;
 	}
+	/* What the batches say, whatever was asked: a report warns when --scaling overrides it. */
+	grp->data_scaling = grp->count > 1 && same_global && !same_per_dp ? TL_SCALING_STRONG
+									 : TL_SCALING_WEAK;
 	if (asked != TL_SCALING_AUTO) {
 		grp->scaling = asked;
 		snprintf(grp->scaling_note, sizeof(grp->scaling_note), "as asked (--scaling %s)",
 			 asked == TL_SCALING_WEAK ? "weak" : "strong");
-	} else if (grp->count > 1 && same_global && !same_per_dp) {
+	} else if (grp->data_scaling == TL_SCALING_STRONG) {
 		grp->scaling = TL_SCALING_STRONG;
 		snprintf(grp->scaling_note, sizeof(grp->scaling_note),
 			 "the global batch (%llu) is the same at every scale",
@@ -441,16 +444,23 @@ static void choose_scaling(struct tl_report_group *grp, const struct tl_report_i
 
 static int add_prediction(struct tl_report_group *grp, uint64_t ranks, double measured)
 {
-	for (size_t i = 0; i < grp->npredictions; i++)
-		if (grp->predictions[i].ranks == ranks)
-			return 0;
+	for (size_t i = 0; i < grp->npredictions; i++) {
+		struct tl_prediction *p = &grp->predictions[i];
+		if (p->ranks != ranks)
+			continue;
+		/* a repeat: measured is the mean of the runs at this size, as the scaling table's */
+		if (measured > 0)
+			p->measured_s += (measured - p->measured_s) / (double)++p->measured_runs;
+		return 0;
+	}
 	struct tl_prediction *grown =
 		realloc(grp->predictions, (grp->npredictions + 1) * sizeof(*grown));
 	if (!grown)
 		return -1;
 	grp->predictions = grown;
 	grp->predictions[grp->npredictions++] =
-		(struct tl_prediction){ .ranks = ranks, .measured_s = measured };
+		(struct tl_prediction){ .ranks = ranks, .measured_s = measured,
+					.measured_runs = measured > 0 };
 	return 0;
 }
 

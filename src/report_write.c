@@ -8,17 +8,22 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report_write.h"
 #include "trainload/metrics.h"
+#include "trainload/peak.h"
 #include "trainload/result.h"
 
 const char tl_report_conventions[] =
 	"step time = p50 over the measured steps of the slowest rank's step; breakdown = p50 of "
 	"each part; GB = 1e9 bytes; model FLOPs = forward + backward GEMMs (no recompute), per "
-	"step; MFU = model FLOPs per step / step time / (ranks x peak per rank), peak from the "
-	"run's calibration GEMM or --peak-tflops; N = ranks / ranks of the job's smallest run; "
+	"step; MFU = model FLOPs per step / step time / (ranks x peak per rank), the peak each run "
+	"says (--peak-tflops, a GPU's datasheet, a CPU's measured clock x FMA width x FMA units, "
+	"or where none is known the calibrated BLAS peak); repeats (runs of one job at one world "
+	"size) are aggregated: mean, min and max of their step times; N = ranks / ranks of the "
+	"job's smallest run; "
 	"weak scaling: speedup = N x t1/tN, efficiency = t1/tN; strong scaling: speedup = t1/tN, "
 	"efficiency = t1/(N x tN); collective times = max over ranks of the per-call mean; busbw "
 	"as nccl-tests";
@@ -47,6 +52,118 @@ static const char *pct(double share, char *buf, size_t len)
 	return buf;
 }
 
+/* ---------------------------------------------------------------- a run's facts */
+
+static const json_t *env_of(const struct tl_run *r)
+{
+	return json_object_get(r->doc, "environment");
+}
+
+/* A string member as a table cell: "not recorded" when the file does not have it (results of
+ * versions before it was kept). '|' would end the cell: files are users'. */
+static const char *cell(const json_t *obj, const char *key, char *buf, size_t len)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	size_t out = 0;
+
+	if (!s || !*s)
+		return "not recorded";
+	for (; *s && out + 2 < len; s++)
+		buf[out++] = *s == '|' ? '/' : *s;
+	buf[out] = '\0';
+	return buf;
+}
+
+/* A member of a result copied into the report's JSON, null when the file lacks it. */
+static json_t *copy_or_null(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	return v ? json_deep_copy(v) : json_null();
+}
+
+static const char *oversubscribed_cell(const struct tl_run *r)
+{
+	const json_t *o = json_object_get(env_of(r), "oversubscribed");
+	return json_is_boolean(o) ? (json_is_true(o) ? "yes" : "no") : "not recorded";
+}
+
+/* What a run's warnings are judged on, read back from its file (trainload/result.h), so that
+ * the report says what the run's summary said, of old files too. */
+static json_t *run_warnings(const struct tl_run *r)
+{
+	const json_t *env = env_of(r), *summary = json_object_get(r->doc, "summary");
+	const json_t *twin = json_object_get(json_object_get(r->doc, "twin"), "gemm");
+	const char *config = json_string_value(json_object_get(env, "blas_config"));
+	struct tl_findings f = {
+		.mfu = r->fig.mfu,
+		.peak_tflops = r->peak_tflops_per_rank,
+		.peak_source = json_string_value(json_object_get(summary, "peak_source")),
+		.twin_flagged = json_is_true(json_object_get(twin, "flagged")),
+		.twin_rank = (int)json_integer_value(json_object_get(twin, "rank")),
+		.twin_ratio = json_number_value(json_object_get(twin, "ratio")),
+		.oversubscribed = json_is_true(json_object_get(env, "oversubscribed")),
+		.blas_kernel = json_string_value(json_object_get(env, "blas_core")),
+		.blas_advice = json_string_value(json_object_get(env, "blas_kernel_advice")),
+		.blas_dynamic = config && strstr(config, "DYNAMIC_ARCH"),
+	};
+	return tl_warnings_json(&f);
+}
+
+size_t tl_report_scales(const struct tl_report_group *g, const struct tl_report_inputs *in,
+			struct tl_report_scale *out)
+{
+	size_t n = 0, mfus = 0;
+
+	for (size_t i = 0; i < g->count; i++) {
+		const struct tl_run *r = &in->runs[g->runs[i]];
+		struct tl_report_scale *sc = &out[n ? n - 1 : 0];
+		if (!n || sc->ranks != r->ranks) {
+			if (n)
+				mfus = 0;
+			sc = &out[n++];
+			*sc = (struct tl_report_scale){ .ranks = r->ranks, .dp = r->dp, .first = i,
+							.p50_min = r->fig.p50,
+							.p50_max = r->fig.p50 };
+		}
+		sc->runs++;
+		sc->nodes = r->nodes > sc->nodes ? r->nodes : sc->nodes;
+		sc->p50_mean += r->fig.p50;
+		sc->p50_min = fmin(sc->p50_min, r->fig.p50);
+		sc->p50_max = fmax(sc->p50_max, r->fig.p50);
+		sc->exposed_share += r->fig.exposed_share;
+		sc->oversubscribed |= json_is_true(json_object_get(env_of(r), "oversubscribed"));
+		if (r->fig.mfu > 0) {
+			/* a running mean over the runs whose peak is known */
+			sc->mfu_mean += (r->fig.mfu - sc->mfu_mean) / (double)++mfus;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct tl_report_scale *sc = &out[k];
+		const struct tl_run *r = &in->runs[g->runs[sc->first]];
+		sc->p50_mean /= (double)sc->runs;
+		sc->exposed_share /= (double)sc->runs;
+		sc->tokens_per_s = tl_tokens_per_s(r->tokens_per_step, sc->p50_mean);
+		sc->model_tflops_per_rank =
+			tl_model_tflops_per_rank(r->model_flops_per_step, sc->p50_mean, sc->ranks);
+		tl_scaling_figures(g->scaling, (uint64_t)out[0].ranks, out[0].p50_mean,
+				   (uint64_t)sc->ranks, sc->p50_mean, &sc->speedup, &sc->efficiency);
+	}
+	return n;
+}
+
+const char *tl_report_scaling_warning(const struct tl_report_group *g)
+{
+	if (g->scaling == g->data_scaling)
+		return NULL;
+	return g->scaling == TL_SCALING_STRONG
+		       ? "--scaling strong was asked, but the global batch grows with the "
+			 "data-parallel ranks (weak-scaling data): strong efficiency t1/(N x tN) "
+			 "then compares steps of different sizes and reads low"
+		       : "--scaling weak was asked, but the global batch is the same at every "
+			 "scale (strong-scaling data): weak efficiency t1/tN then compares steps "
+			 "of shrinking size and reads high";
+}
+
 static void md_header(const struct tl_report_inputs *in, size_t nmissing, FILE *out)
 {
 	size_t n[4] = { 0 };
@@ -66,40 +183,140 @@ static void md_header(const struct tl_report_inputs *in, size_t nmissing, FILE *
 static void md_scaling(const struct tl_report_group *g, const struct tl_report_inputs *in,
 		       FILE *out)
 {
+	struct tl_report_scale *sc = calloc(g->count ? g->count : 1, sizeof(*sc));
+	size_t n = sc ? tl_report_scales(g, in, sc) : 0;
 	char tok[32], a[16], b[16], c[16];
 
-	fprintf(out, "\n### Scaling\n\n");
-	fprintf(out, "| nodes | ranks | dp | steps | step p50 (s) | step p95 (s) | tokens/s | "
-		     "speedup | efficiency | TFLOP/s/rank | MFU | exposed comm | run |\n");
-	fprintf(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	fprintf(out, "\n### Scaling\n\nOne row per world size; a size run more than once shows the "
+		     "mean of its runs' step times with their min and max, and the other figures "
+		     "at the mean.\n\n");
+	fprintf(out, "| nodes | ranks | dp | runs | step p50 mean (s) | min (s) | max (s) | "
+		     "tokens/s | speedup (x) | efficiency | TFLOP/s/rank | MFU | exposed comm (of "
+		     "step) | oversubscribed |\n");
+	fprintf(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "| %d | %d | %llu | %zu | %.4f | %.4f | %.4f | %s | %.2f | %s | %.4f | %s "
+			     "| %s | %s |\n",
+			sc[i].nodes, sc[i].ranks, (unsigned long long)sc[i].dp, sc[i].runs,
+			sc[i].p50_mean, sc[i].p50_min, sc[i].p50_max,
+			tl_grouped(sc[i].tokens_per_s, tok, sizeof(tok)), sc[i].speedup,
+			pct(sc[i].efficiency, a, sizeof(a)), sc[i].model_tflops_per_rank,
+			sc[i].mfu_mean > 0 ? pct(sc[i].mfu_mean, b, sizeof(b)) : "n/a",
+			pct(sc[i].exposed_share, c, sizeof(c)), sc[i].oversubscribed ? "yes" : "no");
+	free(sc);
+}
+
+/* Every run of the group: when it ran, its own figures, and where MFU's peak came from. */
+static void md_runs(const struct tl_report_group *g, const struct tl_report_inputs *in, FILE *out)
+{
+	char started[40], source[40], mfu[16];
+
+	fprintf(out, "\n### Runs\n\n| run | nodes | ranks | started (UTC) | steps | step p50 (s) | "
+		     "step p95 (s) | MFU | peak/rank (TFLOP/s) | peak source | state |\n"
+		     "|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|\n");
 	for (size_t i = 0; i < g->count; i++) {
 		const struct tl_run *r = &in->runs[g->runs[i]];
 		const struct tl_run_figures *f = &r->fig;
-		fprintf(out, "| %d | %d | %llu | %zu | %.4f | %.4f | %s | %.2f | %s | %.4f | %s | %s "
-			     "| %s%s |\n",
-			r->nodes, r->ranks, (unsigned long long)r->dp, f->steps, f->p50, f->p95,
-			tl_grouped(f->tokens_per_s, tok, sizeof(tok)), g->speedup[i],
-			pct(g->efficiency[i], a, sizeof(a)), f->model_tflops_per_rank,
-			f->mfu > 0 ? pct(f->mfu, b, sizeof(b)) : "n/a",
-			pct(f->exposed_share, c, sizeof(c)), base_name(r->path),
-			r->state == TL_RUN_PARTIAL ? " (partial)" : "");
+		fprintf(out, "| %s | %d | %d | %s | %zu | %.4f | %.4f | %s | %.4g | %s | %s |\n",
+			base_name(r->path), r->nodes, r->ranks,
+			cell(env_of(r), "start_time", started, sizeof(started)), f->steps, f->p50,
+			f->p95, f->mfu > 0 ? pct(f->mfu, mfu, sizeof(mfu)) : "n/a",
+			r->peak_tflops_per_rank,
+			cell(json_object_get(r->doc, "summary"), "peak_source", source, sizeof(source)),
+			tl_run_state_name(r->state));
 	}
+}
+
+/* Where and with what each run ran, and the command that started it. */
+static void md_provenance(const struct tl_report_group *g, const struct tl_report_inputs *in,
+			  FILE *out)
+{
+	char hosts[256], cpu[160], gpu[128], version[32], mpi[160], blas[64], kernel[64];
+
+	fprintf(out, "\n### Provenance\n\n| run | hosts | CPU | GPU | trainload | MPI | OpenBLAS "
+		     "(kernel) | oversubscribed |\n|---|---|---|---|---|---|---|---|\n");
+	for (size_t i = 0; i < g->count; i++) {
+		const struct tl_run *r = &in->runs[g->runs[i]];
+		const json_t *env = env_of(r);
+		fprintf(out, "| %s | %s | %s | %s | %s | %s | %s (%s) | %s |\n", base_name(r->path),
+			cell(env, "hosts", hosts, sizeof(hosts)),
+			cell(env, "cpu_model", cpu, sizeof(cpu)),
+			json_is_null(json_object_get(env, "gpu_model"))
+				? "none"
+				: cell(env, "gpu_model", gpu, sizeof(gpu)),
+			cell(r->doc, "trainload_version", version, sizeof(version)),
+			cell(env, "mpi_version", mpi, sizeof(mpi)),
+			cell(env, "blas_version", blas, sizeof(blas)),
+			cell(env, "blas_core", kernel, sizeof(kernel)), oversubscribed_cell(r));
+	}
+	fprintf(out, "\nCommand lines:\n\n");
+	for (size_t i = 0; i < g->count; i++) {
+		const struct tl_run *r = &in->runs[g->runs[i]];
+		fprintf(out, "- %s: `%s`\n", base_name(r->path),
+			text(env_of(r), "command_line"));
+	}
+}
+
+/* The runs' warnings, as their summaries printed them (judged again from the files): each one
+ * once, with the runs that gave it. */
+static void md_warnings(const struct tl_report_group *g, const struct tl_report_inputs *in,
+			FILE *out)
+{
+	const char *scaling = tl_report_scaling_warning(g);
+	json_t *seen = json_object(); /* warning -> the runs that gave it, in order */
+	json_t *order = json_array();
+	const char *text;
+	json_t *runs;
+
+	fprintf(out, "\n### Warnings\n\n");
+	if (scaling)
+		fprintf(out, "- scaling: %s\n", scaling);
+	for (size_t i = 0; i < g->count; i++) {
+		const struct tl_run *r = &in->runs[g->runs[i]];
+		json_t *w = run_warnings(r), *v;
+		size_t k;
+		json_array_foreach (w, k, v) {
+			text = json_string_value(v);
+			if (!(runs = json_object_get(seen, text))) {
+				json_object_set_new(seen, text, runs = json_array());
+				json_array_append(order, v);
+			}
+			json_array_append_new(runs, json_string(base_name(r->path)));
+		}
+		json_decref(w);
+	}
+	size_t k, j;
+	json_t *v, *name;
+	json_array_foreach (order, k, v) {
+		runs = json_object_get(seen, json_string_value(v));
+		fprintf(out, "- ");
+		json_array_foreach (runs, j, name)
+			fprintf(out, "%s%s", j ? ", " : "", json_string_value(name));
+		fprintf(out, ": %s\n", json_string_value(v));
+	}
+	if (!scaling && !json_array_size(order))
+		fprintf(out, "None.\n");
+	json_decref(seen);
+	json_decref(order);
 }
 
 static void md_breakdown(const struct tl_report_group *g, const struct tl_report_inputs *in,
 			 FILE *out)
 {
-	fprintf(out, "\n### Where the time goes (s per step; slowest rank, p50 of each part)\n\n");
-	fprintf(out, "| ranks | step | compute |");
+	fprintf(out, "\n### Where the time goes (seconds per step; slowest rank, p50 of each part; "
+		     "X_comm: exposed communication of group X; bubble: pipeline wait)\n\n");
+	fprintf(out, "| run | ranks | step (s) | compute (s) |");
 	for (int k = 0; k < TL_SHOWN_GROUPS; k++)
-		fprintf(out, " %s comm |", tl_grid_group_name(tl_shown_groups[k]));
-	fprintf(out, " bubble | optimizer | other |\n|---:|---:|---:|");
+		fprintf(out, " %s (s) |", tl_comm_part_names[k]);
+	fprintf(out, " bubble (s) | optimizer (s) | other (s) |\n|---|---:|---:|---:|");
 	for (int k = 0; k < TL_SHOWN_GROUPS; k++)
 		fprintf(out, "---:|");
 	fprintf(out, "---:|---:|---:|\n");
 	for (size_t i = 0; i < g->count; i++) {
-		const struct tl_run_figures *f = &in->runs[g->runs[i]].fig;
-		fprintf(out, "| %d | %.4f | %.4f |", in->runs[g->runs[i]].ranks, f->p50, f->compute);
+		const struct tl_run *r = &in->runs[g->runs[i]];
+		const struct tl_run_figures *f = &r->fig;
+		fprintf(out, "| %s | %d | %.4f | %.4f |", base_name(r->path), r->ranks, f->p50,
+			f->compute);
 		for (int k = 0; k < TL_SHOWN_GROUPS; k++)
 			fprintf(out, " %.4f |", f->comm[k]);
 		fprintf(out, " %.4f | %.4f | %.4f |\n", f->bubble, f->optimizer, f->other);
@@ -109,34 +326,46 @@ static void md_breakdown(const struct tl_report_group *g, const struct tl_report
 static void md_collectives(const struct tl_report_group *g, const struct tl_report_inputs *in,
 			   FILE *out)
 {
-	bool any = false;
+	bool any = false, overlapped = false;
 
 	for (size_t i = 0; i < g->count; i++) {
 		const json_t *colls = json_object_get(in->runs[g->runs[i]].doc, "collectives");
 		const json_t *c;
 		size_t j;
 		json_array_foreach (colls, j, c) {
+			bool nb = json_is_true(json_object_get(c, "nonblocking"));
 			if (!any) {
 				fprintf(out, "\n### Collectives\n\n| ranks | op | group | group size "
-					     "| calls/step | bytes/call | time/call (us) | algbw "
-					     "(GB/s) | busbw (GB/s) |\n"
-					     "|---:|---|---|---:|---:|---:|---:|---:|---:|\n");
+					     "| nb | calls/step | bytes/call (B) | time/call (us) | "
+					     "algbw (GB/s) | busbw (GB/s) |\n"
+					     "|---:|---|---|---:|---|---:|---:|---:|---:|---:|\n");
 				any = true;
 			}
-			fprintf(out, "| %d | %s | %s | %lld | %lld | %lld | %.1f | %.3f | %.3f |\n",
-				in->runs[g->runs[i]].ranks,
-				text(c, "op"),
-				text(c, "group"),
+			overlapped |= nb;
+			fprintf(out, "| %d | %s | %s | %lld | %s | %lld | %lld | %.1f |",
+				in->runs[g->runs[i]].ranks, text(c, "op"), text(c, "group"),
 				(long long)json_integer_value(json_object_get(c, "group_size")),
+				nb ? "yes" : "no",
 				(long long)json_number_value(json_object_get(c, "count_per_step")),
 				(long long)json_integer_value(json_object_get(c, "bytes")),
-				json_number_value(json_object_get(c, "time_us")),
-				json_number_value(json_object_get(c, "algbw_gbps")),
-				json_number_value(json_object_get(c, "busbw_gbps")));
+				json_number_value(json_object_get(c, "time_us")));
+			/* An overlapped op's time holds the compute it overlapped: as a bandwidth
+			 * it would read as a broken link. */
+			if (nb)
+				fprintf(out, " overlapped | overlapped |\n");
+			else
+				fprintf(out, " %.3f | %.3f |\n",
+					json_number_value(json_object_get(c, "algbw_gbps")),
+					json_number_value(json_object_get(c, "busbw_gbps")));
 		}
 	}
 	if (!any)
 		fprintf(out, "\n### Collectives\n\nNone measured (no group of two or more ranks).\n");
+	else if (overlapped)
+		fprintf(out, "\nnb yes: non-blocking, overlapped with compute; its time runs from its "
+			     "start to the test or wait that found it complete, so it includes the "
+			     "compute it overlapped and is no link speed: no bandwidth is shown for it. "
+			     "The blocking ones, and the sweeps below, are.\n");
 }
 
 /* A fit is the job's when its runs measured that traffic or a prediction needed it; a sweep's
@@ -245,17 +474,20 @@ static void md_stragglers(const struct tl_report_inputs *in, FILE *out)
 			json_array_foreach (json_object_get(rk, "stragglers"), k, s) {
 				if (!any)
 					fprintf(out, "| run | ranks | rank | host | cores | phase | "
-						     "value | median of its stage | worse |\n"
-						     "|---|---:|---:|---|---|---|---:|---:|---:|\n");
+						     "value | median of its stage | unit | worse |\n"
+						     "|---|---:|---:|---|---|---|---:|---:|---|---:|\n");
 				any = true;
-				fprintf(out, "| %s | %d | %lld | %s | %s | %s | %.4g | %.4g | %.1f%% |\n",
+				const char *unit = json_string_value(json_object_get(s, "unit"));
+				if (!unit) /* files before units were kept: the GEMM phase is a rate */
+					unit = !strcmp(text(s, "phase"), "gemm") ? "GFLOP/s" : "s/step";
+				fprintf(out, "| %s | %d | %lld | %s | %s | %s | %.4g | %.4g | %s | %.1f%% |\n",
 					base_name(run->path), run->ranks,
 					(long long)json_integer_value(json_object_get(rk, "rank")),
 					text(rk, "host"),
 					text(rk, "cpuset"),
 					text(s, "phase"),
 					json_number_value(json_object_get(s, "value")),
-					json_number_value(json_object_get(s, "median")),
+					json_number_value(json_object_get(s, "median")), unit,
 					json_number_value(json_object_get(s, "worse_pct")));
 			}
 		}
@@ -265,6 +497,53 @@ static void md_stragglers(const struct tl_report_inputs *in, FILE *out)
 			     "of its pipeline stage (a stage needs three ranks to tell).\n");
 }
 
+bool tl_report_listed(const struct tl_run *r)
+{
+	return r->state == TL_RUN_PARTIAL || r->state == TL_RUN_UNUSABLE;
+}
+
+/* The sweeps among the inputs: each (op, group) of each as nccl-tests prints it. */
+static void md_sweeps(const struct tl_report_inputs *in, FILE *out)
+{
+	bool any = false;
+	char started[40];
+
+	for (size_t i = 0; i < in->count; i++) {
+		const struct tl_run *r = &in->runs[i];
+		const json_t *colls = json_object_get(r->doc, "collectives"), *c, *prev = NULL;
+		size_t j;
+		if (r->state != TL_RUN_SWEEP)
+			continue;
+		if (!any)
+			fprintf(out, "\n## Collective sweeps\n\nbusbw = algbw x the op's factor "
+				     "(nccl-tests'), comparable with the link's bandwidth; the plot "
+				     "busbw.svg draws them against size.\n");
+		any = true;
+		json_array_foreach (colls, j, c) {
+			if (!prev || strcmp(text(c, "op"), text(prev, "op")) ||
+			    strcmp(text(c, "group"), text(prev, "group")))
+				fprintf(out, "\n### %s: %s on %s of %lld ranks (%s, %s; started %s)\n\n"
+					     "| size (B) | count (elements) | type | time (us) | "
+					     "algbw (GB/s) | busbw (GB/s) | #wrong |\n"
+					     "|---:|---:|---|---:|---:|---:|---:|\n",
+					base_name(r->path), text(c, "op"), text(c, "group"),
+					(long long)json_integer_value(json_object_get(c, "group_size")),
+					text(c, "dtype"),
+					json_is_false(json_object_get(c, "blocking")) ? "non-blocking"
+										      : "blocking",
+					cell(env_of(r), "start_time", started, sizeof(started)));
+			prev = c;
+			fprintf(out, "| %lld | %lld | %s | %.1f | %.3f | %.3f | %lld |\n",
+				(long long)json_integer_value(json_object_get(c, "bytes")),
+				(long long)json_integer_value(json_object_get(c, "count")),
+				text(c, "dtype"), json_number_value(json_object_get(c, "time_us")),
+				json_number_value(json_object_get(c, "algbw_gbps")),
+				json_number_value(json_object_get(c, "busbw_gbps")),
+				(long long)json_integer_value(json_object_get(c, "wrong")));
+		}
+	}
+}
+
 static void md_inputs(const struct tl_report_inputs *in, char *const *missing, size_t nmissing,
 		      FILE *out)
 {
@@ -272,7 +551,7 @@ static void md_inputs(const struct tl_report_inputs *in, char *const *missing, s
 
 	fprintf(out, "\n## Missing and partial runs\n\n");
 	for (size_t i = 0; i < in->count; i++)
-		any |= in->runs[i].state != TL_RUN_COMPLETE;
+		any |= tl_report_listed(&in->runs[i]);
 	if (!any) {
 		fprintf(out, "None: every run finished.\n");
 		return;
@@ -281,7 +560,7 @@ static void md_inputs(const struct tl_report_inputs *in, char *const *missing, s
 	for (size_t i = 0; i < nmissing; i++)
 		fprintf(out, "| | missing | %s |\n", missing[i]);
 	for (size_t i = 0; i < in->count; i++)
-		if (in->runs[i].state != TL_RUN_COMPLETE)
+		if (tl_report_listed(&in->runs[i]))
 			fprintf(out, "| %s | %s | %s |\n", in->runs[i].path,
 				tl_run_state_name(in->runs[i].state), in->runs[i].why);
 }
@@ -294,14 +573,21 @@ void tl_report_write_md(const struct tl_report *rep, const struct tl_report_inpu
 		fprintf(out, "\nNo usable run: nothing to scale.\n");
 	for (size_t i = 0; i < rep->count; i++) {
 		const struct tl_report_group *g = &rep->groups[i];
+		const char *warning = tl_report_scaling_warning(g);
 		fprintf(out, "\n## %s (job %s): %s scaling, %zu run(s)\n\nScaling: %s.\n",
 			g->model_name, g->key, scaling_name(g->scaling), g->count, g->scaling_note);
+		if (warning)
+			fprintf(out, "\n**Warning:** %s.\n", warning);
 		md_scaling(g, in, out);
+		md_runs(g, in, out);
+		md_provenance(g, in, out);
+		md_warnings(g, in, out);
 		md_breakdown(g, in, out);
 		md_collectives(g, in, out);
 		md_model(g, out);
 		md_projection(g, in, out);
 	}
+	md_sweeps(in, out);
 	md_stragglers(in, out);
 	md_inputs(in, missing, nmissing, out);
 }
@@ -309,18 +595,30 @@ void tl_report_write_md(const struct tl_report *rep, const struct tl_report_inpu
 void tl_report_write_csv(const struct tl_report *rep, const struct tl_report_inputs *in, FILE *out)
 {
 	fprintf(out, "job,model,scaling,nodes,ranks,dp,steps,step_p50_s,step_p95_s,tokens_per_s,"
-		     "speedup,efficiency,model_tflops_per_rank,mfu,exposed_comm_share,state,file\n");
+		     "speedup,efficiency,model_tflops_per_rank,mfu,exposed_comm_share,state,file,"
+		     "start_time,peak_source,peak_tflops_per_rank,oversubscribed\n");
 	for (size_t i = 0; i < rep->count; i++) {
 		const struct tl_report_group *g = &rep->groups[i];
 		for (size_t j = 0; j < g->count; j++) {
 			const struct tl_run *r = &in->runs[g->runs[j]];
 			const struct tl_run_figures *f = &r->fig;
+			const json_t *env = env_of(r);
 			fprintf(out, "%s,\"%s\",%s,%d,%d,%llu,%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
-				     "%.6g,%s,\"%s\"\n",
+				     "%.6g,%s,\"%s\",%s,%s,%.6g,%s\n",
 				g->key, g->model_name, scaling_name(g->scaling), r->nodes, r->ranks,
 				(unsigned long long)r->dp, f->steps, f->p50, f->p95, f->tokens_per_s,
 				g->speedup[j], g->efficiency[j], f->model_tflops_per_rank, f->mfu,
-				f->exposed_share, tl_run_state_name(r->state), r->path);
+				f->exposed_share, tl_run_state_name(r->state), r->path,
+				json_string_value(json_object_get(env, "start_time"))
+					?: "",
+				json_string_value(json_object_get(json_object_get(r->doc, "summary"),
+								  "peak_source"))
+					?: "",
+				r->peak_tflops_per_rank,
+				json_is_boolean(json_object_get(env, "oversubscribed"))
+					? (json_is_true(json_object_get(env, "oversubscribed")) ? "yes"
+												  : "no")
+					: "");
 		}
 	}
 }
@@ -358,7 +656,32 @@ static json_t *group_json(const struct tl_report_group *g, const struct tl_repor
 				  f->exposed_share, "breakdown_s",
 				  breakdown_json(f->p50, f->compute, f->comm, f->bubble, f->optimizer,
 						 f->other)));
+		json_t *run = json_array_get(runs, i);
+		const json_t *env = env_of(r);
+		json_object_set_new(run, "start_time", copy_or_null(env, "start_time"));
+		json_object_set_new(run, "peak_source",
+				    copy_or_null(json_object_get(r->doc, "summary"), "peak_source"));
+		json_object_set_new(run, "peak_tflops_per_rank", json_real(r->peak_tflops_per_rank));
+		json_object_set_new(run, "oversubscribed", copy_or_null(env, "oversubscribed"));
+		json_object_set_new(run, "warnings", run_warnings(r));
 	}
+	struct tl_report_scale *sc = calloc(g->count ? g->count : 1, sizeof(*sc));
+	size_t nscales = sc ? tl_report_scales(g, in, sc) : 0;
+	json_t *scales = json_array();
+	for (size_t i = 0; i < nscales; i++)
+		json_array_append_new(
+			scales,
+			json_pack("{s:i, s:i, s:I, s:I, s:{s:f, s:f, s:f}, s:f, s:f, s:f, s:f, s:f, "
+				  "s:f, s:b}",
+				  "nodes", sc[i].nodes, "ranks", sc[i].ranks, "dp",
+				  (json_int_t)sc[i].dp, "runs", (json_int_t)sc[i].runs, "step_p50_s",
+				  "mean", sc[i].p50_mean, "min", sc[i].p50_min, "max", sc[i].p50_max,
+				  "tokens_per_s", sc[i].tokens_per_s, "speedup", sc[i].speedup,
+				  "efficiency", sc[i].efficiency, "model_tflops_per_rank",
+				  sc[i].model_tflops_per_rank, "mfu", sc[i].mfu_mean,
+				  "exposed_comm_share", sc[i].exposed_share, "oversubscribed",
+				  sc[i].oversubscribed));
+	free(sc);
 	for (size_t i = 0; i < g->nfits; i++) {
 		const struct tl_coll_fit *f = &g->fits[i];
 		if (!shown(f))
@@ -389,9 +712,13 @@ static json_t *group_json(const struct tl_report_group *g, const struct tl_repor
 			json_object_set_new(e, "why", json_string(p->why));
 		json_array_append_new(proj, e);
 	}
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "job", g->key, "model",
-				g->model_name, "scaling", scaling_name(g->scaling), "scaling_note",
-				g->scaling_note, "runs", runs, "fits", fits, "projection", proj);
+	const char *warning = tl_report_scaling_warning(g);
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "job", g->key,
+				"model", g->model_name, "scaling", scaling_name(g->scaling),
+				"scaling_note", g->scaling_note, "data_scaling",
+				scaling_name(g->data_scaling), "scaling_warning",
+				warning ? json_string(warning) : json_null(), "runs", runs,
+				"scales", scales, "fits", fits, "projection", proj);
 	if (g->have_rates) {
 		const struct tl_rates *r = &g->rates;
 		json_object_set_new(doc, "rates",
@@ -419,10 +746,19 @@ void tl_report_write_json(const struct tl_report *rep, const struct tl_report_in
 							in->runs[i].why));
 	for (size_t i = 0; i < nmissing; i++)
 		json_array_append_new(miss, json_string(missing[i]));
-	json_t *doc = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o}", "schema", TL_RESULT_SCHEMA,
+	json_t *sweeps = json_array();
+	for (size_t i = 0; i < in->count; i++)
+		if (in->runs[i].state == TL_RUN_SWEEP)
+			json_array_append_new(
+				sweeps,
+				json_pack("{s:s, s:o, s:o, s:o}", "file", in->runs[i].path,
+					  "start_time", copy_or_null(env_of(&in->runs[i]), "start_time"),
+					  "world", copy_or_null(in->runs[i].doc, "world"), "collectives",
+					  copy_or_null(in->runs[i].doc, "collectives")));
+	json_t *doc = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o}", "schema", TL_RESULT_SCHEMA,
 				"trainload_version", PACKAGE_VERSION, "conventions",
 				tl_report_conventions, "inputs", inputs, "missing", miss, "groups",
-				groups);
+				groups, "sweeps", sweeps);
 	json_dumpf(doc, out, JSON_INDENT(2));
 	fputc('\n', out);
 	json_decref(doc);

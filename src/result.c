@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@ const char tl_conventions[] =
 
 const int tl_shown_groups[TL_SHOWN_GROUPS] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_PP, TL_GROUP_DP,
 					       TL_GROUP_EP };
+const char *const tl_comm_part_names[TL_SHOWN_GROUPS] = { "tp_comm", "cp_comm", "pp_comm",
+							  "dp_comm", "ep_comm" };
 
 /* Exposed communication of a group as reported: expert-data-parallel traffic counts as dp. */
 static double group_exposed(const double *per_group, int group)
@@ -38,6 +41,7 @@ struct summary {
 	double tokens_per_s;
 	double model_tflops_per_rank;
 	double mfu;
+	double mfu_blas; /* against the calibrated BLAS peak (0: not calibrated) */
 	double compute, comm_exposed, bubble, optimizer, other; /* p50 of the slowest rank's */
 	double comm_group[TL_GROUPS];                           /* p50, per group */
 };
@@ -100,6 +104,7 @@ static struct summary summarise(const struct tl_result *r)
 		s.tokens_per_s = tl_tokens_per_s(r->model->tokens_per_step, s.p50);
 		s.model_tflops_per_rank = tl_model_tflops_per_rank(flops, s.p50, r->ranks);
 		s.mfu = tl_mfu(flops, s.p50, r->ranks, r->peak_flops_per_rank);
+		s.mfu_blas = tl_mfu(flops, s.p50, r->ranks, r->blas_peak_flops_per_rank);
 	}
 	return s;
 }
@@ -197,18 +202,44 @@ void tl_job_hash(const struct tl_job *job, char out[17])
 	json_decref(j);
 }
 
+/* A string, or null when empty. */
+static json_t *string_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+json_t *tl_env_json(const struct tl_env *env)
+{
+	/* "slurm" only under Slurm (o*: left out when NULL). */
+	return json_pack("{s:o, s:s, s:o, s:b, s:s, s:s, s:s, s:s, s:s, s:o*}", "start_time",
+			 string_or_null(env->start_time), "hosts", env->hosts ? env->hosts : "",
+			 "cpu_model", string_or_null(env->cpu_model), "oversubscribed",
+			 env->oversubscribed, "mpi_version", env->mpi_version, "blas_version",
+			 env->blas_version, "blas_config", env->blas_config, "blas_core",
+			 env->blas_core, "command_line", env->command_line, "slurm",
+			 tl_slurm_json(&env->slurm));
+}
+
+/* The kernel to select instead of OpenBLAS's own pick on the CPU the peak was measured on. */
+static const char *blas_advice(const struct tl_result *r)
+{
+	return r->hw_peak.source == TL_PEAK_CPU_CLOCK
+		       ? tl_peak_blas_kernel_advice(r->env.blas_core, r->hw_peak.isa)
+		       : NULL;
+}
+
 static json_t *environment_json(const struct tl_result *r)
 {
 	char hash[17];
+	json_t *env = tl_env_json(&r->env);
 
 	tl_job_hash(r->job, hash);
-	/* "slurm" only under Slurm (o*: left out when NULL). */
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:o*}", "hosts",
-			 r->env.hosts ? r->env.hosts : "", "mpi_version", r->env.mpi_version,
-			 "blas_version", r->env.blas_version, "blas_config", r->env.blas_config,
-			 "blas_core", r->env.blas_core, "job_hash", hash, "command_line",
-			 r->env.command_line, "mpi_init_s", r->env.mpi_init_s, "startup_s",
-			 r->env.startup_s, "slurm", tl_slurm_json(&r->env.slurm));
+	json_object_update_new(
+		env, json_pack("{s:s, s:o, s:o, s:f, s:f}", "job_hash", hash, "gpu_model",
+			       string_or_null(r->rank_info ? r->rank_info[0].gpu.name : NULL),
+			       "blas_kernel_advice", string_or_null(blas_advice(r)), "mpi_init_s",
+			       r->env.mpi_init_s, "startup_s", r->env.startup_s));
+	return env;
 }
 
 /* Per-step figures of one rank: its totals over the measured steps, divided by their number. */
@@ -233,15 +264,20 @@ static double gemm_gflops(const struct tl_rank_info *ri)
 enum phase { P_GEMM, P_PP_WAIT, P_COMM0 };
 #define NPHASES (P_COMM0 + (int)TL_SHOWN_GROUPS)
 
+/* As the breakdown names the parts (tl_comm_part_names), and "gemm" for the GEMM rate. */
 static const char *phase_name(int phase)
 {
-	static const char *const comm[] = { "tp_comm", "cp_comm", "pp_comm", "dp_comm",
-					    "ep_comm" };
 	if (phase == P_GEMM)
 		return "gemm";
 	if (phase == P_PP_WAIT)
-		return "pp_wait";
-	return comm[phase - P_COMM0];
+		return "bubble";
+	return tl_comm_part_names[phase - P_COMM0];
+}
+
+/* What a phase's value is measured in, for the stragglers' lists. */
+static const char *phase_unit(int phase)
+{
+	return phase == P_GEMM ? "GFLOP/s" : "s/step";
 }
 
 static double phase_value(const struct tl_result *r, const struct tl_rank_info *ri, int phase)
@@ -290,10 +326,11 @@ static json_t *stragglers_json(const struct tl_result *r, const struct tl_rank_i
 	for (int phase = 0; phase < NPHASES; phase++) {
 		double median, worse = worse_than_peers(r, ri, phase, &median);
 		if (worse > limit)
-			json_array_append_new(arr, json_pack("{s:s, s:f, s:f, s:f}", "phase",
+			json_array_append_new(arr, json_pack("{s:s, s:f, s:s, s:f, s:f}", "phase",
 							     phase_name(phase), "value",
-							     phase_value(r, ri, phase), "median",
-							     median, "worse_pct", 100 * worse));
+							     phase_value(r, ri, phase), "unit",
+							     phase_unit(phase), "median", median,
+							     "worse_pct", 100 * worse));
 	}
 	return arr;
 }
@@ -349,11 +386,15 @@ static json_t *ranks_json(const struct tl_result *r)
 			ri->cpuset, "numa", ri->numa, "binding", ri->binding, "threads",
 			ri->threads, "gemm_gflops", gemm_gflops(ri), "peak_tflops",
 			ri->peak_flops / 1e12, "ops_per_step", ops_json(ri->ops_per_step),
-			"per_step_s", "compute", per_step(r, ri->compute_s), "pp_wait",
+			"per_step_s", "compute", per_step(r, ri->compute_s), "bubble",
 			per_step(r, ri->bubble_s), "optimizer", per_step(r, ri->optimizer_s),
 			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
 			stragglers_json(r, ri));
 		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
+		json_object_set_new(entry, "hardware_peak_tflops", json_real(ri->hw_peak_flops / 1e12));
+		/* The bubble's name before 0.2, kept for scripts that read it. */
+		json_object_set_new(json_object_get(entry, "per_step_s"), "pp_wait",
+				    json_real(per_step(r, ri->bubble_s)));
 		if (ri->gpu.name[0])
 			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
 		json_object_set_new(entry, "check_wrong_elements",
@@ -392,30 +433,127 @@ static json_t *collectives_json(const struct tl_result *r)
  * reported; a ratio outside [TWIN_LOW, TWIN_HIGH] is flagged. (Communication has no twin yet:
  * its prediction needs reference bandwidths, which the collective sweeps will provide.)
  */
-static json_t *twin_json(const struct tl_result *r)
-{
-	const struct tl_rank_info *worst = NULL;
-	double worst_ratio = 1, predicted = 0, measured = 0;
+/* The rank whose GEMM time is furthest from its twin's prediction. */
+struct twin {
+	const struct tl_rank_info *worst; /* NULL: no rank calibrated */
+	double ratio, predicted_s, measured_s;
+	bool flagged;
+};
 
-	for (int i = 0; i < r->ranks; i++) {
+static struct twin gemm_twin(const struct tl_result *r)
+{
+	struct twin t = { .ratio = 1 };
+
+	for (int i = 0; r->rank_info && i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
 		if (ri->peak_flops <= 0 || ri->gemm_flops <= 0)
 			continue;
 		double p = per_step(r, ri->gemm_flops) / ri->peak_flops;
 		double m = per_step(r, ri->gemm_s);
 		double ratio = m / p;
-		if (!worst || fabs(log(ratio)) > fabs(log(worst_ratio))) {
-			worst = ri;
-			worst_ratio = ratio;
-			predicted = p;
-			measured = m;
-		}
+		if (!t.worst || fabs(log(ratio)) > fabs(log(t.ratio)))
+			t = (struct twin){ .worst = ri, .ratio = ratio, .predicted_s = p,
+					   .measured_s = m };
 	}
-	if (!worst)
+	t.flagged = t.worst && (t.ratio < TWIN_LOW || t.ratio > TWIN_HIGH);
+	return t;
+}
+
+static json_t *twin_json(const struct tl_result *r)
+{
+	struct twin t = gemm_twin(r);
+
+	if (!t.worst)
 		return json_object();
-	return json_pack("{s:{s:i, s:f, s:f, s:f, s:b}}", "gemm", "rank", worst->rank,
-			 "predicted_s", predicted, "measured_s", measured, "ratio", worst_ratio,
-			 "flagged", worst_ratio < TWIN_LOW || worst_ratio > TWIN_HIGH);
+	return json_pack("{s:{s:i, s:f, s:f, s:f, s:b}}", "gemm", "rank", t.worst->rank,
+			 "predicted_s", t.predicted_s, "measured_s", t.measured_s, "ratio", t.ratio,
+			 "flagged", t.flagged);
+}
+
+/* A warning's words, as every output prints them. */
+static void warn(json_t *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(json_t *arr, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_array_append_new(arr, json_string(text));
+}
+
+json_t *tl_warnings_json(const struct tl_findings *f)
+{
+	json_t *arr = json_array();
+	const char *src = f->peak_source ? f->peak_source : "?";
+
+	if (f->mfu > 1) {
+		const char *why =
+			!strcmp(src, "calibrated")
+				? "a calibrated BLAS peak is no ceiling (the job's GEMMs ran faster "
+				  "than the calibration GEMM): give the hardware's with --peak-tflops"
+			: !strcmp(src, "--peak-tflops")
+				? "the peak given with --peak-tflops is too low"
+				: "the derivation of the hardware peak does not fit this machine: give "
+				  "it with --peak-tflops";
+		warn(arr, "MFU %.1f%% is above 100%%: the step did more than the peak per rank "
+			  "(%.4g TFLOP/s, %s) allows; %s",
+		     100 * f->mfu, f->peak_tflops, src, why);
+	}
+	if (f->twin_flagged)
+		warn(arr, "GEMM twin: rank %d's GEMMs took %.2fx the time its calibrated BLAS rate "
+			  "predicts (%s)",
+		     f->twin_rank, f->twin_ratio,
+		     f->twin_ratio < 1 ? "faster than the calibration GEMM: the BLAS peak "
+					 "understates this job's shapes"
+				       : "a slow or busy rank, or shapes the BLAS runs poorly");
+	if (f->oversubscribed)
+		warn(arr, "ranks share cores (oversubscribed): the times measure the sharing, not "
+			  "the machine");
+	if (f->blas_advice && f->blas_dynamic)
+		warn(arr, "OpenBLAS runs its %s kernel on a CPU with wider FMA units: its %s kernel "
+			  "is usually much faster (docs/PERFORMANCE.md); select it in every rank's "
+			  "environment with OPENBLAS_CORETYPE=%s (mpirun -x OPENBLAS_CORETYPE; srun "
+			  "passes the environment on)",
+		     f->blas_kernel ? f->blas_kernel : "?", f->blas_advice, f->blas_advice);
+	else if (f->blas_advice)
+		warn(arr, "OpenBLAS runs its %s kernel on a CPU with wider FMA units, and this "
+			  "OpenBLAS has no DYNAMIC_ARCH to select another: one built with TARGET=%s "
+			  "is usually much faster (docs/PERFORMANCE.md)",
+		     f->blas_kernel ? f->blas_kernel : "?", f->blas_advice);
+	return arr;
+}
+
+/* The run's warnings, from its own figures. */
+static json_t *warnings_json(const struct tl_result *r, const struct summary *s)
+{
+	struct twin t = gemm_twin(r);
+	struct tl_findings f = {
+		.mfu = s->mfu,
+		.peak_tflops = r->peak_flops_per_rank / 1e12,
+		.peak_source = tl_peak_source_name(r->peak_source),
+		.twin_flagged = t.flagged,
+		.twin_rank = t.worst ? t.worst->rank : -1,
+		.twin_ratio = t.ratio,
+		.oversubscribed = r->env.oversubscribed,
+		.blas_kernel = r->env.blas_core,
+		.blas_advice = blas_advice(r),
+		.blas_dynamic = strstr(r->env.blas_config, "DYNAMIC_ARCH") != NULL,
+	};
+	return tl_warnings_json(&f);
+}
+
+/* A share, or null when either side is unknown. */
+static json_t *share_or_null(double part, double whole)
+{
+	return part > 0 && whole > 0 ? json_real(part / whole) : json_null();
+}
+
+/* A peak in TFLOP/s, or null when unknown. */
+static json_t *tflops_or_null(double flops)
+{
+	return flops > 0 ? json_real(flops / 1e12) : json_null();
 }
 
 json_t *tl_result_header_json(const struct tl_result *r)
@@ -449,11 +587,23 @@ json_t *tl_result_json(const struct tl_result *r)
 		(json_int_t)r->nsteps, "step_time_s", "p50", s.p50, "p95", s.p95, "min", s.min,
 		"max", s.max, "tokens_per_s", s.tokens_per_s, "model_tflops_per_rank",
 		s.model_tflops_per_rank, "mfu", s.mfu, "peak_tflops_per_rank",
-		r->peak_flops_per_rank / 1e12, "peak_source",
-		r->peak_given ? "--peak-tflops" : "calibrated", "breakdown_s",
+		r->peak_flops_per_rank / 1e12, "peak_source", tl_peak_source_name(r->peak_source),
+		"breakdown_s",
 		breakdown_json(s.compute, s.comm_exposed, s.bubble, s.optimizer, s.other,
 			       s.comm_group));
 	json_object_set_new(summary, "check_wrong_elements", json_integer((json_int_t)check_wrong(r)));
+	/* MFU's peak beside its sources: the hardware's and the calibrated BLAS's. */
+	json_object_update_new(
+		summary,
+		json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:o}", "hardware_peak_tflops_per_rank",
+			  tflops_or_null(r->hw_peak.flops_per_s), "hardware_peak_source",
+			  tl_peak_source_name(r->hw_peak.source), "hardware_peak_how",
+			  r->hw_peak.how, "blas_peak_tflops_per_rank",
+			  tflops_or_null(r->blas_peak_flops_per_rank), "blas_share_of_hardware_peak",
+			  share_or_null(r->blas_peak_flops_per_rank, r->hw_peak.flops_per_s),
+			  "mfu_of_blas_peak",
+			  s.mfu_blas > 0 ? json_real(s.mfu_blas) : json_null(),
+			  "warnings", warnings_json(r, &s)));
 	json_object_update_new(doc, json_pack("{s:o, s:o, s:o, s:o, s:o}", "steps", steps,
 					      "summary", summary, "ranks", ranks_json(r),
 					      "collectives", collectives_json(r), "twin",
@@ -510,9 +660,10 @@ static void print_stragglers(const struct tl_result *r, FILE *out)
 				fprintf(out, "# stragglers (more than %g%% worse than the median of "
 					     "their stage):\n",
 					r->job->straggler_pct);
-			fprintf(out, "  rank %d (%s, cpus %s) %s %.1f%% %s median\n", ri->rank,
-				ri->host, ri->cpuset, phase_name(phase), 100 * worse,
-				phase == P_GEMM ? "below" : "above");
+			fprintf(out, "  rank %d (%s, cpus %s) %s %.4g %s, %.1f%% %s median %.4g\n",
+				ri->rank, ri->host, ri->cpuset, phase_name(phase),
+				phase_value(r, ri, phase), phase_unit(phase), 100 * worse,
+				phase == P_GEMM ? "below" : "above", median);
 		}
 	}
 	if (!shown)
@@ -540,12 +691,34 @@ static void print_collectives(const struct tl_result *r, FILE *out)
 	}
 }
 
+/* The peak lines under the summary row: how MFU's peak is derived, and the BLAS peak beside
+ * it with its share of the hardware's. */
+static void print_peaks(const struct tl_result *r, const struct summary *s, FILE *out)
+{
+	if (r->peak_source == TL_PEAK_GIVEN)
+		fprintf(out, "# peak/rank: given with --peak-tflops\n");
+	else if (r->hw_peak.source == TL_PEAK_UNKNOWN)
+		fprintf(out, "# peak/rank: the calibrated BLAS peak; hardware peak %s\n",
+			r->hw_peak.how);
+	else
+		fprintf(out, "# peak/rank: %s\n", r->hw_peak.how);
+	if (r->blas_peak_flops_per_rank <= 0)
+		return;
+	fprintf(out, "# BLAS peak/rank %.4f TFLOP/s (calibration GEMM", r->blas_peak_flops_per_rank / 1e12);
+	if (r->hw_peak.flops_per_s > 0)
+		fprintf(out, "): %.1f%% of the hardware peak; MFU against it %.1f%%\n",
+			100 * r->blas_peak_flops_per_rank / r->hw_peak.flops_per_s,
+			100 * s->mfu_blas);
+	else
+		fprintf(out, ")\n");
+}
+
 void tl_result_print(const struct tl_result *r, FILE *out)
 {
 	const struct tl_job *j = r->job;
 	struct summary s = summarise(r);
 	double gflops_min = 0, gflops_sum = 0;
-	char tok[32];
+	char tok[32], source[24];
 
 	for (int i = 0; i < r->ranks; i++) {
 		double g = gemm_gflops(&r->rank_info[i]);
@@ -559,11 +732,14 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		" (ep %" PRIu64 ")\n",
 		PACKAGE_VERSION, j->name, j->layers, j->hidden, j->heads, j->seq, j->vocab, r->ranks,
 		j->dp, j->pp, j->tp, j->ep);
-	fprintf(out, "# nodes %d (%s)  backend %s  OpenBLAS %s (%s)  %s  %s/%s\n", r->env.nodes,
+	fprintf(out, "# nodes %d (%s)  backend %s  OpenBLAS %s kernel %s  %s  %s/%s\n", r->env.nodes,
 		r->env.hosts ? r->env.hosts : "", tl_job_enum_name("run", "backend", j->backend),
 		r->env.blas_version, r->env.blas_core, r->env.mpi_version,
 		tl_job_enum_name("run", "compute_dtype", j->compute_dtype),
 		tl_job_enum_name("run", "comm_dtype", j->comm_dtype));
+	fprintf(out, "# started %s  cpu %s%s\n", *r->env.start_time ? r->env.start_time : "?",
+		*r->env.cpu_model ? r->env.cpu_model : "?",
+		r->env.oversubscribed ? "  oversubscribed (ranks share cores)" : "");
 	print_gpus(r, out);
 	fprintf(out, "# conventions: %s\n", tl_conventions);
 	fprintf(out, "# steps %zu measured after %" PRIu64 " warm-up; global batch %" PRIu64
@@ -571,20 +747,23 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		r->nsteps, j->warmup, j->global_batch, j->seq, r->model->tokens_per_step);
 	fprintf(out, "  %10s %10s %12s %13s %7s %22s %18s\n", "step_p50", "step_p95", "tokens/s",
 		"TFLOP/s/rank", "MFU", "peak/rank", "GEMM GFLOP/s/rank");
-	fprintf(out, "  %8.4f s %8.4f s %12s %13.4f %6.1f%% %10.4f TFLOP/s %-11s %7.2f (min %.2f)\n",
+	snprintf(source, sizeof(source), "(%s)",
+		 r->peak_source == TL_PEAK_GIVEN ? "given" : tl_peak_source_name(r->peak_source));
+	fprintf(out, "  %8.4f s %8.4f s %12s %13.4f %6.1f%% %10.4f TFLOP/s %-12s %7.2f (min %.2f)\n",
 		s.p50, s.p95, tl_grouped(s.tokens_per_s, tok, sizeof(tok)), s.model_tflops_per_rank,
-		100 * s.mfu, r->peak_flops_per_rank / 1e12,
-		r->peak_given ? "(given)" : "(calibrated)", r->ranks ? gflops_sum / r->ranks : 0.0,
-		gflops_min);
-	fprintf(out, "# where the time goes (slowest rank, p50 of each part, seconds)\n");
+		100 * s.mfu, r->peak_flops_per_rank / 1e12, source,
+		r->ranks ? gflops_sum / r->ranks : 0.0, gflops_min);
+	print_peaks(r, &s, out);
+	fprintf(out, "# where the time goes (slowest rank, p50 of each part, seconds; X_comm: "
+		     "exposed communication of group X; bubble: pipeline wait)\n");
 	fprintf(out, "  compute %.4f ", s.compute);
 	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
 		if (tl_grid_group_size(r->grid, tl_shown_groups[g]) > 1 ||
 		    (tl_shown_groups[g] == TL_GROUP_DP &&
 		     tl_grid_group_size(r->grid, TL_GROUP_EDP) > 1))
-			fprintf(out, " %s-exposed %.4f", tl_grid_group_name(tl_shown_groups[g]),
+			fprintf(out, " %s %.4f", tl_comm_part_names[g],
 				s.comm_group[tl_shown_groups[g]]);
-	fprintf(out, "  pp-wait %.4f (bubble %.3f planned)  optimizer %.4f  other %.4f\n",
+	fprintf(out, "  bubble %.4f (planned %.3f of the step)  optimizer %.4f  other %.4f\n",
 		s.bubble, (double)(j->pp - 1) / (double)r->model->microbatches, s.optimizer,
 		s.other);
 	print_collectives(r, out);
@@ -601,4 +780,9 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 	if (r->interrupted)
 		fprintf(out, "# interrupted (SIGINT or SIGTERM): %zu of %" PRIu64
 			" measured steps ran\n", r->nsteps, j->steps);
+	json_t *warnings = warnings_json(r, &s), *w;
+	size_t i;
+	json_array_foreach (warnings, i, w)
+		fprintf(out, "# warning: %s\n", json_string_value(w));
+	json_decref(warnings);
 }

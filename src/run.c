@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpi_check.h"
@@ -29,6 +30,7 @@
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
+#include "trainload/progress.h"
 #include "trainload/result.h"
 #include "trainload/stats.h"
 #include "trainload/sweep.h"
@@ -77,6 +79,7 @@ struct run {
 	int rank, ranks;
 	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
 	int oversubscribed; /* this rank shares a core with another */
+	struct tl_progress progress; /* rank 0's progress lines on stderr */
 };
 
 /* Resolve, build the model and plan: pure work that every rank does alike, so that all of them
@@ -210,6 +213,8 @@ static int place_rank(struct run *run, MPI_Comm local, int local_rank, int local
 	}
 	openblas_set_num_threads(bound.threads);
 	run->node_memory = topo.memory_bytes;
+	snprintf(run->result.env.cpu_model, sizeof(run->result.env.cpu_model), "%s",
+		 topo.cpu_model);
 
 	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", bound.cpuset);
 	snprintf(run->me.numa, sizeof(run->me.numa), "%s", bound.numa);
@@ -260,6 +265,7 @@ static int collect_environment(struct run *run)
 				   MPI_COMM_WORLD));
 	TL_MPI_CHECK(MPI_Allreduce(&run->oversubscribed, &any_oversubscribed, 1, MPI_INT, MPI_MAX,
 				   MPI_COMM_WORLD));
+	env->oversubscribed = any_oversubscribed;
 	if (any_oversubscribed)
 		tl_err("trainload: more ranks than cores on a node: ranks share cores "
 		       "(oversubscribed; ranks[].binding says which)\n");
@@ -316,16 +322,6 @@ static int gather_ranks(struct run *run)
 	return 0;
 }
 
-static void progress(const struct run *run, uint64_t step, uint64_t total, double time_s)
-{
-	if (run->rank != 0 || run->cli->quiet || !isatty(STDERR_FILENO))
-		return;
-	fprintf(stderr, "\r# step %llu/%llu  %.4f s ", (unsigned long long)step,
-		(unsigned long long)total, time_s);
-	if (step == total)
-		fputc('\n', stderr);
-}
-
 /* One line of the JSONL, flushed at once so that a killed run keeps it; value is consumed. */
 static void jsonl_append(FILE *jsonl, json_t *value)
 {
@@ -353,6 +349,13 @@ static int run_steps(struct run *run)
 	if (run->jsonl)
 		jsonl_append(run->jsonl, tl_result_header_json(&run->result));
 	run->result.env.startup_s = tl_now_s() - run->start;
+	tl_progress_start(&run->progress, run->rank == 0 && run->cli->progress ? stderr : NULL,
+			  isatty(STDERR_FILENO), job->log_interval, tl_now_s());
+	if (job->warmup)
+		tl_progress_note(&run->progress,
+				 "warm-up: %" PRIu64 " step(s), not measured, then %" PRIu64
+				 " measured",
+				 job->warmup, job->steps);
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
@@ -367,7 +370,14 @@ static int run_steps(struct run *run)
 		int stop = interrupted, any_stop = 0;
 		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
 		run->result.interrupted = any_stop;
-		progress(run, s + 1, total, mine.time_s);
+		/* rank 0: the step's record, the slowest rank's */
+		size_t worst = run->rank == 0 ? tl_slowest(run->gathered, (size_t)run->ranks) : 0;
+		if (run->rank == 0) {
+			double time_s = run->gathered[worst].time_s;
+			tl_progress_step(&run->progress, s + 1, total, job->warmup, time_s,
+					 tl_tokens_per_s(run->model.tokens_per_step, time_s),
+					 tl_now_s());
+		}
 		if (s < job->warmup)
 			continue;
 		me->gemm_s += mine.gemm_s;
@@ -381,7 +391,6 @@ static int run_steps(struct run *run)
 		if (run->rank != 0)
 			continue;
 		size_t i = run->result.nsteps++;
-		size_t worst = tl_slowest(run->gathered, (size_t)run->ranks);
 		run->result.steps[i] = run->gathered[worst];
 		run->result.step_rank[i] = (int)worst;
 		if (run->jsonl)
@@ -404,28 +413,52 @@ static void record_peak_rss(struct tl_rank_info *me)
 		me->peak_rss_bytes = (uint64_t)usage.ru_maxrss * 1024;
 }
 
-/* MFU's denominator: --peak-tflops, or the median of the ranks' calibration GEMMs (a median, so
- * that one slow rank does not flatter everyone's MFU). With --peak-tflops no GEMM runs. */
+/* MFU's denominator (DESIGN.md §5) and the BLAS peak beside it. Every rank runs the calibration
+ * GEMM (its BLAS peak; skipped with --peak-tflops) and derives its hardware peak; rank 0 takes
+ * the median of each over the ranks, so that one slow rank flatters nobody. MFU's peak is
+ * --peak-tflops, else the hardware's, else (hardware unknown) the BLAS peak. */
 static int calibrate(struct run *run)
 {
-	double *all = NULL;
-	int rc = run->cli->peak_tflops > 0
-			 ? 0
-			 : run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
+	const struct tl_backend_ops *ops = run->backend.ops;
+	struct tl_hw_peak hw = { .source = TL_PEAK_UNKNOWN };
+	bool given = run->cli->peak_tflops > 0;
+	double *blas = NULL, *hws = NULL;
+	int rc = 0;
 
+	if (!given)
+		tl_progress_note(&run->progress, "calibration: a square GEMM on every rank for the "
+						 "BLAS peak (about a second)");
+	if (!given)
+		rc = ops->calibrate(&run->backend, &run->me.peak_flops);
+	if (!rc && ops->hw_peak)
+		ops->hw_peak(&run->backend, &hw);
+	run->me.hw_peak_flops = hw.flops_per_s;
 	if (rc)
 		return rc;
-	if (run->rank == 0 && !(all = malloc((size_t)run->ranks * sizeof(*all))))
+	if (run->rank == 0 && (!(blas = malloc((size_t)run->ranks * sizeof(*blas))) ||
+			       !(hws = malloc((size_t)run->ranks * sizeof(*hws))))) {
+		free(blas);
 		return TL_ENOMEM;
-	TL_MPI_CHECK(MPI_Gather(&run->me.peak_flops, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0,
+	}
+	TL_MPI_CHECK(MPI_Gather(&run->me.peak_flops, 1, MPI_DOUBLE, blas, 1, MPI_DOUBLE, 0,
+				MPI_COMM_WORLD));
+	TL_MPI_CHECK(MPI_Gather(&hw.flops_per_s, 1, MPI_DOUBLE, hws, 1, MPI_DOUBLE, 0,
 				MPI_COMM_WORLD));
 	if (run->rank == 0) {
-		run->result.peak_given = run->cli->peak_tflops > 0;
-		run->result.peak_flops_per_rank = run->result.peak_given
-							  ? run->cli->peak_tflops * 1e12
-							  : tl_percentile(all, (size_t)run->ranks, 50);
+		struct tl_result *r = &run->result;
+		r->blas_peak_flops_per_rank = tl_percentile(blas, (size_t)run->ranks, 50);
+		r->hw_peak = hw;
+		r->hw_peak.flops_per_s =
+			hw.flops_per_s > 0 ? tl_percentile(hws, (size_t)run->ranks, 50) : 0;
+		r->peak_source = given			      ? TL_PEAK_GIVEN
+				 : r->hw_peak.flops_per_s > 0 ? r->hw_peak.source
+							      : TL_PEAK_CALIBRATED;
+		r->peak_flops_per_rank = given			      ? run->cli->peak_tflops * 1e12
+					 : r->hw_peak.flops_per_s > 0 ? r->hw_peak.flops_per_s
+								      : r->blas_peak_flops_per_rank;
 	}
-	free(all);
+	free(blas);
+	free(hws);
 	return 0;
 }
 
@@ -478,6 +511,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	}
 	double mpi_init_s = tl_now_s() - run.start;
 	run.start = tl_now_s();
+	time_t started = time(NULL);
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	MPI_Comm_rank(MPI_COMM_WORLD, &run.rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &run.ranks);
@@ -507,6 +541,9 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
 					 .ranks = run.ranks, .grid = &run.grid };
 	run.result.env.mpi_init_s = mpi_init_s;
+	/* When the run started, in UTC (ISO 8601): every result says when it was obtained. */
+	strftime(run.result.env.start_time, sizeof(run.result.env.start_time), "%Y-%m-%dT%H:%M:%SZ",
+		 gmtime(&started));
 	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	/* From here on, a rank that makes no progress for timeout_s ends the job (exit 3). */

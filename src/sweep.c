@@ -27,6 +27,7 @@
 #include "trainload/grid.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"
+#include "trainload/progress.h"
 #include "trainload/result.h"
 #include "trainload/sweep.h"
 #include "trainload/topo.h"
@@ -342,13 +343,11 @@ static json_t *document(const struct sweep *s, const struct tl_env *env, int nod
 				  "time_us_min", r->min_us, "time_us_max", r->max_us, "time_us_p50",
 				  r->p50_us, "time_us_p95", r->p95_us));
 	}
-	return json_pack("{s:i, s:s, s:o, s:o, s:{s:s, s:s, s:s, s:o*}, s:{s:s, s:s}, s:o}",
-			 "schema", 1, "trainload_version", PACKAGE_VERSION, "job",
-			 tl_job_to_json(job), "world", tl_world_json(job, s->wsize, nodes),
-			 "environment", "hosts", env->hosts ? env->hosts : "", "mpi_version",
-			 env->mpi_version, "command_line", env->command_line, "slurm",
-			 tl_slurm_json(&env->slurm), "conventions", "time_us",
-			 agg_name(s->cli->rank_agg), "gb", "1e9", "collectives", colls);
+	return json_pack("{s:i, s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o}", "schema", 1,
+			 "trainload_version", PACKAGE_VERSION, "job", tl_job_to_json(job), "world",
+			 tl_world_json(job, s->wsize, nodes), "environment", tl_env_json(env),
+			 "conventions", "time_us", agg_name(s->cli->rank_agg), "gb", "1e9",
+			 "collectives", colls);
 }
 
 static int setup(struct sweep *s)
@@ -407,6 +406,14 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 	}
 	if (!rc && s.wrank == 0 && out)
 		print_header(&s, env, nodes, out);
+	/* Progress on stderr, as a training run's: each size announced when a line is due. */
+	struct tl_progress progress;
+	size_t done = 0;
+	tl_progress_start(&progress, s.wrank == 0 && cli->progress ? stderr : NULL, false,
+			  job->log_interval, MPI_Wtime());
+	tl_progress_note(&progress, "sweep: %d op(s) x %zu sizes, %" PRIu64 " B to %" PRIu64
+				    " B, %" PRIu64 " warm-up + %" PRIu64 " timed iterations each",
+			 nops, nsizes, job->min_bytes, job->max_bytes, job->warmup_iters, job->iters);
 	for (int o = 0; !rc && o < nops; o++) {
 		size_t first = nrows;
 		uint64_t last = 0;
@@ -416,10 +423,19 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 		for (size_t k = 0; !rc && k < nsizes; k++) {
 			struct tl_sweep_point pt;
 			tl_sweep_point(ops[o], sizes[k], s.elem, (uint64_t)s.n, &pt);
+			done++;
 			/* Sizes that round to nothing or to the previous size say nothing new. */
 			if (pt.bytes == 0 || pt.bytes == last)
 				continue;
 			last = pt.bytes;
+			if (tl_progress_due(&progress, done, (size_t)nops * nsizes, MPI_Wtime())) {
+				char t[32];
+				fprintf(stderr, "# sweep: %s %" PRIu64 " B, size %zu of %zu  elapsed %s\n",
+					tl_sweep_op_name(ops[o]), pt.bytes, done,
+					(size_t)nops * nsizes,
+					tl_progress_duration(MPI_Wtime() - progress.start_s, t,
+							     sizeof(t)));
+			}
 			rc = run_point(&s, ops[o], sizes[k], &rows[nrows]);
 			if (!rc && s.wrank == 0) {
 				if (out)

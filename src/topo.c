@@ -102,6 +102,11 @@ static void fill(struct tl_topo *topo, bool synthetic)
 		topo->cores = topo->pus > 0 ? topo->pus : 1;
 	if (topo->packages < 1)
 		topo->packages = 1;
+	/* The model string hwloc reads from the CPU (x86 CPUID, /proc/cpuinfo elsewhere). */
+	hwloc_obj_t pkg = hwloc_get_obj_by_type(hw, HWLOC_OBJ_PACKAGE, 0);
+	const char *model = hwloc_obj_get_info_by_name(pkg ? pkg : hwloc_get_root_obj(hw),
+							"CPUModel");
+	snprintf(topo->cpu_model, sizeof(topo->cpu_model), "%s", model ? model : "");
 	for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
 		int n = hwloc_get_nbobjs_by_type(hw, caches[i]);
 		if (n > 0) {

@@ -18,7 +18,8 @@
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
-	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu
+	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu \
+	tests/unit/test_progress tests/unit/test_peak
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -74,6 +75,14 @@ tests_unit_test_report_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
 tests_unit_test_sweep_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_progress_SOURCES = tests/unit/test_progress.c tests/unit/tl_test.h
+tests_unit_test_progress_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_progress_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_peak_SOURCES = tests/unit/test_peak.c tests/unit/tl_test.h
+tests_unit_test_peak_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_peak_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_bf16_SOURCES = tests/unit/test_bf16.c
 tests_unit_test_bf16_CFLAGS = $(TL_UNIT_CFLAGS)
@@ -161,6 +170,7 @@ TL_SCRIPT_TESTS = \
 	tests/bad-jobs.sh \
 	tests/fuzz-replay.sh \
 	tests/mpi/cli.sh \
+	tests/mpi/progress.sh \
 	tests/mpi/run-1rank.sh \
 	tests/mpi/run-np1.sh \
 	tests/mpi/run-np2.sh \
@@ -177,9 +187,9 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/rank-error.sh \
 	tests/report/scaling.sh \
 	tests/report/golden.sh \
-	tests/slurm/sweep-cli.sh \
+	tests/slurm/scaling-cli.sh \
 	tests/slurm/sbatch.sh \
-	tests/slurm/sweep.sh \
+	tests/slurm/scaling.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)

@@ -17,6 +17,7 @@
 
 struct tl_backend;
 struct tl_check_miss;
+struct tl_hw_peak;
 
 /* The device a rank drives, as reported (ranks[].gpu); all empty for host backends. */
 struct tl_device {
@@ -64,6 +65,12 @@ struct tl_backend_ops {
 	/* The peak GEMM rate of this rank, in FLOP/s, measured with a calibration GEMM of the
 	 * job's compute_dtype and the rank's threads, best of a few runs (MFU's denominator). */
 	int (*calibrate)(struct tl_backend *be, double *flops_per_s);
+
+	/* Optional (NULL: not known): the hardware's peak FLOP/s of this rank in the job's
+	 * compute_dtype and how it is derived (include/trainload/peak.h): a GPU's datasheet, a
+	 * CPU's measured clock x FMA width x FMA units. MFU's denominator, as the field's papers
+	 * use it; called once after the steps, on every rank at the same time. */
+	void (*hw_peak)(struct tl_backend *be, struct tl_hw_peak *out);
 
 	/* Optional (NULL for host backends, whose calls the executor's host clock times): how
 	 * long the device ran the work of the last gemm or pass call, in seconds, from events

@@ -46,6 +46,7 @@ struct tl_job {
 	/* [run] */
 	uint64_t steps, warmup, threads_per_rank, check, timeout_s;
 	double straggler_pct;
+	char log_interval[32]; /* progress lines: "N" steps, "Ns" seconds (trainload/progress.h) */
 	int compute_dtype, comm_dtype, recompute, memory, backend, bind;
 	/* [sweep] */
 	char sweep_op[TL_SWEEP_OPS_MAX];

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum tl_err {
 	TL_OK = 0,
@@ -54,6 +55,10 @@ int tl_log_rank(void);
 int tl_launcher_rank(void);
 /* Whether a launcher (mpirun, srun) started this process. */
 bool tl_launched(void);
+/* The world size and the ranks on this node that the launcher announced (Open MPI, MPICH's
+ * Hydra, Slurm), or 0 when it did not: what a dry run under mpirun plans for. */
+uint64_t tl_launcher_size(void);
+uint64_t tl_launcher_local_size(void);
 
 /* Print to stdout/stderr on the printing rank only. */
 void tl_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -100,7 +100,8 @@ struct tl_prediction {
 	char why[192];   /* when not ok: what is missing (a fit, a valid layout) */
 	double step_s, compute_s, comm_s[TL_SHOWN_GROUPS], bubble_s, optimizer_s, other_s;
 	double tokens_per_s;
-	double measured_s; /* the run's p50 at this scale, 0 when not measured */
+	double measured_s; /* the mean of the runs' p50 at this scale, 0 when not measured */
+	size_t measured_runs; /* how many runs that mean is of */
 };
 
 /* One job at several scales. */
@@ -108,6 +109,7 @@ struct tl_report_group {
 	char key[17];
 	const char *model_name;
 	enum tl_scaling scaling; /* as resolved: weak or strong */
+	enum tl_scaling data_scaling; /* what the runs' batches say (auto's choice) */
 	char scaling_note[160];  /* why that scaling was chosen */
 	size_t *runs;            /* indices into the inputs, sorted by ranks then path */
 	size_t count;

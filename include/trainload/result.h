@@ -14,14 +14,19 @@
 #include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/model.h"
+#include "trainload/peak.h"
 #include "trainload/plan.h"
 #include "trainload/slurm.h"
 
 /* Bumped whenever a key changes meaning; keys may be added without a bump. */
 #define TL_RESULT_SCHEMA 1
 
-/* How the run was obtained. */
+/* How the run was obtained (DESIGN.md §6: a result that cannot say how it was obtained is not a
+ * result). */
 struct tl_env {
+	char start_time[32];   /* when MPI_Init returned, ISO 8601 UTC: "2026-05-01T09:30:00Z" */
+	char cpu_model[128];   /* rank 0's CPU, as hwloc names it ("" when it does not) */
+	bool oversubscribed;   /* some node ran more ranks than it has cores */
 	char mpi_version[256];
 	char blas_version[64]; /* "0.3.21" */
 	char blas_config[256]; /* openblas_get_config(): build options and core type */
@@ -43,7 +48,8 @@ struct tl_rank_info {
 	char numa[64];      /* its NUMA node(s) */
 	char binding[128];  /* who bound it and how: "core (trainload)", "launcher", "none" */
 	int threads;
-	double peak_flops; /* the backend's calibration GEMM rate, FLOP/s */
+	double peak_flops; /* the backend's calibration GEMM rate, FLOP/s (the BLAS peak) */
+	double hw_peak_flops; /* the hardware's peak, FLOP/s (0: unknown) */
 	uint64_t peak_rss_bytes; /* the process's peak resident memory at the end of the run */
 	struct tl_device gpu;    /* the GPU it drove (name "" for host backends) */
 	double gemm_s, gemm_flops;
@@ -65,7 +71,9 @@ struct tl_result {
 	size_t nsteps;
 	const struct tl_grid *grid;
 	double peak_flops_per_rank;     /* MFU's denominator */
-	bool peak_given;                /* from --peak-tflops rather than calibrated */
+	enum tl_peak_source peak_source; /* where it comes from */
+	double blas_peak_flops_per_rank; /* median of the ranks' calibration GEMMs (0: not run) */
+	struct tl_hw_peak hw_peak;      /* the hardware peak: the median over ranks, rank 0's how */
 	struct tl_coll_stat *colls;     /* merged over ranks (tl_stats_gather_colls) */
 	int ncolls;
 	bool interrupted;               /* SIGINT or SIGTERM ended the steps early */
@@ -76,10 +84,38 @@ struct tl_result {
 #define TL_SHOWN_GROUPS 5
 extern const int tl_shown_groups[TL_SHOWN_GROUPS];
 
+/* The breakdown's parts of exposed communication, one name each wherever a breakdown is shown
+ * (summary, stragglers, report tables, plots), in tl_shown_groups' order: "tp_comm", "cp_comm",
+ * "pp_comm", "dp_comm", "ep_comm". The other parts are "compute", "bubble" (pipeline wait),
+ * "optimizer" and "other", as the JSON's breakdown_s names them. */
+extern const char *const tl_comm_part_names[TL_SHOWN_GROUPS];
+
 /* The conventions every output states in its header. */
 extern const char tl_conventions[];
 
+/* What a result's warnings are judged on: a run's own figures, or those a report reads back
+ * from its file, so that the summary and the report say the same in the same words. */
+struct tl_findings {
+	double mfu;              /* 0: unknown */
+	double peak_tflops;      /* MFU's peak per rank */
+	const char *peak_source; /* as tl_peak_source_name() spells it */
+	bool twin_flagged;       /* the GEMM twin (twin.gemm) */
+	int twin_rank;
+	double twin_ratio;       /* measured / predicted GEMM time */
+	bool oversubscribed;
+	const char *blas_kernel; /* OpenBLAS's kernel ("Prescott"), or NULL */
+	const char *blas_advice; /* the kernel to select instead, or NULL */
+	bool blas_dynamic;       /* OpenBLAS built with DYNAMIC_ARCH: OPENBLAS_CORETYPE selects */
+};
+
+/* The warnings, one sentence each, as a new JSON array of strings (empty when none). */
+json_t *tl_warnings_json(const struct tl_findings *f);
+
 json_t *tl_world_json(const struct tl_job *job, int ranks, int nodes);
+/* The provenance every result carries (environment): start time, hosts, CPU model,
+ * oversubscription, MPI and BLAS versions, command line, Slurm job; a training run's adds its
+ * own keys beside these. */
+json_t *tl_env_json(const struct tl_env *env);
 json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 		     const struct tl_plan *plan);
 /* Measured step i of r, as in the document's steps array and the JSONL. */

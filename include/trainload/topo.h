@@ -35,6 +35,7 @@ struct tl_topo {
 	uint64_t llc_bytes;
 	int llc_count;
 	int bound_pus;                 /* hardware threads this process may run on */
+	char cpu_model[128];           /* "Intel(R) Xeon(R) Platinum 8480+"; "" when unknown */
 	char cpuset[TL_TOPO_LIST_MAX]; /* this process's binding ("" when unknown) */
 };
 

@@ -692,6 +692,14 @@ static int cpu_calibrate(struct tl_backend *be, double *flops_per_s)
 	return 0;
 }
 
+static void cpu_hw_peak(struct tl_backend *be, struct tl_hw_peak *out)
+{
+	const struct cpu *cpu = be->priv;
+	int threads = openblas_get_num_threads();
+
+	tl_cpu_peak(threads > 0 ? threads : 1, cpu->o.compute_dtype, out);
+}
+
 static void cpu_fini(struct tl_backend *be)
 {
 	struct cpu *cpu = be->priv;
@@ -722,6 +730,7 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.coll_test = cpu_coll_test,
 	.coll_wait = cpu_coll_wait,
 	.calibrate = cpu_calibrate,
+	.hw_peak = cpu_hw_peak,
 	.check_fill = cpu_check_fill,
 	.check_verify = cpu_check_verify,
 	.fini = cpu_fini,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "trainload/grid.h"
+#include "trainload/peak.h"
 
 /* The MPI type that carries dtype (enum tl_dtype) and a new commutative sum over it: for bf16
  * and f16 the only correct one, since MPI has no 16-bit float. Free *op with MPI_Op_free. */
@@ -19,5 +20,9 @@ int tl_cpu_sum_op(int dtype, MPI_Datatype *type, MPI_Op *op);
  * by index in the group, with MPI_ERRORS_RETURN. Collective over parent. */
 int tl_cpu_group_comm(const struct tl_grid *grid, uint64_t rank, int group, MPI_Comm parent,
 		      MPI_Comm *out);
+
+/* This rank's hardware peak on cores cores for dtype (enum tl_dtype): the measured clock × FMA
+ * width × FMA units × 2 (src/backends/cpu_peak.c); about 0.1 s of one core's work. */
+void tl_cpu_peak(int cores, int dtype, struct tl_hw_peak *out);
 
 #endif

@@ -49,6 +49,7 @@
 #include "trainload/backend.h"
 #include "trainload/exec.h"
 #include "trainload/gpu.h"
+#include "trainload/peak.h"
 #include "trainload/topo.h"
 
 /* The calibration GEMM: n×n×n in compute_dtype (8192³ bf16 takes about 1.5 ms on an H100),
@@ -646,6 +647,13 @@ static int cuda_calibrate(struct tl_backend *be, double *flops_per_s)
 	return rc;
 }
 
+static void cuda_hw_peak(struct tl_backend *be, struct tl_hw_peak *out)
+{
+	const struct cuda *cu = be->priv;
+
+	tl_peak_gpu(cu->info.name, cu->o.compute_dtype, out);
+}
+
 static void cuda_device(struct tl_backend *be, struct tl_device *out)
 {
 	const struct cuda *cu = be->priv;
@@ -703,6 +711,7 @@ const struct tl_backend_ops tl_backend_cuda = {
 	.coll_test = cuda_coll_test,
 	.coll_wait = cuda_coll_wait,
 	.calibrate = cuda_calibrate,
+	.hw_peak = cuda_hw_peak,
 	.device_time = cuda_device_time,
 	.device = cuda_device,
 	.fini = cuda_fini,

@@ -49,7 +49,15 @@ run_bad unknown 0 "trainload: unknown option --bogus" --bogus
 expect_in unknown.err "Try 'trainload --help'."
 run_bad short 0 "trainload: unknown option -x" -x
 run_bad noarg 0 "trainload: option -s needs a value" -s
-run_bad noarg_o 0 "trainload: option -o needs a value" --output
+run_bad noarg_o 0 "trainload: option --output needs a value" --output
+run_bad noarg_o2 0 "trainload: option -o needs a value" -o
+# the option as typed, not getopt's short name for it
+run_bad novalue 0 "trainload: option --dry-run takes no value (got '--dry-run=yes')" --dry-run=yes
+# "--set run.steps 5": one error, naming the fix, and "5" not taken for a job file
+run_bad setspace 0 "trainload: --set run.steps: expected SECTION.KEY=VALUE (did you mean --set run.steps=5?)" \
+	--set run.steps 5
+expect_not_in setspace.err "cannot open job file"
+[ "$(wc -l <setspace.err)" -eq 1 ] || { show setspace; fail "more than one message for --set run.steps 5"; }
 run_bad second 0 "trainload: one job file at most (got 'b.job' too)" a.job b.job
 run_bad missing 0 "nonexistent.job: cannot open job file: No such file or directory" nonexistent.job
 mkdir -p adir
@@ -61,6 +69,39 @@ run_bad setrange 0 "--set run.steps: key 'steps' in [run] is 0, outside its rang
 	--set run.steps=0
 run_bad setresolve 0 "--set parallel.dp: dp*tp*pp*cp = 5*1*1*1 must equal the 1 ranks of this run" \
 	--set parallel.dp=5
+
+# Options that act only beside others are refused, naming the option as typed, before any work.
+for opt in "--ranks 8" "--ranks-per-node 4" "--rank 1" "--json"; do
+	# shellcheck disable=SC2086
+	run_bad dryonly 0 "trainload: ${opt%% *} acts only with --dry-run" $opt
+done
+for opt in "-o x.json" "--output x.json"; do
+	# shellcheck disable=SC2086
+	run_bad notdry 0 "trainload: ${opt%% *} writes nothing with --dry-run" --dry-run $opt
+done
+[ ! -e x.json ] || fail "a dry run wrote x.json"
+# those that merely do nothing in a dry run are warned about: a run and its dry run may share
+# their options
+for opt in "-q" "--peak-tflops 1" "--timeout 5" "--progress 1"; do
+	# shellcheck disable=SC2086
+	run_trainload idle 0 --dry-run $opt
+	expect_rc idle 0
+	expect_in idle.err "trainload: warning: ${opt%% *} does nothing with --dry-run"
+	expect_in idle.out "# trainload "
+done
+run_bad sweeponly 0 "trainload: --rank-agg acts only on a collective sweep" --rank-agg max
+run_bad sweeponly2 0 "trainload: --min-busbw acts only on a collective sweep" --min-busbw 1
+run_bad nopeak 0 "trainload: --peak-tflops does nothing in a collective sweep" sweep --peak-tflops 1
+
+# --dry-run under a launcher: printed once, for the launcher's world (and ranks per node)
+run_trainload dry2 2 --dry-run
+expect_rc dry2 0
+[ "$(count_in dry2.out '# trainload ')" -eq 1 ] || { show dry2; fail "the dry run is printed more than once under mpirun"; }
+expect_in dry2.out "dry run: job gpt-tiny on 2 ranks = dp 2 x pp 1 x tp 1 (cp 1, ep 1), 2 ranks per node"
+need_jq
+run_trainload dry2r 2 --dry-run --ranks 8 --json
+expect_rc dry2r 0
+jq_true dry2r.out '.world.ranks == 8'
 
 # All input errors at once: the file's and the overrides'.
 printf '[run]\nstepz = 1\n' >two.job

@@ -33,6 +33,9 @@ check_default_run() {
 	expect_in run.out "# nodes 1 ("
 	expect_in run.out "backend cpu  OpenBLAS "
 	expect_in run.out "f32/f32"
+	# provenance: when (ISO 8601, UTC) and on what
+	grep -E -q '^# started 20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z  cpu ' run.out ||
+		{ show run; fail "no '# started' line"; }
 	expect_in run.out "# conventions: step time = slowest rank; GB = 1e9; model FLOPs"
 	expect_in run.out "# steps 3 measured after 1 warm-up; global batch $ranks x seq 256 = $((ranks * 256)) tokens per step"
 	cols=$(grep -F 'step_p50' run.out | tr -s ' ' | sed 's/^ //')
@@ -41,19 +44,22 @@ check_default_run() {
 	# the row under the column names: p50 s p95 s tokens/s TFLOP/s MFU% peak TFLOP/s (source)
 	# GFLOP/s (min X)
 	row=$(awk '/step_p50/ { getline; print; exit }' run.out | tr -s ' ' | sed 's/^ //')
-	echo "$row" | grep -E -q '^[0-9]+\.[0-9]{4} s [0-9]+\.[0-9]{4} s [0-9,]+ [0-9]+\.[0-9]{4} [0-9]+\.[0-9]% [0-9]+\.[0-9]{4} TFLOP/s \(calibrated\) [0-9]+\.[0-9]{2} \(min [0-9]+\.[0-9]{2}\)$' ||
+	echo "$row" | grep -E -q '^[0-9]+\.[0-9]{4} s [0-9]+\.[0-9]{4} s [0-9,]+ [0-9]+\.[0-9]{4} [0-9]+\.[0-9]% [0-9]+\.[0-9]{4} TFLOP/s \((calibrated|cpu-clock)\) [0-9]+\.[0-9]{2} \(min [0-9]+\.[0-9]{2}\)$' ||
 		{ show run; fail "summary row '$row' does not have the columns' formats"; }
-	expect_in run.out "# where the time goes (slowest rank, p50 of each part, seconds)"
+	expect_in run.out "# where the time goes (slowest rank, p50 of each part, seconds; X_comm: exposed communication of group X; bubble: pipeline wait)"
 	# exposed communication of each group of more than one rank: dp here
-	grep -E -q '^  compute [0-9.]+ ( [a-z]+-exposed [0-9.]+)*  pp-wait [0-9.]+ \(bubble 0\.000 planned\)  optimizer [0-9.]+  other -?[0-9.]+$' run.out ||
+	grep -E -q '^  compute [0-9.]+ ( [a-z]+_comm [0-9.]+)*  bubble [0-9.]+ \(planned 0\.000 of the step\)  optimizer [0-9.]+  other -?[0-9.]+$' run.out ||
 		{ show run; fail "no breakdown line"; }
+	# how MFU's peak is derived, and the BLAS peak beside it
+	expect_in run.out "# peak/rank: "
+	expect_in run.out "# BLAS peak/rank "
 	if [ "$ranks" -gt 1 ]; then
-		expect_in run.out " dp-exposed "
+		expect_in run.out " dp_comm "
 		expect_in run.out "# collectives (time: mean per op, max over ranks)"
 		grep -E -q '^  allreduce +dp +'"$ranks"' +29677568 +yes ' run.out ||
 			{ show run; fail "no line for the dp allreduce in the collectives table"; }
 	else
-		expect_not_in run.out "-exposed"
+		expect_not_in run.out "_comm "
 		expect_not_in run.out "# collectives"
 	fi
 	expect_in run.out "# stragglers"
@@ -84,8 +90,11 @@ check_default_run() {
 	jq_true r.json '.summary.step_time_s | all(.p50, .p95, .min, .max; type == "number") and .min > 0 and .min <= .p50 and .p50 <= .p95 and .p95 <= .max'
 	jq_true r.json '[.steps[].time_s] as $t | .summary.step_time_s | .min == ($t | min) and .max == ($t | max) and .p50 == ($t | sort | .[1])'
 	jq_true r.json '([.steps[].time_s] | sort) as $t | ($t[1] + 0.9 * ($t[2] - $t[1])) as $p95 | (.summary.step_time_s.p95 - $p95) | (if . < 0 then -. else . end) <= 1e-12'
-	jq_true r.json '.summary | all(.tokens_per_s, .model_tflops_per_rank, .mfu, .peak_tflops_per_rank; type == "number") and .peak_source == "calibrated"'
-	# MFU against the calibrated peak (DESIGN.md §5): model FLOPs / p50 / (ranks x peak)
+	jq_true r.json '.summary | all(.tokens_per_s, .model_tflops_per_rank, .mfu, .peak_tflops_per_rank; type == "number") and (.peak_source == "calibrated" or .peak_source == "cpu-clock")'
+	# the hardware peak where it is known, the calibrated BLAS peak beside it
+	jq_true r.json '.summary | .blas_peak_tflops_per_rank > 0 and (.warnings | type) == "array" and (.hardware_peak_how | length) > 0'
+	jq_true r.json '.summary | if .peak_source == "cpu-clock" then .peak_tflops_per_rank == .hardware_peak_tflops_per_rank and (.blas_share_of_hardware_peak - .blas_peak_tflops_per_rank / .hardware_peak_tflops_per_rank | fabs) < 1e-9 else .peak_tflops_per_rank == .blas_peak_tflops_per_rank end'
+	# MFU against that peak (DESIGN.md §5): model FLOPs / p50 / (ranks x peak)
 	jq_true r.json '.summary | .peak_tflops_per_rank > 0 and .mfu > 0'
 	jq_true r.json '(.plan.model_flops_per_step / .summary.step_time_s.p50 / $n / (.summary.peak_tflops_per_rank * 1e12)) as $x | ((.summary.mfu - $x) / $x) | (if . < 0 then -. else . end) < 1e-9' --argjson n "$ranks"
 	jq_true r.json 'all(.ranks[]; .peak_tflops > 0)'
@@ -129,6 +138,12 @@ check_default_run() {
 
 	# how it was obtained
 	jq_true r.json '.environment | (.job_hash | test("^[0-9a-f]{16}$")) and (.command_line | contains("run.steps=3")) and (.mpi_version | length) > 0 and (.blas_version | length) > 0 and (.hosts | length) > 0 and .startup_s >= 0'
+	jq_true r.json '.environment | (.start_time | test("^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$")) and (.cpu_model | type) == "string" and (.oversubscribed | type) == "boolean" and .gpu_model == null and (.blas_core | length) > 0'
+	# more ranks than hardware threads: ranks share cores, and the result says so
+	if [ "$ranks" -gt "$(nproc)" ]; then
+		jq_true r.json '.environment.oversubscribed and (.summary.warnings | any(test("oversubscribed")))'
+		expect_in run.out "oversubscribed (ranks share cores)"
+	fi
 	# the result is written whole at the end: no temporary file is left
 	[ ! -e r.json.tmp ] || fail "r.json.tmp left behind"
 

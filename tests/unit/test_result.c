@@ -72,11 +72,13 @@ static int setup(void **state)
 	                          .nsteps = 3,
 	                          .grid = &f->grid,
 	                          .peak_flops_per_rank = 1e12,
-	                          .peak_given = true};
+	                          .peak_source = TL_PEAK_GIVEN};
 	snprintf(f->r.env.mpi_version, sizeof(f->r.env.mpi_version), "Open MPI v9.9");
 	snprintf(f->r.env.blas_version, sizeof(f->r.env.blas_version), "0.3.99");
 	snprintf(f->r.env.blas_core, sizeof(f->r.env.blas_core), "Haswell");
 	snprintf(f->r.env.command_line, sizeof(f->r.env.command_line), "trainload --x");
+	snprintf(f->r.env.start_time, sizeof(f->r.env.start_time), "2026-05-01T09:30:00Z");
+	snprintf(f->r.env.cpu_model, sizeof(f->r.env.cpu_model), "AMD EPYC 9654 96-Core Processor");
 	f->r.env.nodes = 2;
 	f->r.env.hosts = "node00,node01";
 	*state = f;
@@ -199,7 +201,120 @@ static void test_document(void **state)
 	char hash[17];
 	tl_job_hash(&f->c.job, hash);
 	assert_string_equal(json_string_value(json_object_get(env, "job_hash")), hash);
+	/* provenance: when, on what, as what, oversubscribed or not */
+	assert_string_equal(json_string_value(json_object_get(env, "start_time")),
+			    "2026-05-01T09:30:00Z");
+	assert_string_equal(json_string_value(json_object_get(env, "cpu_model")),
+			    "AMD EPYC 9654 96-Core Processor");
+	assert_true(json_is_false(json_object_get(env, "oversubscribed")));
+	assert_true(json_is_null(json_object_get(env, "gpu_model")));
+	assert_string_equal(json_string_value(json_object_get(env, "mpi_version")), "Open MPI v9.9");
+	assert_string_equal(json_string_value(json_object_get(env, "blas_version")), "0.3.99");
+	/* a given peak: no warning, no hardware or BLAS peak known */
+	json_t *summary = json_object_get(doc, "summary");
+	assert_int_equal(json_array_size(json_object_get(summary, "warnings")), 0);
+	assert_true(json_is_null(json_object_get(summary, "blas_peak_tflops_per_rank")));
+	assert_true(json_is_null(json_object_get(summary, "hardware_peak_tflops_per_rank")));
 	json_decref(doc);
+}
+
+/* MFU's peak is the hardware's when it is known, with the calibrated BLAS peak beside it and its
+ * share; the summary says how the peak is derived. */
+static void test_peaks(void **state)
+{
+	struct fixture *f = *state;
+	char *text = NULL;
+	size_t len = 0;
+
+	f->r.peak_source = TL_PEAK_CPU_CLOCK;
+	tl_peak_cpu(1, 2.5e9, TL_ISA_AVX512, 2.0, TL_DTYPE_F32, &f->r.hw_peak);
+	f->r.peak_flops_per_rank = f->r.hw_peak.flops_per_s; /* 2.5e9 x 64 = 160 GFLOP/s */
+	f->r.blas_peak_flops_per_rank = 40e9;
+	json_t *doc = tl_result_json(&f->r);
+	assert_near(num(doc, "summary.peak_tflops_per_rank"), 0.16);
+	assert_near(num(doc, "summary.hardware_peak_tflops_per_rank"), 0.16);
+	assert_near(num(doc, "summary.blas_peak_tflops_per_rank"), 0.04);
+	assert_near(num(doc, "summary.blas_share_of_hardware_peak"), 0.25);
+	/* model FLOPs per rank per second over each peak */
+	double achieved = 2 * 8858370048.0 / 2.0 / 2;
+	assert_near(num(doc, "summary.mfu"), achieved / 160e9);
+	assert_near(num(doc, "summary.mfu_of_blas_peak"), achieved / 40e9);
+	json_t *summary = json_object_get(doc, "summary");
+	assert_string_equal(json_string_value(json_object_get(summary, "peak_source")), "cpu-clock");
+	assert_string_equal(json_string_value(json_object_get(summary, "hardware_peak_how")),
+			    "1 core x 2.50 GHz (measured) x 512-bit FMA x 2 units (measured "
+			    "2.00/cycle) x 2 = 64 f32 FLOP/cycle/core");
+	json_decref(doc);
+
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	tl_result_print(&f->r, out);
+	fclose(out);
+	static const char *const want[] = {
+	    " 2.8%     0.1600 TFLOP/s (cpu-clock)  ",
+	    "\n# peak/rank: 1 core x 2.50 GHz (measured) x 512-bit FMA x 2 units (measured "
+	    "2.00/cycle) x 2 = 64 f32 FLOP/cycle/core\n",
+	    "\n# BLAS peak/rank 0.0400 TFLOP/s (calibration GEMM): 25.0% of the hardware peak; MFU "
+	    "against it 11.1%\n",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(want); i++)
+		if (!strstr(text, want[i]))
+			fail_msg("no '%s' in:\n%s", want[i], text);
+	free(text);
+}
+
+/* The warnings, from the figures: each condition alone, in the words the summary prints. */
+static void test_warnings(void **state)
+{
+	(void)state;
+	struct tl_findings quiet = {.mfu = 0.5, .peak_tflops = 1, .peak_source = "calibrated",
+				    .blas_kernel = "SkylakeX"};
+	json_t *w = tl_warnings_json(&quiet);
+	assert_int_equal(json_array_size(w), 0);
+	json_decref(w);
+
+	struct tl_findings over = quiet;
+	over.mfu = 1.16;
+	w = tl_warnings_json(&over);
+	assert_int_equal(json_array_size(w), 1);
+	assert_string_equal(json_string_value(json_array_get(w, 0)),
+			    "MFU 116.0% is above 100%: the step did more than the peak per rank "
+			    "(1 TFLOP/s, calibrated) allows; a calibrated BLAS peak is no ceiling "
+			    "(the job's GEMMs ran faster than the calibration GEMM): give the "
+			    "hardware's with --peak-tflops");
+	json_decref(w);
+
+	struct tl_findings twin = quiet;
+	twin.twin_flagged = true;
+	twin.twin_rank = 3;
+	twin.twin_ratio = 1.5;
+	twin.oversubscribed = true;
+	w = tl_warnings_json(&twin);
+	assert_int_equal(json_array_size(w), 2);
+	assert_string_equal(json_string_value(json_array_get(w, 0)),
+			    "GEMM twin: rank 3's GEMMs took 1.50x the time its calibrated BLAS "
+			    "rate predicts (a slow or busy rank, or shapes the BLAS runs poorly)");
+	assert_string_equal(json_string_value(json_array_get(w, 1)),
+			    "ranks share cores (oversubscribed): the times measure the sharing, not "
+			    "the machine");
+	json_decref(w);
+
+	struct tl_findings blas = quiet;
+	blas.blas_kernel = "Prescott";
+	blas.blas_advice = tl_peak_blas_kernel_advice("Prescott", TL_ISA_AVX512);
+	blas.blas_dynamic = true;
+	w = tl_warnings_json(&blas);
+	assert_int_equal(json_array_size(w), 1);
+	assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+			       "OpenBLAS runs its Prescott kernel on a CPU with wider FMA units: its "
+			       "SkylakeX kernel is usually much faster"));
+	assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+			       "OPENBLAS_CORETYPE=SkylakeX"));
+	json_decref(w);
+	blas.blas_dynamic = false;
+	w = tl_warnings_json(&blas);
+	assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "TARGET=SkylakeX"));
+	json_decref(w);
 }
 
 /* The plan's part of the document carries the plan's own numbers. */
@@ -317,8 +432,9 @@ static void test_summary_text(void **state)
 	static const char *const lines[] = {
 	    "# trainload " PACKAGE_VERSION "  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks 2 = "
 	    "dp 2 x pp 1 x tp 1 (ep 1)\n",
-	    "# nodes 2 (node00,node01)  backend cpu  OpenBLAS 0.3.99 (Haswell)  Open MPI v9.9  "
+	    "# nodes 2 (node00,node01)  backend cpu  OpenBLAS 0.3.99 kernel Haswell  Open MPI v9.9  "
 	    "f32/f32\n",
+	    "# started 2026-05-01T09:30:00Z  cpu AMD EPYC 9654 96-Core Processor\n",
 	    "# conventions: step time = slowest rank; GB = 1e9; model FLOPs = forward + backward "
 	    "GEMMs (no recompute), per step; collective times = max over ranks; busbw as "
 	    "nccl-tests\n",
@@ -326,10 +442,12 @@ static void test_summary_text(void **state)
 	    "    step_p50   step_p95     tokens/s  TFLOP/s/rank     MFU              peak/rank  "
 	    "GEMM GFLOP/s/rank\n",
 	    "    2.0000 s   2.9000 s          256        0.0044    0.4%     1.0000 TFLOP/s (given)"
-	    "       15.00 (min 10.00)\n",
-	    "# where the time goes (slowest rank, p50 of each part, seconds)\n",
+	    "        15.00 (min 10.00)\n",
+	    "# peak/rank: given with --peak-tflops\n",
+	    "# where the time goes (slowest rank, p50 of each part, seconds; X_comm: exposed "
+	    "communication of group X; bubble: pipeline wait)\n",
 	    /* only the groups of more than one rank: tp has one here */
-	    "  compute 1.0000  dp-exposed 0.5000  pp-wait 0.0000 (bubble 0.000 planned)  "
+	    "  compute 1.0000  dp_comm 0.5000  bubble 0.0000 (planned 0.000 of the step)  "
 	    "optimizer 0.0000  other 0.2500\n",
 	    /* rank 0's GEMMs run at 10 GFLOP/s, rank 1's at 20: two peers name nobody */
 	    "# stragglers: none (no rank more than 5% worse than its stage's median; stages of "
@@ -379,7 +497,7 @@ static void test_gpus(void **state)
 	assert_non_null(out);
 	tl_result_print(&f->r, out);
 	fclose(out);
-	const char *want = "f32/f32\n# gpus  NVIDIA H100 80GB HBM3 on 2 of 2 ranks: rank 0 "
+	const char *want = "96-Core Processor\n# gpus  NVIDIA H100 80GB HBM3 on 2 of 2 ranks: rank 0 "
 	                   "0000:19:00.0 (NUMA 1), rank 1 0000:39:00.0\n# conventions: ";
 	if (!strstr(text, want))
 		fail_msg("no gpus line in:\n%s", text);
@@ -420,9 +538,13 @@ static void test_stragglers(void **state)
 	assert_int_equal(json_array_size(s3), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(s2, 0), "phase")),
 	                    "dp_comm");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(s2, 0), "unit")),
+	                    "s/step");
 	assert_near(num(json_array_get(s2, 0), "worse_pct"), 400.0);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(s3, 0), "phase")),
 	                    "gemm");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(s3, 0), "unit")),
+	                    "GFLOP/s");
 	assert_near(num(json_array_get(s3, 0), "worse_pct"), 20.0);
 	json_decref(doc);
 
@@ -506,6 +628,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_document, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peaks, setup, teardown),
+	    cmocka_unit_test(test_warnings),
 	    cmocka_unit_test_setup_teardown(test_slurm_environment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plan_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_collectives, setup, teardown),

@@ -1,12 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Integration (issue 7): slurm/trainload-sweep on a private Slurm of 2 simulated nodes
-# (tests/slurm/lib-slurm.sh; skipped, exit 77, without Slurm). Two sweeps at 1 and 2 nodes of
+# Integration (issue 7): slurm/trainload-scaling on a private Slurm of 2 simulated nodes
+# (tests/slurm/lib-slurm.sh; skipped, exit 77, without Slurm). Two studies at 1 and 2 nodes of
 # one task each, submitted together:
 #   - ok/: srun --mpi=pmix; both points COMPLETED, and the report job (afterany on both) writes
 #     the Markdown report with a row for each point, and its plots where gnuplot is installed;
 #   - bad/: TRAINLOAD_LAUNCHER=mpirun and tp = 2, which 1 rank cannot hold: the 1-node point
-#     exits 2 (FAILED), the sweep goes on, and the report lists that point as missing with its
+#     exits 2 (FAILED), the study goes on, and the report lists that point as missing with its
 #     Slurm state while the 2-node point is in its table; a 3-node point, which sbatch refuses
 #     on this 2-node cluster, is listed as not submitted;
 #   - cut/: one point cancelled (scancel) while it runs: CANCELLED, and the report lists its JSONL
@@ -16,7 +16,7 @@
 . "$TL_SRCDIR/slurm/lib-slurm.sh"
 need_jq
 
-SWEEP=${TRAINLOAD%/src/trainload}/slurm/trainload-sweep
+STUDY=${TRAINLOAD%/src/trainload}/slurm/trainload-scaling
 job=$TL_SRCDIR/data/good/tiny.job
 OMPI_MCA_btl_tcp_if_include=lo
 OMPI_MCA_oob_tcp_if_include=lo
@@ -24,37 +24,37 @@ export OMPI_MCA_btl_tcp_if_include OMPI_MCA_oob_tcp_if_include
 
 slurm_start 2
 
-run ok "$SWEEP" --nodes 1,2 --ntasks-per-node=1 --results ok "$job" \
+run ok "$STUDY" --nodes 1,2 --ntasks-per-node=1 --results ok "$job" \
 	--set run.steps=2 --set run.warmup=0
 expect_rc ok 0
-run bad env TRAINLOAD_LAUNCHER=mpirun "$SWEEP" --nodes 1,2,3 --ntasks-per-node=1 --results bad \
+run bad env TRAINLOAD_LAUNCHER=mpirun "$STUDY" --nodes 1,2,3 --ntasks-per-node=1 --results bad \
 	"$job" --set run.steps=2 --set run.warmup=0 --set parallel.tp=2
 expect_rc bad 0
-run cut "$SWEEP" --nodes 1 --ntasks-per-node=1 --results cut "$job" --set run.steps=100000
+run cut "$STUDY" --nodes 1 --ntasks-per-node=1 --results cut "$job" --set run.steps=100000
 expect_rc cut 0
-expect_in bad.err "trainload-sweep: 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid"
+expect_in bad.err "trainload-scaling: 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid"
 
-# point LABEL N: the job id the sweep printed for N nodes
+# point LABEL N: the job id the study printed for N nodes
 point() {
-	sed -n "s/^trainload-sweep: $2 nodes\{0,1\}: job \([0-9]*\), result .*/\1/p" "$1.out"
+	sed -n "s/^trainload-scaling: $2 nodes\{0,1\}: job \([0-9]*\), result .*/\1/p" "$1.out"
 }
 # report_of LABEL: the report job's id
 report_of() {
-	sed -n 's/^trainload-sweep: report job \([0-9]*\) (after \([0-9:]*\)).*/\1/p' "$1.out"
+	sed -n 's/^trainload-scaling: report job \([0-9]*\) (after \([0-9:]*\)).*/\1/p' "$1.out"
 }
 
 ok1=$(point ok 1)
 ok2=$(point ok 2)
 okr=$(report_of ok)
-[ -n "$ok1" ] && [ -n "$ok2" ] && [ -n "$okr" ] || { show ok; fail "ok: the sweep did not print the job ids"; }
-okmd=$TL_TMP/ok/tiny-sweep-$ok1.md
-expect_in ok.out "trainload-sweep: report job $okr (after $ok1:$ok2): report $okmd, plots in $TL_TMP/ok/tiny-sweep-$ok1/"
+[ -n "$ok1" ] && [ -n "$ok2" ] && [ -n "$okr" ] || { show ok; fail "ok: the study did not print the job ids"; }
+okmd=$TL_TMP/ok/tiny-scaling-$ok1.md
+expect_in ok.out "trainload-scaling: report job $okr (after $ok1:$ok2): report $okmd, plots in $TL_TMP/ok/tiny-scaling-$ok1/"
 bad1=$(point bad 1)
 bad2=$(point bad 2)
 badr=$(report_of bad)
-[ -n "$bad1" ] && [ -n "$bad2" ] && [ -n "$badr" ] || { show bad; fail "bad: the sweep did not print the job ids"; }
-badmd=$TL_TMP/bad/tiny-sweep-$bad1.md
-expect_in bad.out "trainload-sweep: report job $badr (after $bad1:$bad2): report $badmd"
+[ -n "$bad1" ] && [ -n "$bad2" ] && [ -n "$badr" ] || { show bad; fail "bad: the study did not print the job ids"; }
+badmd=$TL_TMP/bad/tiny-scaling-$bad1.md
+expect_in bad.out "trainload-scaling: report job $badr (after $bad1:$bad2): report $badmd"
 
 # state JOB WANT: the job ended in WANT ("COMPLETED 0:0"); its output is shown otherwise
 state() {
@@ -66,47 +66,51 @@ state() {
 }
 state "$ok1" "COMPLETED 0:0" "ok/tiny-1n-$ok1.out"
 state "$ok2" "COMPLETED 0:0" "ok/tiny-2n-$ok2.out"
-state "$okr" "COMPLETED 0:0" "ok/tiny-sweep-$ok1.out"
+state "$okr" "COMPLETED 0:0" "ok/tiny-scaling-$ok1.out"
 state "$bad1" "FAILED 2:0" "bad/tiny-1n-$bad1.out"
 state "$bad2" "COMPLETED 0:0" "bad/tiny-2n-$bad2.out"
-state "$badr" "COMPLETED 0:0" "bad/tiny-sweep-$bad1.out"
+state "$badr" "COMPLETED 0:0" "bad/tiny-scaling-$bad1.out"
 
-# --- what the sweep left: results, job logs, the points file --------------------------------
+# --- what the study left: results, job logs, the points file --------------------------------
 jq_true "ok/tiny-1n-$ok1.json" '.environment.slurm | .job_id == $id and .nodes == 1' --arg id "$ok1"
 jq_true "ok/tiny-2n-$ok2.json" '.environment.slurm | .job_id == $id and .nodes == 2 and .nodelist == "n[1-2]"' --arg id "$ok2"
 expect_in "ok/tiny-2n-$ok2.out" "launcher srun, result $TL_TMP/ok/tiny-2n-$ok2.json"
 expect_in "bad/tiny-2n-$bad2.out" "launcher mpirun, result $TL_TMP/bad/tiny-2n-$bad2.json"
 expect_in "bad/tiny-1n-$bad1.out" "tp*pp*cp = 2*1*1 does not divide the 1 ranks"
 [ ! -e "bad/tiny-1n-$bad1.json" ] || fail "the failed point wrote a result"
-expect_in "ok/tiny-sweep-$ok1.points" "point 2 $ok2 $TL_TMP/ok/tiny-2n-$ok2.json"
+expect_in "ok/tiny-scaling-$ok1.points" "point 2 $ok2 $TL_TMP/ok/tiny-2n-$ok2.json"
 
 # --- the reports ----------------------------------------------------------------------------
-[ -s "$okmd" ] || { cat "ok/tiny-sweep-$ok1.out"; fail "ok: no report $okmd"; }
-# a row of the scaling table: | nodes | ranks | ... | run |
+[ -s "$okmd" ] || { cat "ok/tiny-scaling-$ok1.out"; fail "ok: no report $okmd"; }
+# a row of the runs table: | run | nodes | ranks | started | ... | state |, and one of the
+# scaling table: | nodes | ranks | dp | runs |
 row() {
-	grep -E -q "^\| $2 \| $3 \|.*\| $4 \|\$" "$1" || { cat "$1"; fail "$1: no row for $2 node(s), $3 rank(s), $4"; }
+	grep -E -q "^\| $4 \| $2 \| $3 \| [0-9T:-]+Z \|.*\| complete \|\$" "$1" || { cat "$1"; fail "$1: no run row for $2 node(s), $3 rank(s), $4"; }
+	grep -E -q "^\| $2 \| $3 \| [0-9]+ \| 1 \| " "$1" || { cat "$1"; fail "$1: no scaling row for $2 node(s), $3 rank(s)"; }
 }
 row "$okmd" 1 1 "tiny-1n-$ok1.json"
 row "$okmd" 2 2 "tiny-2n-$ok2.json"
 expect_in "$okmd" "Inputs: 2 file(s): 2 complete"
 expect_not_in "$okmd" "| missing |"
+# the runs span nodes: the plots count nodes
+grep -q "^set xlabel 'nodes'" "ok/tiny-scaling-$ok1/report.gp" || fail "ok: the plots' x axis is not in nodes"
 if command -v gnuplot >/dev/null 2>&1; then
-	for plot in throughput efficiency breakdown; do
-		[ -s "ok/tiny-sweep-$ok1/$plot.svg" ] && [ -s "ok/tiny-sweep-$ok1/$plot.png" ] ||
-			{ ls -l "ok/tiny-sweep-$ok1"; fail "ok: no $plot.svg and .png beside the report"; }
+	for plot in throughput efficiency breakdown predicted; do
+		[ -s "ok/tiny-scaling-$ok1/$plot.svg" ] && [ -s "ok/tiny-scaling-$ok1/$plot.png" ] ||
+			{ ls -l "ok/tiny-scaling-$ok1"; fail "ok: no $plot.svg and .png beside the report"; }
 	done
 fi
 
-[ -s "$badmd" ] || { cat "bad/tiny-sweep-$bad1.out"; fail "bad: no report $badmd"; }
+[ -s "$badmd" ] || { cat "bad/tiny-scaling-$bad1.out"; fail "bad: no report $badmd"; }
 row "$badmd" 2 2 "tiny-2n-$bad2.json"
 grep -F -q "tiny-1n-$bad1" "$badmd" && { cat "$badmd"; fail "bad: the failed point has a row"; }
 expect_in "$badmd" "| missing | 1 node: job $bad1 FAILED (exit code 2:0) |"
 expect_in "$badmd" "| missing | 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid |"
-expect_in "bad/tiny-sweep-$bad1.out" "--missing '1 node: job $bad1 FAILED (exit code 2:0)' --missing '3 nodes: not submitted: "
+expect_in "bad/tiny-scaling-$bad1.out" "--missing '1 node: job $bad1 FAILED (exit code 2:0)' --missing '3 nodes: not submitted: "
 # --- a point cancelled while it runs ---------------------------------------------------------
 cut1=$(point cut 1)
 cutr=$(report_of cut)
-[ -n "$cut1" ] && [ -n "$cutr" ] || { show cut; fail "cut: the sweep did not print the job ids"; }
+[ -n "$cut1" ] && [ -n "$cutr" ] || { show cut; fail "cut: the study did not print the job ids"; }
 # once it has measured a step (the JSONL's header and a step line)
 i=0
 while [ "$(cat "cut/tiny-1n-$cut1.jsonl" 2>/dev/null | wc -l)" -lt 2 ]; do
@@ -118,12 +122,12 @@ scancel "$cut1" || fail "scancel $cut1"
 slurm_wait "$cut1"
 [ "$SLURM_STATE" = CANCELLED ] || { cat "cut/tiny-1n-$cut1.out"; fail "job $cut1: $SLURM_STATE, expected CANCELLED"; }
 cutexit=$SLURM_EXIT # 0:15 or 143:0, by when the batch shell saw the signal
-state "$cutr" "COMPLETED 0:0" "cut/tiny-sweep-$cut1.out"
-cutmd=cut/tiny-sweep-$cut1.md
-[ -s "$cutmd" ] || { cat "cut/tiny-sweep-$cut1.out"; fail "cut: no report $cutmd"; }
+state "$cutr" "COMPLETED 0:0" "cut/tiny-scaling-$cut1.out"
+cutmd=cut/tiny-scaling-$cut1.md
+[ -s "$cutmd" ] || { cat "cut/tiny-scaling-$cut1.out"; fail "cut: no report $cutmd"; }
 expect_in "$cutmd" "| missing | 1 node: job $cut1 CANCELLED (exit code $cutexit) |"
 # scancel sends SIGTERM: trainload writes its document as interrupted (or, if the signal came
 # too late for that, the JSONL keeps the finished steps); either is a partial run in the report
 grep -E -q "^\| [^|]*/cut/tiny-1n-$cut1\.json \| partial \| status interrupted \||^\| [^|]*/cut/tiny-1n-$cut1\.jsonl \| partial \| no JSON document; [1-9][0-9]* finished step" "$cutmd" || { cat "$cutmd"; fail "cut: its result is not listed as partial"; }
 
-echo "ok: sweeps at 1,2 nodes and their reports; failed, refused and cancelled points listed with their state"
+echo "ok: studies at 1,2 nodes and their reports; failed, refused and cancelled points listed with their state"
