@@ -184,6 +184,7 @@ TL_SCRIPT_TESTS = \
 	tests/slurm/sbatch.sh \
 	tests/slurm/sweep.sh \
 	tests/cluster/testbed.sh \
+	tests/cluster/run.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)

@@ -80,6 +80,9 @@ extern const int tl_shown_groups[TL_SHOWN_GROUPS];
 extern const char tl_conventions[];
 
 json_t *tl_world_json(const struct tl_job *job, int ranks, int nodes);
+/* The grid key of a dry run and of a result: rank's coordinates and groups (size, index, first
+ * rank, stride, whether the group crosses nodes). */
+json_t *tl_grid_json(const struct tl_grid *grid, uint64_t rank);
 json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 		     const struct tl_plan *plan);
 /* Measured step i of r, as in the document's steps array and the JSONL. */

@@ -27,10 +27,12 @@
 #   cluster_cap_cpu NODE PERCENT|off  cap what runs on NODE (now and later) to PERCENT of one CPU
 #                           (cgroup v1 cpu.cfs_quota_us, or v2 cpu.max); returns 77 where
 #                           neither is available
-#   cluster_mpirun_args     mpirun's options to run across the nodes (hostfile of
-#                           $CLUSTER_SLOTS slots per node, ranks placed node after node, the agent,
-#                           TCP on the cluster's subnet only); add -np N and the program
-#   cluster_mpirun LABEL N CMD...  CMD on N ranks across the nodes, through run (tests/lib.sh)
+#   cluster_mpirun_args [MAP]  mpirun's options to run across the nodes: the hostfile, the agent,
+#                           TCP on the cluster's subnet only, ranks placed by --map-by MAP
+#                           (default ppr:1:node: one per node; ppr:2:node: two per node, node
+#                           after node; node: round-robin); add -np N and the program
+#   cluster_mpirun LABEL N MAP CMD...  CMD on N ranks placed by MAP across the nodes, through
+#                           run (tests/lib.sh)
 #   cluster_tcp_mbps FROM TO BYTES  send BYTES over TCP from node FROM to node TO; print the
 #                           rate the receiver saw, in Mbit/s (1e6 bit/s)
 #   cluster_leftovers       after cluster_down: print whatever of the last instance is still
@@ -44,7 +46,8 @@
 # After cluster_up: CLUSTER_NODES ("node1 node2 ..."), CLUSTER_HOSTS ("node1,node2,..."),
 # CLUSTER_SUBNET (10.213.I.0/24), CLUSTER_HEAD (the bridge's address, where mpirun and slurmctld
 # listen), CLUSTER_DIR (state: the hostfile, one file per node that the agent reads), exported.
-# Settings, read by cluster_up: CLUSTER_SLOTS (slots per node in the hostfile, 1),
+# Settings, read by cluster_up: CLUSTER_SLOTS (slots per node in the hostfile, 1; mpirun runs
+# oversubscribed, so it only matters to a --map-by that fills slots),
 # CLUSTER_CPUS_PER_NODE (cores each node gets, taken round-robin from the cores this shell may
 # use; default: those cores / N, at least 1).
 #
@@ -543,16 +546,17 @@ cluster_mpirun_args() {
 	printf '%s' "--hostfile $CLUSTER_DIR/hostfile --mca plm rsh --mca plm_rsh_agent $CLUSTER_AGENT" \
 		" --mca plm_rsh_no_tree_spawn 1 --mca pml ob1 --mca btl self,vader,tcp" \
 		" --mca btl_tcp_if_include $CLUSTER_SUBNET --mca oob_tcp_if_include $CLUSTER_SUBNET" \
-		" --mca mpi_yield_when_idle 1 --bind-to none --map-by slot"
+		" --mca mpi_yield_when_idle 1 --bind-to none --oversubscribe --map-by ${1:-ppr:1:node}"
 }
 
 cluster_mpirun() {
 	cm_label=$1
 	cm_n=$2
-	shift 2
+	cm_map=$3
+	shift 3
 	[ -n "$MPIRUN" ] || fail "mpirun not found"
 	# shellcheck disable=SC2046
-	run "$cm_label" "$MPIRUN" $(cluster_mpirun_args) -np "$cm_n" "$@"
+	run "$cm_label" "$MPIRUN" $(cluster_mpirun_args "$cm_map") -np "$cm_n" "$@"
 }
 
 cluster_tcp_mbps() {
