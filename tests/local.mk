@@ -185,6 +185,7 @@ TL_SCRIPT_TESTS = \
 	tests/slurm/sweep.sh \
 	tests/cluster/testbed.sh \
 	tests/cluster/run.sh \
+	tests/cluster/slurm.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)

@@ -9,6 +9,13 @@
 #   slurm_wait ID       wait until job ID has ended; SLURM_STATE and SLURM_EXIT hold its
 #                       JobState and ExitCode ("COMPLETED" "0:0")
 #   slurm_state ID      print job ID's "JobState ExitCode" now
+#   slurm_submit LABEL SBATCH-ARGS...  sbatch --parsable through run (tests/lib.sh); ID holds
+#                       the job id
+#   slurm_expect ID "STATE EXIT" LOG  wait for job ID; it must end so ("COMPLETED 0:0"); LOG
+#                       (its output) is shown otherwise
+#   sweep_point LABEL N the job id trainload-sweep printed (in LABEL.out) for N nodes
+#   sweep_report_job LABEL  the id of that sweep's report job
+#   report_row FILE NODES RANKS RUN  FILE (a report) has a scaling row for NODES, RANKS and RUN
 #
 # Debian's slurmd is built with --enable-multiple-slurmd, so several slurmd run on one machine,
 # each on its own port with `slurmd -N NAME`. Jobs get TRAINLOAD* and OMPI_* variables through
@@ -245,6 +252,36 @@ slurm_wait() {
 		fi
 		sleep 0.2
 	done
+}
+
+slurm_submit() {
+	su_label=$1
+	shift
+	run "$su_label" sbatch --parsable "$@"
+	expect_rc "$su_label" 0
+	ID=$(cut -d';' -f1 "$su_label.out")
+	case $ID in '' | *[!0-9]*) show "$su_label"; fail "sbatch printed no job id" ;; esac
+}
+
+slurm_expect() {
+	slurm_wait "$1"
+	[ "$SLURM_STATE $SLURM_EXIT" = "$2" ] || {
+		cat "$3" 2>/dev/null
+		fail "job $1: $SLURM_STATE $SLURM_EXIT, expected $2"
+	}
+}
+
+sweep_point() {
+	sed -n "s/^trainload-sweep: $2 nodes\{0,1\}: job \([0-9]*\), result .*/\1/p" "$1.out"
+}
+
+sweep_report_job() {
+	sed -n 's/^trainload-sweep: report job \([0-9]*\) (after \([0-9:]*\)).*/\1/p' "$1.out"
+}
+
+# A row of the scaling table: | nodes | ranks | ... | run |
+report_row() {
+	grep -E -q "^\| $2 \| $3 \|.*\| $4 \|\$" "$1" || { cat "$1"; fail "$1: no row for $2 node(s), $3 rank(s), $4"; }
 }
 
 # The EXIT trap: cancel every job (running steps outlive slurmd), then TERM the daemons by
