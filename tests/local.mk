@@ -202,7 +202,7 @@ AM_TESTS_ENVIRONMENT = \
 
 EXTRA_DIST += \
 	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh tests/bad-keys.sh \
-	tests/cluster/lib-cluster.sh tests/cluster/agent tests/cluster/tcp-rate.pl \
+	tests/cluster/lib-cluster.sh tests/cluster/agent tests/cluster/tcp-rate.pl tests/cluster/vcluster \
 	fuzz/README.md fuzz/run.sh fuzz/targets fuzz/packages.debian $(TL_FUZZ_REGRESS) \
 	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES) \
 	tests/data/good/cuda-tiny.job

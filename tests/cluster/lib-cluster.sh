@@ -113,13 +113,6 @@ _cl_burst() {
 	echo "$cu_b"
 }
 
-# Alive: not gone and not a zombie (PID 1 here may reap orphans late).
-_cl_alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	ca_state=$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)
-	[ "$ca_state" != Z ] && [ "$ca_state" != X ]
-}
-
 # PID's start time (clock ticks since boot): with the PID, it names a process uniquely.
 _cl_start_time() {
 	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
@@ -138,25 +131,6 @@ _cl_cgroup_root() {
 	fi
 }
 
-# _cl_kill PID...: TERM, then KILL what is left after 5 s; returns when all are gone (10 s at
-# most).
-_cl_kill() {
-	[ $# -gt 0 ] || return 0
-	kill -TERM "$@" 2>/dev/null
-	ck_i=0
-	while [ $ck_i -lt 100 ]; do
-		ck_left=
-		for ck_p in "$@"; do
-			_cl_alive "$ck_p" && ck_left="$ck_left $ck_p"
-		done
-		[ -n "$ck_left" ] || return 0
-		[ $ck_i -eq 50 ] && kill -KILL $ck_left 2>/dev/null
-		sleep 0.1
-		ck_i=$((ck_i + 1))
-	done
-	echo "# virtual cluster: processes$ck_left did not end" >&2
-}
-
 # _cl_teardown I DIR: remove instance I, whose state folder is DIR (maybe gone): what
 # cluster_down does, and what reaping a dead instance does. Everything is found by the
 # instance's names, so that nothing depends on the memory of the shell that made it.
@@ -169,13 +143,13 @@ _cl_teardown() {
 		[ -f "$ct_pf" ] || continue
 		ct_p=$(cat "$ct_pf")
 		case $(cat "/proc/$ct_p/comm" 2>/dev/null) in
-		munged | slurmctld) _cl_kill "$ct_p" ;;
+		munged | slurmctld) stop_pids "$ct_p" ;;
 		esac
 	done
 	# Every process on a node: holders, slurmd and its steps, MPI daemons and ranks.
 	for ct_ns in $(ip netns list | awk -v p="tlc$ct_i-" 'index($1, p) == 1 { print $1 }'); do
 		# shellcheck disable=SC2046
-		_cl_kill $(ip netns pids "$ct_ns" 2>/dev/null)
+		stop_pids $(ip netns pids "$ct_ns" 2>/dev/null)
 		ip netns del "$ct_ns"
 	done
 	for ct_l in /sys/class/net/tlc"$ct_i"n*; do
@@ -205,7 +179,7 @@ _cl_reap_one() {
 	# shellcheck disable=SC2046
 	set -- "$1" $(cat "/sys/class/net/tlc$1/ifalias" 2>/dev/null)
 	[ "${2:-}" = trainload-cluster ] && [ $# -eq 5 ] || return 1
-	if _cl_alive "$3" && [ "$(_cl_start_time "$3")" = "$4" ]; then
+	if alive "$3" && [ "$(_cl_start_time "$3")" = "$4" ]; then
 		return 1
 	fi
 	echo "# virtual cluster: reaping instance $1 of pid $3, which is gone ($5)"
@@ -401,7 +375,7 @@ cluster_leftovers() {
 	# daemons name their configuration or socket there).
 	for cl_p in $CLUSTER_HOLDERS $(grep -l -s -F -e "$CLUSTER_LAST_DIR/" /proc/[0-9]*/cmdline |
 		cut -d/ -f3); do
-		[ "$cl_p" != $$ ] && _cl_alive "$cl_p" &&
+		[ "$cl_p" != $$ ] && alive "$cl_p" &&
 			echo "process $cl_p ($(tr '\0' ' ' <"/proc/$cl_p/cmdline" 2>/dev/null))"
 	done
 	[ ! -e "$CLUSTER_LAST_DIR" ] || echo "folder $CLUSTER_LAST_DIR"
@@ -428,7 +402,7 @@ cluster_pids() {
 	cp_ns=$(_cl_get "$1" ns)
 	for cp_p in $(ip netns pids "$cp_ns"); do
 		[ $# -lt 2 ] || [ "$(cat "/proc/$cp_p/comm" 2>/dev/null)" = "$2" ] || continue
-		_cl_alive "$cp_p" && echo "$cp_p"
+		alive "$cp_p" && echo "$cp_p"
 	done
 }
 

@@ -120,6 +120,6 @@ orphan=$(cluster_pids node3 perl)
 cluster_down
 left=$(cluster_leftovers)
 [ -z "$left" ] || fail "cluster_down left: $left"
-! _cl_alive "$orphan" || fail "the process $orphan on node3 outlived cluster_down"
+! alive "$orphan" || fail "the process $orphan on node3 outlived cluster_down"
 wait 2>/dev/null
 echo "ok: nodes, shaped and reshaped links, a slow pair, a CPU cap, two instances, reaping, teardown"

@@ -92,13 +92,6 @@ slurm_pid_of() {
 	return 1
 }
 
-# Alive: not gone and not a zombie (PID 1 here may reap orphans late).
-slurm_alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	sa_state=$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)
-	[ "$sa_state" != Z ] && [ "$sa_state" != X ]
-}
-
 slurm_start() {
 	ss_nodes=$1
 	slurm_need
@@ -215,7 +208,7 @@ EOF
 slurm_record() {
 	sr_pid=$(slurm_pid_of "$2") || slurm_fail_start "$1 wrote no pid file $2"
 	SLURM_PIDS="$SLURM_PIDS $sr_pid"
-	slurm_alive "$sr_pid" || slurm_fail_start "$1 (pid $sr_pid) exited"
+	alive "$sr_pid" || slurm_fail_start "$1 (pid $sr_pid) exited"
 }
 
 slurm_fail_start() {
@@ -298,23 +291,19 @@ slurm_stop() {
 			st_i=$((st_i + 1))
 		done
 	fi
+	st_ours=
 	for st_pid in $SLURM_PIDS; do
 		case $(cat "/proc/$st_pid/comm" 2>/dev/null) in
-		munged | slurmctld | slurmd) slurm_alive "$st_pid" && kill -TERM "$st_pid" ;;
+		munged | slurmctld | slurmd) st_ours="$st_ours $st_pid" ;;
 		esac
 	done
-	for st_pid in $SLURM_PIDS; do
-		st_i=0
-		while slurm_alive "$st_pid" && [ $st_i -lt 50 ]; do
-			sleep 0.1
-			st_i=$((st_i + 1))
-		done
-		slurm_alive "$st_pid" && echo "# private Slurm: pid $st_pid did not stop" >&2
-	done
+	# shellcheck disable=SC2086
+	stop_pids $st_ours
 	if [ "$st_rc" -ne 0 ] && [ -n "${TL_TMP:-}" ]; then
 		cp -r "$SLURM_DIR/log" "$SLURM_DIR/etc" "$TL_TMP/" 2>/dev/null
 		echo "# private Slurm's logs and slurm.conf kept in $TL_TMP/log and $TL_TMP/etc"
 	fi
 	rm -rf "$SLURM_DIR"
 	SLURM_DIR=
+	SLURM_PIDS=
 }
