@@ -121,7 +121,7 @@ _cl_start_time() {
 # The cgroup hierarchy with a CPU quota: v1's cpu controller, or v2's where it is enabled at the
 # root. Prints "v1 DIR" or "v2 DIR"; nothing where there is neither.
 _cl_cgroup_root() {
-	if [ -w /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] || [ -f /sys/fs/cgroup/cpu/cgroup.procs ]; then
+	if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
 		echo "v1 /sys/fs/cgroup/cpu"
 	elif grep -q -w cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
 		# Children get the cpu controller only if the root hands it down.
@@ -159,6 +159,9 @@ _cl_teardown() {
 	if [ $# -eq 2 ]; then
 		for ct_cg in "$2"/tlc"$ct_i"-*; do
 			[ -d "$ct_cg" ] || continue
+			# Whatever joined the node's cgroup is the node's, in its namespace or not.
+			# shellcheck disable=SC2046
+			stop_pids $(cat "$ct_cg/cgroup.procs" 2>/dev/null)
 			ct_k=0
 			# A process that has just been killed leaves its cgroup a moment later.
 			while ! rmdir "$ct_cg" 2>/dev/null && [ $ct_k -lt 50 ]; do
@@ -348,11 +351,15 @@ cluster_up() {
 
 cluster_down() {
 	cd_rc=$?
-	[ -n "$CLUSTER_INDEX" ] || return 0
+	[ -n "$CLUSTER_DIR" ] || return 0
 	if [ -n "${SLURM_DIR:-}" ]; then
 		slurm_stop "$cd_rc"
 	fi
-	_cl_teardown "$CLUSTER_INDEX" "$CLUSTER_DIR"
+	if [ -n "$CLUSTER_INDEX" ]; then
+		_cl_teardown "$CLUSTER_INDEX" "$CLUSTER_DIR"
+	else
+		rm -rf "$CLUSTER_DIR" # no index was claimed
+	fi
 	CLUSTER_INDEX=
 	CLUSTER_DIR=
 	return 0
