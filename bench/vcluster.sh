@@ -7,15 +7,17 @@
 #              busbw against the link rate, Open MPI's default algorithm and the ring forced
 #              (coll_tuned_allreduce_algorithm 4), ROUNDS rounds, the two interleaved
 #   stragglers the default job on 4 nodes x 1 rank with 1 Gbit links, healthy, with node3's link
-#              cut to 100 Mbit and with node2's CPU capped at 25% of a core: what the summary's
-#              stragglers section says, ROUNDS times each
+#              cut to 100 Mbit and with node2's CPU capped at CAP% of a core (25; a node's
+#              fair share on 2 cores is 50%): what the summary's stragglers section says,
+#              ROUNDS times each
 #
-#   bench/vcluster.sh [cost|busbw|stragglers|all] [ROUNDS]     (root; default all 3; needs jq)
+#   bench/vcluster.sh [cost|busbw|stragglers|all] [ROUNDS] [CAP]  (root; default all 3 25; jq)
 # Sweep results are read from the sweep's JSON (--output), not its text table.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
 rounds=${2:-3}
+cap=${3:-25}
 TL_SRCDIR=$top/tests
 TRAINLOAD=$top/src/trainload
 MPIRUN=$(command -v mpirun)
@@ -102,10 +104,10 @@ fi
 if [ "$what" = stragglers ] || [ "$what" = all ]; then
 	echo "## stragglers: the default job, 4 nodes x 1 rank, links 1 Gbit, 6 measured steps"
 	cluster_up 4 1gbit >/dev/null
-	for case in healthy node3-link-100mbit node2-cpu-25pct; do
+	for case in healthy node3-link-100mbit "node2-cpu-$cap%"; do
 		case $case in
 		node3-link-100mbit) cluster_shape node3 100mbit ;;
-		node2-cpu-25pct) cluster_cap_cpu node2 25 ;;
+		node2-cpu-*) cluster_cap_cpu node2 "$cap" ;;
 		esac
 		for r in $(seq "$rounds"); do
 			cluster_mpirun "$case" 4 ppr:1:node "$TRAINLOAD" --set run.steps=6 \
@@ -118,7 +120,7 @@ if [ "$what" = stragglers ] || [ "$what" = all ]; then
 		done
 		case $case in
 		node3-link-100mbit) cluster_shape node3 1gbit ;;
-		node2-cpu-25pct) cluster_cap_cpu node2 off ;;
+		node2-cpu-*) cluster_cap_cpu node2 off ;;
 		esac
 	done
 	cluster_down
