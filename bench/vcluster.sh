@@ -41,7 +41,7 @@ median() {
 }
 
 echo "# virtual cluster bench: $("$TRAINLOAD" --version), $(nproc) cores, $(date -u '+%F %H:%M') UTC"
-echo "# load before: $(uptime | sed 's/.*load average/load average/')"
+echo "# load average before: $(cut -d" " -f1-3 /proc/loadavg)"
 
 if [ "$what" = cost ] || [ "$what" = all ]; then
 	echo "## cost: bring up (links at 1gbit) and tear down, seconds (each round; median)"
@@ -125,5 +125,5 @@ if [ "$what" = stragglers ] || [ "$what" = all ]; then
 	done
 	cluster_down
 fi
-echo "# load after: $(uptime | sed 's/.*load average/load average/')"
+echo "# load average after: $(cut -d" " -f1-3 /proc/loadavg)"
 cd / && rm -rf "$work"
