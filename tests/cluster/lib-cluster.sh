@@ -39,13 +39,17 @@
 #                           there (namespaces, links, cgroups, processes); nothing when clean
 #   cluster_reap            remove what instances whose owner has died (SIGKILL) left behind;
 #                           cluster_up does it too, for the index it claims
+#   cluster_why_not         why no cluster can be made here (not root, a tool missing, no
+#                           namespaces), or nothing: for a caller that wants to know before
 #   cluster_slurm_start     Slurm on the nodes: munged and slurmctld in this namespace (the
 #                           controller on the bridge's address), one slurmd -N NODE on each
 #                           node; exports SLURM_CONF (tests/slurm/lib-slurm.sh does the rest)
 #
 # After cluster_up: CLUSTER_NODES ("node1 node2 ..."), CLUSTER_HOSTS ("node1,node2,..."),
 # CLUSTER_SUBNET (10.213.I.0/24), CLUSTER_HEAD (the bridge's address, where mpirun and slurmctld
-# listen), CLUSTER_DIR (state: the hostfile, one file per node that the agent reads), exported.
+# listen), CLUSTER_AGENT (the agent: "$CLUSTER_AGENT node2 CMD" from any program), CLUSTER_DIR
+# (state: the hostfile, and node/NODE with the node's holder PID, cores, cgroup, namespace,
+# veth and address, which the agent reads), exported.
 # Settings, read by cluster_up: CLUSTER_SLOTS (slots per node in the hostfile, 1; mpirun runs
 # oversubscribed, so it only matters to a --map-by that fills slots),
 # CLUSTER_CPUS_PER_NODE (cores each node gets, taken round-robin from the cores this shell may
