@@ -24,7 +24,8 @@ MPIRUN=$(command -v mpirun)
 JQ=$(command -v jq)
 OMPI_ALLOW_RUN_AS_ROOT=1
 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-TL_TIMEOUT=600
+TL_TIMEOUT=600 # lib.sh's run: a sweep at 200 Mbit takes tens of seconds
+export TL_TIMEOUT
 export TL_SRCDIR TRAINLOAD OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
 . "$TL_SRCDIR/lib.sh"
 . "$TL_SRCDIR/slurm/lib-slurm.sh"
@@ -84,7 +85,7 @@ if [ "$what" = busbw ] || [ "$what" = all ]; then
 			mca=
 			[ "$alg" = default ] ||
 				mca="--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4"
-			# shellcheck disable=SC2086
+			# shellcheck disable=SC2046,SC2086
 			run "sweep-$alg" "$MPIRUN" $(cluster_mpirun_args) $mca -np 4 "$TRAINLOAD" sweep -q \
 				-o "$alg.json" --set sweep.op=allreduce --set sweep.min_bytes=16Mi \
 				--set sweep.max_bytes=16Mi --set sweep.iters=5 --set sweep.warmup_iters=1 \

@@ -159,6 +159,7 @@ _cl_teardown() {
 	for ct_l in /sys/class/net/tlc"$ct_i"n*; do
 		[ -e "$ct_l" ] && ip link del "${ct_l##*/}" 2>/dev/null
 	done
+	# shellcheck disable=SC2046 # "v1 DIR" into $1 and $2
 	set -- $(_cl_cgroup_root)
 	if [ $# -eq 2 ]; then
 		for ct_cg in "$2"/tlc"$ct_i"-*; do
@@ -376,6 +377,7 @@ cluster_leftovers() {
 	for cl_l in /sys/class/net/tlc"$cl_i" /sys/class/net/tlc"$cl_i"n*; do
 		[ -e "$cl_l" ] && echo "link ${cl_l##*/}"
 	done
+	# shellcheck disable=SC2046 # "v1 DIR" into $1 and $2
 	set -- $(_cl_cgroup_root)
 	if [ $# -eq 2 ]; then
 		for cl_cg in "$2"/tlc"$cl_i"-*; do
@@ -560,6 +562,7 @@ cluster_slurm_start() {
 	slurm_need
 	SLURM_DIR=$CLUSTER_DIR/slurm
 	mkdir "$SLURM_DIR" || fail "mkdir $SLURM_DIR"
+	# shellcheck disable=SC2034 # slurm_boot's
 	SLURM_NODE_NAMES=$CLUSTER_NODES
 	# Ports in this namespace: the controller's, and the slurmds' (one each in its own node,
 	# but checked here too, where nothing else should use it).

@@ -38,7 +38,7 @@ done
 # (shaping caps it; a busy machine can only lower it)
 rate() {
 	best=0
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		got=$(cluster_tcp_mbps "$1" "$2" "$3") || exit 1
 		echo "# $1 -> $2: $got Mbit/s (shaped at $4)"
 		best=$(echo "$got $best" | awk '{ print ($1 > $2) ? $1 : $2 }')
