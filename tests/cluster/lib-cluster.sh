@@ -87,6 +87,9 @@ cluster_why_not() {
 		return
 	fi
 	ip netns del "tlc-probe$$"
+	if ! unshare --uts true 2>/dev/null; then
+		echo "cannot create a UTS namespace here (unshare --uts failed): nodes could not have hostnames"
+	fi
 }
 
 # The cores this shell may run on, one per line ("0-3,8" → 0 1 2 3 8).
@@ -278,7 +281,12 @@ _cl_node() {
 	cn_cg=
 	if [ -n "$CLUSTER_CGROUP" ]; then
 		cn_cg=${CLUSTER_CGROUP#* }/$cn_ns
-		mkdir "$cn_cg" || fail "cannot create cgroup $cn_cg"
+		# A container may show the hierarchy read-only: then no node gets a CPU quota.
+		if ! mkdir "$cn_cg" 2>/dev/null; then
+			echo "# virtual cluster: cannot create cgroup $cn_cg: no CPU caps" >&2
+			CLUSTER_CGROUP=
+			cn_cg=
+		fi
 	fi
 	printf 'holder=%s\ncpus=%s\ncgroup=%s\nns=%s\nveth=%s\naddr=%s\n' "$cn_pid" "$cn_cpus" \
 		"$cn_cg" "$cn_ns" "$cn_veth" "$CLUSTER_NET.$cn_k" >"$CLUSTER_DIR/node/$cn_host"
