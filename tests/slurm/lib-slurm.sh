@@ -136,9 +136,14 @@ slurm_boot() {
 	dd if=/dev/urandom of="$d/munge-key/munge.key" bs=1024 count=1 2>/dev/null
 	chmod 0400 "$d/munge-key/munge.key"
 	# slurmctld takes "localhost" for its own name whatever the machine's hostname is; the
-	# address in brackets is where the daemons and the clients reach it.
+	# address in brackets is where the daemons and the clients reach it. FirstJobId: job ids of
+	# their own (from the ports, which no other running instance holds), so that two private
+	# Slurms' job 1 never meet: Open MPI names its shared-memory segments in /dev/shm after the
+	# host and the PMIx namespace (slurm.pmix.JOB.STEP), and two jobs of one name on one host
+	# map each other's segments and crash.
 	cat >"$d/etc/slurm.conf" <<EOF
 ClusterName=tltest
+FirstJobId=$((sb_base * 1000))
 SlurmctldHost=localhost($sb_ctld)
 SlurmctldPort=$sb_base
 SlurmdPort=$((sb_base + 1))
