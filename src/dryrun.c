@@ -19,43 +19,6 @@
 #include "trainload/result.h"
 #include "trainload/sweep.h"
 
-static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_EP,
-			      TL_GROUP_EDP };
-#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
-
-/* Members of a group are an arithmetic progression of world ranks: first, stride. */
-static uint64_t group_stride(const struct tl_grid *grid, uint64_t rank, int group)
-{
-	if (tl_grid_group_size(grid, group) < 2)
-		return 0;
-	return tl_grid_group_member(grid, rank, group, 1) -
-	       tl_grid_group_member(grid, rank, group, 0);
-}
-
-static json_t *grid_json(const struct tl_grid *grid, const struct tl_plan *plan)
-{
-	json_t *g = json_object();
-	const struct tl_coords *c = &plan->coords;
-
-	for (size_t i = 0; i < NGROUPS; i++) {
-		int grp = groups[i];
-		json_object_set_new(
-			g, tl_grid_group_name(grp),
-			json_pack("{s:I, s:I, s:I, s:I, s:b}", "size",
-				  (json_int_t)tl_grid_group_size(grid, grp), "index",
-				  (json_int_t)tl_grid_group_index(grid, plan->rank, grp),
-				  "first_rank",
-				  (json_int_t)tl_grid_group_member(grid, plan->rank, grp, 0),
-				  "stride", (json_int_t)group_stride(grid, plan->rank, grp),
-				  "crosses_nodes",
-				  tl_grid_group_crosses_nodes(grid, plan->rank, grp)));
-	}
-	return json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:o}", "rank", (json_int_t)plan->rank,
-			 "ranks_per_node", (json_int_t)grid->ranks_per_node, "coords", "tp",
-			 (json_int_t)c->tp, "cp", (json_int_t)c->cp, "dp", (json_int_t)c->dp, "pp",
-			 (json_int_t)c->pp, "groups", g);
-}
-
 static json_t *gemm_json(const struct tl_gemm *g)
 {
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:f}", "name", g->name, "m", (json_int_t)g->m,
@@ -154,7 +117,7 @@ static json_t *dry_json(const struct tl_job *job, const struct tl_model *model,
 				TL_RESULT_SCHEMA, "trainload_version", PACKAGE_VERSION, "dry_run", 1,
 				"job", tl_job_to_json(job), "world",
 				tl_world_json(job, (int)grid->world, (int)tl_grid_nodes(grid)), "plan",
-				tl_plan_json(job, model, plan), "grid", grid_json(grid, plan),
+				tl_plan_json(job, model, plan), "grid", tl_grid_json(grid, plan->rank),
 				"layers", layers, "schedule", sched ? sched : "");
 	json_object_set_new(doc, "gemm_shapes", gemm_shapes_json(plan));
 	free(sched);
@@ -209,13 +172,13 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 		co->pp * model->layers_per_stage, (co->pp + 1) * model->layers_per_stage - 1);
 	fprintf(out, "  %-5s %10s %10s %12s %12s  %s\n", "group", "size", "index", "first_rank",
 		"stride", "nodes");
-	for (size_t i = 0; i < NGROUPS; i++) {
-		int g = groups[i];
+	for (size_t i = 0; i < TL_GRID_LISTED; i++) {
+		int g = tl_grid_listed[i];
 		fprintf(out, "  %-5s %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 "  %s\n",
 			tl_grid_group_name(g), tl_grid_group_size(grid, g),
 			tl_grid_group_index(grid, plan->rank, g),
 			tl_grid_group_member(grid, plan->rank, g, 0),
-			group_stride(grid, plan->rank, g),
+			tl_grid_group_stride(grid, plan->rank, g),
 			!grid->ranks_per_node				   ? "unknown"
 			: tl_grid_group_crosses_nodes(grid, plan->rank, g) ? "crosses nodes"
 									   : "within a node");

@@ -100,11 +100,31 @@ uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int gro
 	return tl_grid_rank(grid, &c);
 }
 
+const int tl_grid_listed[TL_GRID_LISTED] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
+					       TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP };
+
+uint64_t tl_grid_group_stride(const struct tl_grid *grid, uint64_t rank, int group)
+{
+	if (tl_grid_group_size(grid, group) < 2)
+		return 0;
+	return tl_grid_group_member(grid, rank, group, 1) -
+	       tl_grid_group_member(grid, rank, group, 0);
+}
+
 bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group)
 {
 	uint64_t n = tl_grid_group_size(grid, group);
 
-	if (!grid->ranks_per_node || n < 2)
+	if (n < 2)
+		return false;
+	if (grid->node_of_rank) {
+		uint32_t first = grid->node_of_rank[tl_grid_group_member(grid, rank, group, 0)];
+		for (uint64_t i = 1; i < n; i++)
+			if (grid->node_of_rank[tl_grid_group_member(grid, rank, group, i)] != first)
+				return true;
+		return false;
+	}
+	if (!grid->ranks_per_node)
 		return false;
 	/* Members ascend with their index, so the first and the last tell. */
 	return tl_grid_group_member(grid, rank, group, 0) / grid->ranks_per_node !=

@@ -129,6 +129,29 @@ json_t *tl_world_json(const struct tl_job *job, int ranks, int nodes)
 			 (json_int_t)job->dp, "cp", (json_int_t)job->cp, "ep", (json_int_t)job->ep);
 }
 
+json_t *tl_grid_json(const struct tl_grid *grid, uint64_t rank)
+{
+	json_t *g = json_object();
+	struct tl_coords c;
+
+	tl_grid_coords(grid, rank, &c);
+	for (size_t i = 0; i < TL_GRID_LISTED; i++) {
+		int grp = tl_grid_listed[i];
+		json_object_set_new(
+			g, tl_grid_group_name(grp),
+			json_pack("{s:I, s:I, s:I, s:I, s:b}", "size",
+				  (json_int_t)tl_grid_group_size(grid, grp), "index",
+				  (json_int_t)tl_grid_group_index(grid, rank, grp), "first_rank",
+				  (json_int_t)tl_grid_group_member(grid, rank, grp, 0), "stride",
+				  (json_int_t)tl_grid_group_stride(grid, rank, grp), "crosses_nodes",
+				  tl_grid_group_crosses_nodes(grid, rank, grp)));
+	}
+	return json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:o}", "rank", (json_int_t)rank,
+			 "ranks_per_node", (json_int_t)grid->ranks_per_node, "coords", "tp",
+			 (json_int_t)c.tp, "cp", (json_int_t)c.cp, "dp", (json_int_t)c.dp, "pp",
+			 (json_int_t)c.pp, "groups", g);
+}
+
 static json_t *ops_json(const uint64_t *per_kind)
 {
 	json_t *ops = json_object();
@@ -609,6 +632,10 @@ json_t *tl_result_json(const struct tl_result *r)
 					      "collectives", collectives_json(r), "twin",
 					      twin_json(r)));
 	json_object_set_new(doc, "status", json_string(r->interrupted ? "interrupted" : "completed"));
+	/* Which of rank 0's groups cross nodes, as the ranks were really placed. */
+	if (r->grid)
+		json_object_set_new(doc, "grid",
+				    tl_grid_json(r->grid, r->plan ? r->plan->rank : 0));
 	return doc;
 }
 

@@ -75,6 +75,7 @@ struct run {
 	struct tl_diag diag; /* input errors found once MPI is up */
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
+	uint32_t *node_of_rank; /* rank 0: each rank's host, numbered in order of first rank */
 	FILE *jsonl;
 	int rank, ranks;
 	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
@@ -292,16 +293,23 @@ static int collect_environment(struct run *run)
 	return 0;
 }
 
-/* Gather every rank's description to rank 0 and list the distinct hosts. */
+/* Gather every rank's description to rank 0, list the distinct hosts and place the ranks on
+ * them in the grid (which groups cross nodes, ranks per node where every node holds as many). */
 static int gather_ranks(struct run *run)
 {
 	struct tl_rank_info *all = NULL;
+	uint32_t nodes = 0, *count = NULL;
 
 	if (run->rank == 0) {
 		all = calloc((size_t)run->ranks, sizeof(*all));
 		run->hosts = calloc((size_t)run->ranks, sizeof(all->host) + 1);
-		if (!all || !run->hosts)
+		run->node_of_rank = calloc((size_t)run->ranks, sizeof(*run->node_of_rank));
+		count = calloc((size_t)run->ranks, sizeof(*count));
+		if (!all || !run->hosts || !run->node_of_rank || !count) {
+			free(all);
+			free(count);
 			return TL_ENOMEM;
+		}
 	}
 	TL_MPI_CHECK(MPI_Gather(&run->me, (int)sizeof(run->me), MPI_BYTE, all,
 				(int)sizeof(run->me), MPI_BYTE, 0, MPI_COMM_WORLD));
@@ -309,16 +317,26 @@ static int gather_ranks(struct run *run)
 		return 0;
 	run->result.rank_info = all;
 	for (int i = 0; i < run->ranks; i++) {
-		bool seen = false;
-		for (int j = 0; j < i && !seen; j++)
-			seen = !strcmp(all[i].host, all[j].host);
-		if (!seen) {
+		int j = 0;
+		while (j < i && strcmp(all[i].host, all[j].host))
+			j++;
+		if (j == i) {
+			run->node_of_rank[i] = nodes++;
 			if (*run->hosts)
 				strcat(run->hosts, ",");
 			strcat(run->hosts, all[i].host);
+		} else {
+			run->node_of_rank[i] = run->node_of_rank[j];
 		}
+		count[run->node_of_rank[i]]++;
 	}
 	run->result.env.hosts = run->hosts;
+	run->grid.node_of_rank = run->node_of_rank;
+	run->grid.ranks_per_node = count[0];
+	for (uint32_t n = 1; n < nodes; n++)
+		if (count[n] != count[0])
+			run->grid.ranks_per_node = 0;
+	free(count);
 	return 0;
 }
 
@@ -498,6 +516,7 @@ static void cleanup(struct run *run)
 	free(run->result.rank_info);
 	free(run->result.colls);
 	free(run->hosts);
+	free(run->node_of_rank);
 }
 
 int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)

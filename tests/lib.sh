@@ -12,6 +12,33 @@ fail() {
 	exit 1
 }
 
+# alive PID: the process is there and not a zombie (PID 1 here may reap orphans late, so an
+# exited daemon can linger as one for seconds).
+alive() {
+	al_state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$al_state" ] && [ "$al_state" != Z ] && [ "$al_state" != X ]
+}
+
+# stop_pids PID...: TERM, then KILL what is left after 5 s; returns when all are gone (10 s at
+# most), naming on stderr any that are not.
+stop_pids() {
+	[ $# -gt 0 ] || return 0
+	kill -TERM "$@" 2>/dev/null
+	sp_i=0
+	while [ $sp_i -lt 100 ]; do
+		sp_left=
+		for sp_p in "$@"; do
+			alive "$sp_p" && sp_left="$sp_left $sp_p"
+		done
+		[ -n "$sp_left" ] || return 0
+		# shellcheck disable=SC2086
+		[ $sp_i -eq 50 ] && kill -KILL $sp_left 2>/dev/null
+		sleep 0.1
+		sp_i=$((sp_i + 1))
+	done
+	echo "# processes$sp_left did not end" >&2
+}
+
 # The arguments, quoted where needed, as one line a shell would read back.
 quote() {
 	q_out=

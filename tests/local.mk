@@ -8,6 +8,9 @@
 #   tests/report/*.sh      trainload-report on runs made in the test and on fixed result files
 #   tests/slurm/*.sh       slurm/ scripts against a private Slurm that lib-slurm.sh starts
 #                          (munged, slurmctld, 2 slurmd), skipped when Slurm is not installed
+#   tests/cluster/*.sh     across the nodes of a virtual cluster that lib-cluster.sh starts (network
+#                          namespaces with their own hostnames, shaped links, Slurm on them),
+#                          skipped where namespaces cannot be made (not root)
 #   tests/cuda/cuda.sh     backend = cuda: refused without --with-cuda, skipped (77) without a GPU
 #
 # Scripts run through tests/run-test.sh (the LOG_COMPILER of .sh tests), which sets the
@@ -190,6 +193,9 @@ TL_SCRIPT_TESTS = \
 	tests/slurm/scaling-cli.sh \
 	tests/slurm/sbatch.sh \
 	tests/slurm/scaling.sh \
+	tests/cluster/testbed.sh \
+	tests/cluster/run.sh \
+	tests/cluster/slurm.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
@@ -206,6 +212,7 @@ AM_TESTS_ENVIRONMENT = \
 
 EXTRA_DIST += \
 	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh tests/bad-keys.sh \
+	tests/cluster/lib-cluster.sh tests/cluster/agent tests/cluster/tcp-rate.pl tests/cluster/vcluster \
 	fuzz/README.md fuzz/run.sh fuzz/targets fuzz/packages.debian $(TL_FUZZ_REGRESS) \
 	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES) \
 	tests/data/good/cuda-tiny.job

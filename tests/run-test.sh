@@ -32,6 +32,7 @@ case $abs_script in
 */tests/mpi/*) name=mpi-$name ;;
 */tests/report/*) name=report-$name ;;
 */tests/slurm/*) name=slurm-$name ;;
+*/tests/cluster/*) name=cluster-$name ;;
 esac
 
 TRAINLOAD=$abs_top_builddir/src/trainload

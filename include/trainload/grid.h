@@ -21,6 +21,9 @@
 struct tl_grid {
 	uint64_t tp, cp, dp, pp, ep, world;
 	uint64_t ranks_per_node; /* 0: unknown (every group is taken as inside one node) */
+	/* Each world rank's node as the launcher placed the ranks (a run's hosts, numbered), or
+	 * NULL: nodes then follow from ranks_per_node, the ranks filling node after node. */
+	const uint32_t *node_of_rank;
 };
 
 struct tl_coords {
@@ -42,7 +45,11 @@ uint64_t tl_grid_group_size(const struct tl_grid *grid, int group);
 uint64_t tl_grid_group_index(const struct tl_grid *grid, uint64_t rank, int group);
 /* The i-th member of rank's group, in group order (ascending world rank). */
 uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int group, uint64_t i);
-/* Whether rank's group spans more than one node. */
+/* Members of a group are an arithmetic progression of world ranks: the step between two (0 for
+ * a group of one). */
+uint64_t tl_grid_group_stride(const struct tl_grid *grid, uint64_t rank, int group);
+/* Whether rank's group spans more than one node: by node_of_rank where it is set (O(group
+ * size)), else by ranks_per_node. */
 bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group);
 
 /* Nodes the world spans (ranks_per_node given), or 0 when unknown. */
@@ -50,5 +57,10 @@ uint64_t tl_grid_nodes(const struct tl_grid *grid);
 
 /* "tp", "dp", … and "edp". */
 const char *tl_grid_group_name(int group);
+
+/* The groups that a dry run and a result list (their grid key), in this order: tp, cp, dp, pp,
+ * ep, edp. */
+#define TL_GRID_LISTED 6
+extern const int tl_grid_listed[TL_GRID_LISTED];
 
 #endif

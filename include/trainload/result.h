@@ -116,6 +116,9 @@ json_t *tl_world_json(const struct tl_job *job, int ranks, int nodes);
  * oversubscription, MPI and BLAS versions, command line, Slurm job; a training run's adds its
  * own keys beside these. */
 json_t *tl_env_json(const struct tl_env *env);
+/* The grid key of a dry run and of a result: rank's coordinates and groups (size, index, first
+ * rank, stride, whether the group crosses nodes). */
+json_t *tl_grid_json(const struct tl_grid *grid, uint64_t rank);
 json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 		     const struct tl_plan *plan);
 /* Measured step i of r, as in the document's steps array and the JSONL. */

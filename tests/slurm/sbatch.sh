@@ -21,32 +21,20 @@ export OMPI_MCA_btl_tcp_if_include OMPI_MCA_oob_tcp_if_include TRAINLOAD
 
 slurm_start 2
 
-# submit LABEL SBATCH-ARGS...: sbatch --parsable; ID holds the job id.
-submit() {
-	s_label=$1
-	shift
-	run "$s_label" sbatch --parsable "$@"
-	expect_rc "$s_label" 0
-	ID=$(cut -d';' -f1 "$s_label.out")
-	case $ID in '' | *[!0-9]*) show "$s_label"; fail "sbatch printed no job id" ;; esac
-}
-
 # All three at once: the controller runs them one after another on the 2 nodes.
-submit srun --cpus-per-task=1 "$SBATCH_SCRIPT" "$job" --set run.steps=3 --set run.warmup=0
+slurm_submit srun --cpus-per-task=1 "$SBATCH_SCRIPT" "$job" --set run.steps=3 --set run.warmup=0
 a=$ID
 TRAINLOAD_LAUNCHER=mpirun
 export TRAINLOAD_LAUNCHER
-submit mpirun --nodes=2 --ntasks-per-node=1 --job-name=tl-mpirun \
+slurm_submit mpirun --nodes=2 --ntasks-per-node=1 --job-name=tl-mpirun \
 	"$SBATCH_SCRIPT" "$job" --set run.steps=2 --set run.warmup=0
 b=$ID
 unset TRAINLOAD_LAUNCHER
-submit badkey --ntasks-per-node=1 "$SBATCH_SCRIPT" "$job" --set run.stepz=2
+slurm_submit badkey --ntasks-per-node=1 "$SBATCH_SCRIPT" "$job" --set run.stepz=2
 c=$ID
 
 # --- srun --mpi=pmix ----------------------------------------------------------------------------
-slurm_wait "$a"
-[ "$SLURM_STATE $SLURM_EXIT" = "COMPLETED 0:0" ] ||
-	{ cat "trainload-$a.out"; fail "job $a (srun): $SLURM_STATE $SLURM_EXIT, expected COMPLETED 0:0"; }
+slurm_expect "$a" "COMPLETED 0:0" "trainload-$a.out"
 r=results/tiny-1n-$a.json
 [ -s "$r" ] || { cat "trainload-$a.out"; ls -R results; fail "job $a wrote no $r"; }
 expect_in "trainload-$a.out" "trainload.sbatch: job $a on 1 node(s) n1 (partition debug), launcher srun, result $r"
@@ -60,9 +48,7 @@ head -n 1 "${r%.json}.jsonl" >header.json
 jq_true header.json '.environment.slurm.job_id == $id and .environment.slurm.nodelist == "n1"' --arg id "$a"
 
 # --- mpirun inside the allocation, across the 2 simulated nodes -------------------------------
-slurm_wait "$b"
-[ "$SLURM_STATE $SLURM_EXIT" = "COMPLETED 0:0" ] ||
-	{ cat "trainload-$b.out"; fail "job $b (mpirun): $SLURM_STATE $SLURM_EXIT, expected COMPLETED 0:0"; }
+slurm_expect "$b" "COMPLETED 0:0" "trainload-$b.out"
 r=results/tiny-2n-$b.json
 [ -s "$r" ] || { cat "trainload-$b.out"; ls -R results; fail "job $b wrote no $r"; }
 expect_in "trainload-$b.out" "launcher mpirun, result $r"
@@ -72,9 +58,7 @@ jq_true "$r" '.environment.slurm | .job_id == $id and .job_name == "tl-mpirun" a
 jq_true "$r" '.world.ranks == 2 and .world.nodes == 2 and .summary.steps_measured == 2'
 
 # --- a bad key: trainload's exit 2 is the job's ----------------------------------------------
-slurm_wait "$c"
-[ "$SLURM_STATE $SLURM_EXIT" = "FAILED 2:0" ] ||
-	{ cat "trainload-$c.out"; fail "job $c (bad key): $SLURM_STATE $SLURM_EXIT, expected FAILED 2:0"; }
+slurm_expect "$c" "FAILED 2:0" "trainload-$c.out"
 expect_in "trainload-$c.out" "unknown key 'stepz'"
 [ ! -e "results/tiny-1n-$c.json" ] || fail "the failed job wrote a result"
 echo "ok: trainload.sbatch under srun --mpi=pmix and mpirun; a failed run is FAILED 2:0"

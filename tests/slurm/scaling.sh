@@ -34,42 +34,25 @@ run cut "$STUDY" --nodes 1 --ntasks-per-node=1 --results cut "$job" --set run.st
 expect_rc cut 0
 expect_in bad.err "trainload-scaling: 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid"
 
-# point LABEL N: the job id the study printed for N nodes
-point() {
-	sed -n "s/^trainload-scaling: $2 nodes\{0,1\}: job \([0-9]*\), result .*/\1/p" "$1.out"
-}
-# report_of LABEL: the report job's id
-report_of() {
-	sed -n 's/^trainload-scaling: report job \([0-9]*\) (after \([0-9:]*\)).*/\1/p' "$1.out"
-}
-
-ok1=$(point ok 1)
-ok2=$(point ok 2)
-okr=$(report_of ok)
+ok1=$(study_point ok 1)
+ok2=$(study_point ok 2)
+okr=$(study_report_job ok)
 [ -n "$ok1" ] && [ -n "$ok2" ] && [ -n "$okr" ] || { show ok; fail "ok: the study did not print the job ids"; }
 okmd=$TL_TMP/ok/tiny-scaling-$ok1.md
 expect_in ok.out "trainload-scaling: report job $okr (after $ok1:$ok2): report $okmd, plots in $TL_TMP/ok/tiny-scaling-$ok1/"
-bad1=$(point bad 1)
-bad2=$(point bad 2)
-badr=$(report_of bad)
+bad1=$(study_point bad 1)
+bad2=$(study_point bad 2)
+badr=$(study_report_job bad)
 [ -n "$bad1" ] && [ -n "$bad2" ] && [ -n "$badr" ] || { show bad; fail "bad: the study did not print the job ids"; }
 badmd=$TL_TMP/bad/tiny-scaling-$bad1.md
 expect_in bad.out "trainload-scaling: report job $badr (after $bad1:$bad2): report $badmd"
 
-# state JOB WANT: the job ended in WANT ("COMPLETED 0:0"); its output is shown otherwise
-state() {
-	slurm_wait "$1"
-	[ "$SLURM_STATE $SLURM_EXIT" = "$2" ] || {
-		cat "$3" 2>/dev/null
-		fail "job $1: $SLURM_STATE $SLURM_EXIT, expected $2"
-	}
-}
-state "$ok1" "COMPLETED 0:0" "ok/tiny-1n-$ok1.out"
-state "$ok2" "COMPLETED 0:0" "ok/tiny-2n-$ok2.out"
-state "$okr" "COMPLETED 0:0" "ok/tiny-scaling-$ok1.out"
-state "$bad1" "FAILED 2:0" "bad/tiny-1n-$bad1.out"
-state "$bad2" "COMPLETED 0:0" "bad/tiny-2n-$bad2.out"
-state "$badr" "COMPLETED 0:0" "bad/tiny-scaling-$bad1.out"
+slurm_expect "$ok1" "COMPLETED 0:0" "ok/tiny-1n-$ok1.out"
+slurm_expect "$ok2" "COMPLETED 0:0" "ok/tiny-2n-$ok2.out"
+slurm_expect "$okr" "COMPLETED 0:0" "ok/tiny-scaling-$ok1.out"
+slurm_expect "$bad1" "FAILED 2:0" "bad/tiny-1n-$bad1.out"
+slurm_expect "$bad2" "COMPLETED 0:0" "bad/tiny-2n-$bad2.out"
+slurm_expect "$badr" "COMPLETED 0:0" "bad/tiny-scaling-$bad1.out"
 
 # --- what the study left: results, job logs, the points file --------------------------------
 jq_true "ok/tiny-1n-$ok1.json" '.environment.slurm | .job_id == $id and .nodes == 1' --arg id "$ok1"
@@ -82,14 +65,8 @@ expect_in "ok/tiny-scaling-$ok1.points" "point 2 $ok2 $TL_TMP/ok/tiny-2n-$ok2.js
 
 # --- the reports ----------------------------------------------------------------------------
 [ -s "$okmd" ] || { cat "ok/tiny-scaling-$ok1.out"; fail "ok: no report $okmd"; }
-# a row of the runs table: | run | nodes | ranks | started | ... | state |, and one of the
-# scaling table: | nodes | ranks | dp | runs |
-row() {
-	grep -E -q "^\| $4 \| $2 \| $3 \| [0-9T:-]+Z \|.*\| complete \|\$" "$1" || { cat "$1"; fail "$1: no run row for $2 node(s), $3 rank(s), $4"; }
-	grep -E -q "^\| $2 \| $3 \| [0-9]+ \| 1 \| " "$1" || { cat "$1"; fail "$1: no scaling row for $2 node(s), $3 rank(s)"; }
-}
-row "$okmd" 1 1 "tiny-1n-$ok1.json"
-row "$okmd" 2 2 "tiny-2n-$ok2.json"
+report_row "$okmd" 1 1 "tiny-1n-$ok1.json"
+report_row "$okmd" 2 2 "tiny-2n-$ok2.json"
 expect_in "$okmd" "Inputs: 2 file(s): 2 complete"
 expect_not_in "$okmd" "| missing |"
 # the runs span nodes: the plots count nodes
@@ -102,14 +79,14 @@ if command -v gnuplot >/dev/null 2>&1; then
 fi
 
 [ -s "$badmd" ] || { cat "bad/tiny-scaling-$bad1.out"; fail "bad: no report $badmd"; }
-row "$badmd" 2 2 "tiny-2n-$bad2.json"
+report_row "$badmd" 2 2 "tiny-2n-$bad2.json"
 grep -F -q "tiny-1n-$bad1" "$badmd" && { cat "$badmd"; fail "bad: the failed point has a row"; }
 expect_in "$badmd" "| missing | 1 node: job $bad1 FAILED (exit code 2:0) |"
 expect_in "$badmd" "| missing | 3 nodes: not submitted: sbatch: error: Batch job submission failed: Node count specification invalid |"
 expect_in "bad/tiny-scaling-$bad1.out" "--missing '1 node: job $bad1 FAILED (exit code 2:0)' --missing '3 nodes: not submitted: "
 # --- a point cancelled while it runs ---------------------------------------------------------
-cut1=$(point cut 1)
-cutr=$(report_of cut)
+cut1=$(study_point cut 1)
+cutr=$(study_report_job cut)
 [ -n "$cut1" ] && [ -n "$cutr" ] || { show cut; fail "cut: the study did not print the job ids"; }
 # once it has measured a step (the JSONL's header and a step line)
 i=0
@@ -122,7 +99,7 @@ scancel "$cut1" || fail "scancel $cut1"
 slurm_wait "$cut1"
 [ "$SLURM_STATE" = CANCELLED ] || { cat "cut/tiny-1n-$cut1.out"; fail "job $cut1: $SLURM_STATE, expected CANCELLED"; }
 cutexit=$SLURM_EXIT # 0:15 or 143:0, by when the batch shell saw the signal
-state "$cutr" "COMPLETED 0:0" "cut/tiny-scaling-$cut1.out"
+slurm_expect "$cutr" "COMPLETED 0:0" "cut/tiny-scaling-$cut1.out"
 cutmd=cut/tiny-scaling-$cut1.md
 [ -s "$cutmd" ] || { cat "cut/tiny-scaling-$cut1.out"; fail "cut: no report $cutmd"; }
 expect_in "$cutmd" "| missing | 1 node: job $cut1 CANCELLED (exit code $cutexit) |"

@@ -283,6 +283,73 @@ static void test_crosses_nodes(void **state)
 				}
 }
 
+/* Ranks as a launcher really placed them (node_of_rank, a run's hosts): the members' nodes decide,
+ * not ranks_per_node. Round-robin placement (mpirun --map-by node) puts a tp pair on two nodes
+ * and a dp group of even ranks on one, the reverse of what filling node after node would do. */
+static void test_placed_nodes(void **state)
+{
+	(void)state;
+	struct dims d = {2, 1, 4, 1, 1};
+	struct tl_grid g = make_grid(&d, 4);
+	static const uint32_t round_robin[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+
+	assert_false(tl_grid_group_crosses_nodes(&g, 0, TL_GROUP_TP));
+	assert_true(tl_grid_group_crosses_nodes(&g, 0, TL_GROUP_DP));
+	g.node_of_rank = round_robin;
+	for (uint64_t r = 0; r < 8; r++) {
+		assert_true(tl_grid_group_crosses_nodes(&g, r, TL_GROUP_TP));
+		assert_false(tl_grid_group_crosses_nodes(&g, r, TL_GROUP_DP));
+		assert_true(tl_grid_group_crosses_nodes(&g, r, TL_GROUP_WORLD));
+		assert_false(tl_grid_group_crosses_nodes(&g, r, TL_GROUP_CP)); /* one member */
+	}
+	/* every rank on a node of its own, and all on one node */
+	static const uint32_t own[8] = {0, 1, 2, 3, 4, 5, 6, 7}, one[8] = {0};
+	g.node_of_rank = own;
+	assert_true(tl_grid_group_crosses_nodes(&g, 5, TL_GROUP_TP));
+	assert_true(tl_grid_group_crosses_nodes(&g, 5, TL_GROUP_DP));
+	g.node_of_rank = one;
+	for (size_t i = 0; i < ARRAY_LEN(all_groups); i++)
+		assert_false(tl_grid_group_crosses_nodes(&g, 5, all_groups[i]));
+
+	/* placed node after node, they agree with ranks_per_node for every grid and node size */
+	static const uint64_t per_node[] = {1, 2, 3, 4, 6};
+	uint32_t block[48];
+	for (uint64_t tp = 1; tp <= 4; tp++)
+		for (uint64_t dp = 1; dp <= 4; dp++)
+			for (uint64_t pp = 1; pp <= 3; pp++)
+				for (size_t k = 0; k < ARRAY_LEN(per_node); k++) {
+					struct dims e = {tp, 1, dp, pp, 1};
+					struct tl_grid h = make_grid(&e, per_node[k]), placed = h;
+					for (uint64_t r = 0; r < h.world; r++)
+						block[r] = (uint32_t)(r / per_node[k]);
+					placed.node_of_rank = block;
+					for (uint64_t r = 0; r < h.world; r++)
+						for (size_t i = 0; i < ARRAY_LEN(all_groups); i++)
+							assert_true(
+							    tl_grid_group_crosses_nodes(
+							        &placed, r, all_groups[i]) ==
+							    tl_grid_group_crosses_nodes(
+							        &h, r, all_groups[i]));
+				}
+}
+
+static void test_stride(void **state)
+{
+	(void)state;
+	struct dims d = {8, 2, 4, 3, 2};
+	struct tl_grid g = make_grid(&d, 0);
+
+	assert_int_equal(tl_grid_group_stride(&g, 77, TL_GROUP_TP), 1);
+	assert_int_equal(tl_grid_group_stride(&g, 77, TL_GROUP_CP), 8);
+	assert_int_equal(tl_grid_group_stride(&g, 77, TL_GROUP_DP), 16);
+	assert_int_equal(tl_grid_group_stride(&g, 77, TL_GROUP_PP), 64);
+	assert_int_equal(tl_grid_group_stride(&g, 77, TL_GROUP_EP), 16);  /* 2 consecutive dp */
+	assert_int_equal(tl_grid_group_stride(&g, 77, TL_GROUP_EDP), 32); /* every other dp */
+	d.tp = 1;
+	g = make_grid(&d, 0);
+	assert_int_equal(tl_grid_group_stride(&g, 5, TL_GROUP_TP), 0); /* a group of one */
+}
+
 /* A large world is planned in O(group size): rank 0 and the last rank of 2^32 ranks. */
 static void test_large_world(void **state)
 {
@@ -319,7 +386,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_layout),        cmocka_unit_test(test_examples),
 	    cmocka_unit_test(test_crosses_nodes), cmocka_unit_test(test_large_world),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names),         cmocka_unit_test(test_placed_nodes),
+	    cmocka_unit_test(test_stride),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

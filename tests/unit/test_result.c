@@ -350,6 +350,41 @@ static void test_plan_json(void **state)
 	json_decref(j);
 }
 
+/* The document's grid: rank 0's groups, crossing nodes as the run placed its ranks (the run
+ * numbers its hosts into node_of_rank), not as ranks_per_node would guess: set here against
+ * the placement, it must not decide. */
+static void test_grid_json(void **state)
+{
+	struct fixture *f = *state;
+	static const uint32_t two_nodes[2] = {0, 1}, one_node[2] = {0, 0};
+	json_t *doc;
+
+	f->grid.node_of_rank = two_nodes;
+	f->grid.ranks_per_node = 2;
+	doc = tl_result_json(&f->r);
+	assert_int_equal(num(doc, "grid.rank"), 0);
+	assert_int_equal(num(doc, "grid.ranks_per_node"), 2);
+	assert_int_equal(num(doc, "grid.groups.dp.size"), 2);
+	assert_int_equal(num(doc, "grid.groups.dp.stride"), 1);
+	json_t *groups = json_object_get(json_object_get(doc, "grid"), "groups");
+	static const char *const names[] = {"tp", "cp", "dp", "pp", "ep", "edp"};
+	assert_int_equal(json_object_size(groups), ARRAY_LEN(names));
+	for (size_t k = 0; k < ARRAY_LEN(names); k++) {
+		json_t *c = json_object_get(json_object_get(groups, names[k]), "crosses_nodes");
+		/* dp and edp (the same ranks here) hold both; the others one rank */
+		assert_true(json_is_boolean(c));
+		assert_int_equal(json_is_true(c), !strcmp(names[k], "dp") || !strcmp(names[k], "edp"));
+	}
+	json_decref(doc);
+
+	f->grid.node_of_rank = one_node;
+	f->grid.ranks_per_node = 1;
+	doc = tl_result_json(&f->r);
+	groups = json_object_get(json_object_get(doc, "grid"), "groups");
+	assert_true(json_is_false(json_object_get(json_object_get(groups, "dp"), "crosses_nodes")));
+	json_decref(doc);
+}
+
 /* Collectives as nccl-tests reports them: algbw = bytes / mean time, busbw = algbw × factor. */
 static void test_collectives(void **state)
 {
@@ -632,6 +667,7 @@ int main(void)
 	    cmocka_unit_test(test_warnings),
 	    cmocka_unit_test_setup_teardown(test_slurm_environment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plan_json, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_grid_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_collectives, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_hash, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
