@@ -84,9 +84,11 @@ int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan
 	ex->started = calloc(slots, sizeof(*ex->started));
 	ex->slot_stat = calloc(slots, sizeof(*ex->slot_stat));
 	ex->slot_op = calloc(slots, sizeof(*ex->slot_op));
+	ex->arrive_s = calloc(plan->count + 1, sizeof(*ex->arrive_s));
+	ex->done_s = calloc(plan->count + 1, sizeof(*ex->done_s));
 	ex->host = "?";
 	if (!ex->open || !ex->group || !ex->done_early || !ex->started || !ex->slot_stat ||
-	    !ex->slot_op)
+	    !ex->slot_op || !ex->arrive_s || !ex->done_s)
 		return TL_ENOMEM;
 	return index_stats(ex);
 }
@@ -101,6 +103,8 @@ void tl_exec_fini(struct tl_exec *ex)
 	free(ex->slot_op);
 	free(ex->op_stat);
 	free(ex->stats);
+	free(ex->arrive_s);
+	free(ex->done_s);
 	memset(ex, 0, sizeof(*ex));
 }
 
@@ -151,6 +155,18 @@ static void verify(struct tl_exec *ex, const struct tl_op *op)
 		tl_grid_group_name(op->group), wrong, miss.index, miss.got, miss.want);
 }
 
+/* Op i of the plan, when it is a collective, was arrived at (blocked on) at arrive and seen
+ * complete at done: the one place where the arrival/transfer split is measured. */
+static void arrived(struct tl_exec *ex, size_t i, double arrive, double done)
+{
+	enum tl_op_kind kind = ex->plan->ops[i].kind;
+
+	if (kind != TL_OP_SEND && kind != TL_OP_RECV) {
+		ex->arrive_s[i] = arrive;
+		ex->done_s[i] = done;
+	}
+}
+
 /* A started op has completed: its slot is free, its time recorded. Its data is checked after
  * the caller has taken the time. */
 static void complete(struct tl_exec *ex, int req, double now)
@@ -178,6 +194,7 @@ static int progress(struct tl_exec *ex, struct tl_step *step)
 		if (done) {
 			ex->done_early[req] = 1;
 			complete(ex, req, t1);
+			arrived(ex, ex->slot_op[req], t1, t1);
 			verify(ex, &ex->plan->ops[ex->slot_op[req]]);
 			tl_watchdog_leave();
 			i--; /* complete() moved the last open slot here */
@@ -281,7 +298,9 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 		rc = 0;
 		if (!ex->done_early[op->req]) {
 			rc = be->ops->coll_wait(be, op->req);
-			complete(ex, op->req, tl_now_s());
+			double now = tl_now_s();
+			complete(ex, op->req, now);
+			arrived(ex, ex->slot_op[op->req], t0, now);
 		}
 		step->comm_exposed_s[op->group] += tl_now_s() - t0;
 		if (!rc && !ex->done_early[op->req])
@@ -301,8 +320,10 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 			rc = be->ops->coll_run(be, op);
 		}
 		dt = tl_now_s() - t0;
-		if (!op->nonblocking)
+		if (!op->nonblocking) {
 			record(ex, ex->op_stat[op - ex->plan->ops], dt);
+			arrived(ex, (size_t)(op - ex->plan->ops), t0, t0 + dt);
+		}
 		if (op->kind == TL_OP_RECV)
 			step->bubble_s += dt;
 		else
@@ -337,6 +358,35 @@ int tl_exec_step(struct tl_exec *ex, struct tl_step *step)
 	ex->step++;
 	return 0;
 }
+int tl_exec_reference(struct tl_exec *ex, int iters)
+{
+	for (int k = 0; k < ex->nstats; k++) {
+		struct tl_coll_stat *st = &ex->stats[k];
+		const struct tl_op *op = NULL;
+		if (!st->nonblocking || st->kind == TL_OP_SEND || st->kind == TL_OP_RECV)
+			continue;
+		for (size_t i = 0; !op && i < ex->plan->count; i++)
+			if (ex->op_stat[i] == k)
+				op = &ex->plan->ops[i];
+		for (int it = 0; it <= iters; it++) {
+			enter(ex, op);
+			double t0 = tl_now_s();
+			int rc = ex->be->ops->coll_start(ex->be, op);
+			if (!rc)
+				rc = ex->be->ops->coll_wait(ex->be, op->req);
+			double t1 = tl_now_s();
+			if (rc)
+				return rc;
+			tl_watchdog_leave();
+			if (it) {
+				st->transfer_s += t1 - t0;
+				st->transfer_count++;
+			}
+		}
+	}
+	return 0;
+}
+
 int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 {
 	int before = diag->count + diag->dropped;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "trainload/grid.h"
 
 void tl_grid_init(struct tl_grid *grid, const struct tl_job *job, uint64_t world,
@@ -111,24 +113,40 @@ uint64_t tl_grid_group_stride(const struct tl_grid *grid, uint64_t rank, int gro
 	       tl_grid_group_member(grid, rank, group, 0);
 }
 
-bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group)
+static int cmp_u32(const void *a, const void *b)
 {
-	uint64_t n = tl_grid_group_size(grid, group);
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
 
-	if (n < 2)
-		return false;
+uint64_t tl_grid_group_nodes(const struct tl_grid *grid, uint64_t rank, int group)
+{
+	uint64_t n = tl_grid_group_size(grid, group), nodes = 1;
+
 	if (grid->node_of_rank) {
-		uint32_t first = grid->node_of_rank[tl_grid_group_member(grid, rank, group, 0)];
+		uint32_t *node = malloc(n * sizeof(*node));
+		if (!node)
+			return 0;
+		for (uint64_t i = 0; i < n; i++)
+			node[i] = grid->node_of_rank[tl_grid_group_member(grid, rank, group, i)];
+		qsort(node, n, sizeof(*node), cmp_u32);
 		for (uint64_t i = 1; i < n; i++)
-			if (grid->node_of_rank[tl_grid_group_member(grid, rank, group, i)] != first)
-				return true;
-		return false;
+			nodes += node[i] != node[i - 1];
+		free(node);
+		return nodes;
 	}
 	if (!grid->ranks_per_node)
-		return false;
-	/* Members ascend with their index, so the first and the last tell. */
-	return tl_grid_group_member(grid, rank, group, 0) / grid->ranks_per_node !=
-	       tl_grid_group_member(grid, rank, group, n - 1) / grid->ranks_per_node;
+		return 1;
+	/* Members ascend with their index: a new node wherever the node number changes. */
+	for (uint64_t i = 1; i < n; i++)
+		nodes += tl_grid_group_member(grid, rank, group, i) / grid->ranks_per_node !=
+			 tl_grid_group_member(grid, rank, group, i - 1) / grid->ranks_per_node;
+	return nodes;
+}
+
+bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group)
+{
+	return tl_grid_group_nodes(grid, rank, group) > 1;
 }
 
 uint64_t tl_grid_nodes(const struct tl_grid *grid)

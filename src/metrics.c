@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,21 @@ double tl_percentile(const double *values, size_t n, double p)
 		v += frac * (sorted[lo + 1] - sorted[lo]);
 	free(sorted);
 	return v;
+}
+
+double tl_robust_sigma(const double *values, size_t n)
+{
+	if (n < 2)
+		return 0.0;
+	double median = tl_percentile(values, n, 50);
+	double *dev = malloc(n * sizeof(*dev));
+	if (!dev)
+		return 0.0;
+	for (size_t i = 0; i < n; i++)
+		dev[i] = fabs(values[i] - median);
+	double mad = tl_percentile(dev, n, 50);
+	free(dev);
+	return 1.4826 * mad;
 }
 
 double tl_tokens_per_s(uint64_t tokens_per_step, double step_s)

@@ -81,36 +81,132 @@ static int group_by_name(const char *name)
 
 /* ---------------------------------------------------------------- fits */
 
+/* One measured collective: its bus bytes, the group's size and the transfer time. */
+struct point {
+	double bus, n, t;
+};
+
 struct points {
-	double *x, *y;
+	struct point *p;
 	size_t n, cap;
 };
 
-static int add_point(struct points *p, double x, double y)
+static int add_point(struct points *p, struct point pt)
 {
 	if (p->n == p->cap) {
 		size_t cap = 2 * p->cap + 16;
-		double *x2 = realloc(p->x, cap * sizeof(double));
-		if (!x2)
+		struct point *grown = realloc(p->p, cap * sizeof(*grown));
+		if (!grown)
 			return -1;
-		p->x = x2;
-		double *y2 = realloc(p->y, cap * sizeof(double));
-		if (!y2)
-			return -1;
-		p->y = y2;
+		p->p = grown;
 		p->cap = cap;
 	}
-	p->x[p->n] = x;
-	p->y[p->n] = y;
-	p->n++;
+	p->p[p->n++] = pt;
 	return 0;
 }
 
-/* Add a result's collectives as points: x = bus bytes, y = the entry's time (max over ranks of
- * the per-call mean, as results report it); entries over fewer than two ranks say nothing. A
- * sweep's entries over the world count for every group. */
-static int add_points(struct points pts[TL_OP_KINDS][TL_GRID_GROUPS], size_t *from_sweeps,
-		      const struct tl_run *run)
+static uint64_t ranks_per_node_of(const struct tl_run *run)
+{
+	uint64_t ranks = (uint64_t)run->ranks, nodes = (uint64_t)run->nodes;
+
+	return nodes ? (ranks + nodes - 1) / nodes : 0;
+}
+
+/* The transfer time of a result's collective entry in seconds, 0 when it has none: a blocking
+ * transfer time only, never the time of an overlapped op (which holds the compute it overlapped).
+ * Results since transfer_us say it; a sweep times blocking calls back to back; older results'
+ * blocking ops took it on the rank that arrived last, which waited for no one. */
+static double transfer_s(const struct tl_run *run, const json_t *c)
+{
+	const json_t *t = json_object_get(c, "transfer_us");
+	const json_t *fastest = json_object_get(c, "time_us_fastest_rank");
+	double us;
+
+	if (t)
+		us = json_is_number(t) ? json_number_value(t) : 0;
+	else if (run->state == TL_RUN_SWEEP)
+		us = json_number_value(json_object_get(c, "time_us"));
+	else if (json_is_true(json_object_get(c, "nonblocking")))
+		us = 0;
+	else
+		us = json_number_value(fastest ? fastest : json_object_get(c, "time_us"));
+	return us > 0 && isfinite(us) ? us * 1e-6 : 0;
+}
+
+/* The nodes a result's collective entry spans: as it says (group_nodes), else from the run's
+ * grid and ranks per node (results before group_nodes). */
+static uint64_t entry_nodes(const struct tl_run *run, const json_t *c, const char *group,
+			    uint64_t n)
+{
+	const json_t *k = json_object_get(c, "group_nodes");
+	uint64_t rpn = ranks_per_node_of(run);
+
+	if (json_is_integer(k) && json_integer_value(k) >= 1)
+		return (uint64_t)json_integer_value(k);
+	if (!rpn || n <= 1)
+		return 1;
+	const json_t *crosses = json_object_get(
+		json_object_get(json_object_get(json_object_get(run->doc, "grid"), "groups"), group),
+		"crosses_nodes");
+	if (json_is_boolean(crosses) ? !json_is_true(crosses) : n <= rpn)
+		return 1;
+	uint64_t nodes = (n + rpn - 1) / rpn;
+	return nodes > 1 ? nodes : 2;
+}
+
+/* The cost class of a group of n ranks on k nodes: the ranks it has on each node when it
+ * crosses nodes, 0 inside one node. */
+static uint64_t cost_class(uint64_t n, uint64_t k)
+{
+	return k > 1 ? (n + k - 1) / k : 0;
+}
+
+/* Where fits are kept while points are gathered: one per (op, group, class). */
+struct classes {
+	struct tl_coll_fit *fit;
+	struct points *pts;
+	size_t n;
+};
+
+static int class_point(struct classes *cl, int kind, int group, uint64_t n, uint64_t k,
+		       struct point pt, bool sweep)
+{
+	uint64_t m = cost_class(n, k);
+	size_t i;
+
+	for (i = 0; i < cl->n; i++)
+		if ((int)cl->fit[i].kind == kind && cl->fit[i].group == group &&
+		    cl->fit[i].ranks_per_node == m)
+			break;
+	if (i == cl->n) {
+		struct tl_coll_fit *f = realloc(cl->fit, (cl->n + 1) * sizeof(*f));
+		if (!f)
+			return -1;
+		cl->fit = f;
+		struct points *p = realloc(cl->pts, (cl->n + 1) * sizeof(*p));
+		if (!p)
+			return -1;
+		cl->pts = p;
+		cl->fit[i] = (struct tl_coll_fit){ .kind = (enum tl_op_kind)kind, .group = group,
+						   .ranks_per_node = m, .min_size = n,
+						   .max_size = n, .min_nodes = k, .max_nodes = k };
+		cl->pts[i] = (struct points){ 0 };
+		cl->n++;
+	}
+	struct tl_coll_fit *f = &cl->fit[i];
+	f->points++;
+	f->sweep_points += sweep;
+	f->min_size = n < f->min_size ? n : f->min_size;
+	f->max_size = n > f->max_size ? n : f->max_size;
+	f->min_nodes = k < f->min_nodes ? k : f->min_nodes;
+	f->max_nodes = k > f->max_nodes ? k : f->max_nodes;
+	return add_point(&cl->pts[i], pt);
+}
+
+/* Add a result's collectives as points: x = bus bytes, y = the transfer time (transfer_s);
+ * entries over fewer than two ranks say nothing. A sweep's entries over the world count for
+ * every group. */
+static int add_points(struct classes *cl, const struct tl_run *run)
 {
 	const json_t *c;
 	size_t i;
@@ -119,71 +215,156 @@ static int add_points(struct points pts[TL_OP_KINDS][TL_GRID_GROUPS], size_t *fr
 		const char *group_name = json_string_value(json_object_get(c, "group"));
 		int kind = kind_by_name(json_string_value(json_object_get(c, "op")));
 		int group = group_by_name(group_name);
-		bool everywhere = run->state == TL_RUN_SWEEP && group_name &&
-				  !strcmp(group_name, "world");
+		bool sweep = run->state == TL_RUN_SWEEP;
+		bool everywhere = sweep && group_name && !strcmp(group_name, "world");
 		double n = json_number_value(json_object_get(c, "group_size"));
 		double bytes = json_number_value(json_object_get(c, "bytes"));
-		double us = json_number_value(json_object_get(c, "time_us"));
+		double t = transfer_s(run, c);
 		if (kind < 0 || (group < 0 && !everywhere) || !(n >= 2 && n <= 1e15) ||
-		    !(bytes > 0) || !isfinite(bytes) || !(us > 0) || !isfinite(us))
+		    !(bytes > 0) || !isfinite(bytes) || !(t > 0))
 			continue;
-		double bus = bytes * tl_busbw_factor((enum tl_op_kind)kind, (uint64_t)n);
+		uint64_t k = entry_nodes(run, c, group_name, (uint64_t)n);
+		struct point pt = { .bus = bytes * tl_busbw_factor((enum tl_op_kind)kind, (uint64_t)n),
+				    .n = n, .t = t };
 		for (int g = 0; g < TL_GRID_GROUPS; g++) {
 			if (g != group && !(everywhere && g != TL_GROUP_WORLD))
 				continue;
-			if (add_point(&pts[kind][g], bus, us * 1e-6))
+			if (class_point(cl, kind, g, (uint64_t)n, k, pt, sweep))
 				return -1;
-			if (run->state == TL_RUN_SWEEP)
-				from_sweeps[kind * TL_GRID_GROUPS + g]++;
 		}
 	}
 	return 0;
 }
 
+const char *tl_report_range(uint64_t lo, uint64_t hi, char *buf, size_t len)
+{
+	if (lo == hi)
+		snprintf(buf, len, "%llu", (unsigned long long)lo);
+	else
+		snprintf(buf, len, "%llu-%llu", (unsigned long long)lo, (unsigned long long)hi);
+	return buf;
+}
+
+/* A fit's transfer time of bus bytes over a group of n ranks. */
+static double fit_time(const struct tl_coll_fit *f, double bus, double n)
+{
+	return f->alpha_s + f->beta_s_per_byte * pow(n / (double)f->max_size, f->gamma) * bus;
+}
+
+/* The largest relative error of fit f over its points. */
+static double fit_residual(const struct tl_coll_fit *f, const struct points *p)
+{
+	double worst = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		double e = fabs(fit_time(f, p->p[i].bus, p->p[i].n) - p->p[i].t) / p->p[i].t;
+		worst = e > worst ? e : worst;
+	}
+	return worst;
+}
+
+/*
+ * time = α + β · (n / n_max)^γ · bus bytes, over the points of one class. The busbw factor
+ * carries a ring's cost from one group size to another (γ = 0); MPI libraries switch algorithms
+ * with the group size, and their busbw then falls as groups grow, which γ follows. γ is searched
+ * over [0, TL_FIT_GAMMA_MAX] in steps of 1/TL_FIT_GAMMA_STEPS, α and β fitted by least squares
+ * (never negative) at each; the γ with the smallest relative error wins, the smallest of equals
+ * (two points at two sizes fit exactly from some γ on: the least growth that explains them).
+ */
+#define TL_FIT_GAMMA_MAX 2.0
+#define TL_FIT_GAMMA_STEPS 100
+
+static int fit_class(struct tl_coll_fit *f, const struct points *p)
+{
+	double *x = malloc(p->n * sizeof(*x)), *y = malloc(p->n * sizeof(*y));
+	double best = INFINITY;
+
+	if (!x || !y) {
+		free(x);
+		free(y);
+		return -1;
+	}
+	int steps = f->min_size == f->max_size ? 0 : (int)(TL_FIT_GAMMA_MAX * TL_FIT_GAMMA_STEPS);
+	for (int s = 0; s <= steps; s++) {
+		struct tl_coll_fit trial = *f;
+		trial.gamma = (double)s / TL_FIT_GAMMA_STEPS;
+		for (size_t i = 0; i < p->n; i++) {
+			x[i] = p->p[i].bus * pow(p->p[i].n / (double)f->max_size, trial.gamma);
+			y[i] = p->p[i].t;
+		}
+		tl_fit_alpha_beta(x, y, p->n, &trial.alpha_s, &trial.beta_s_per_byte);
+		double e = fit_residual(&trial, p);
+		if (e < best - 1e-9) {
+			best = e;
+			*f = trial;
+		}
+	}
+	f->residual_max = best;
+	free(x);
+	free(y);
+	return 0;
+}
+
 static int fit_collectives(struct tl_report_group *grp, const struct tl_report_inputs *in)
 {
-	struct points pts[TL_OP_KINDS][TL_GRID_GROUPS] = { { { 0 } } };
-	size_t from_sweeps[TL_OP_KINDS * TL_GRID_GROUPS] = { 0 };
+	struct classes cl = { 0 };
 	int rc = 0;
 
 	for (size_t r = 0; r < grp->count && !rc; r++)
-		rc = add_points(pts, from_sweeps, &in->runs[grp->runs[r]]);
+		rc = add_points(&cl, &in->runs[grp->runs[r]]);
 	for (size_t r = 0; r < in->count && !rc; r++)
 		if (in->runs[r].state == TL_RUN_SWEEP)
-			rc = add_points(pts, from_sweeps, &in->runs[r]);
-	for (int k = 0; k < TL_OP_KINDS; k++)
-		for (int g = 0; g < TL_GRID_GROUPS; g++) {
-			struct points *p = &pts[k][g];
-			if (!rc && p->n) {
-				struct tl_coll_fit *grown =
-					realloc(grp->fits, (grp->nfits + 1) * sizeof(*grown));
-				if (!grown)
-					rc = -1;
-				else {
-					grp->fits = grown;
-					struct tl_coll_fit *f = &grp->fits[grp->nfits++];
-					*f = (struct tl_coll_fit){
-						.kind = (enum tl_op_kind)k,
-						.group = g,
-						.points = p->n,
-						.sweep_points = from_sweeps[k * TL_GRID_GROUPS + g],
-					};
-					tl_fit_alpha_beta(p->x, p->y, p->n, &f->alpha_s,
-							  &f->beta_s_per_byte);
-				}
-			}
-			free(p->x);
-			free(p->y);
-		}
+			rc = add_points(&cl, &in->runs[r]);
+	for (size_t i = 0; i < cl.n && !rc; i++)
+		rc = fit_class(&cl.fit[i], &cl.pts[i]);
+	for (size_t i = 0; i < cl.n; i++)
+		free(cl.pts[i].p);
+	free(cl.pts);
+	grp->fits = cl.fit;
+	grp->nfits = cl.n;
 	return rc;
 }
 
-static struct tl_coll_fit *find_fit(struct tl_report_group *grp, enum tl_op_kind kind, int group)
+/* The fit that prices op over a group of n ranks on k nodes: its own class, else the cross-node
+ * class nearest in ranks per node (noted in why); NULL, with why, when none may: a group that
+ * crosses nodes is never priced with what was measured inside one, nor the other way. */
+static struct tl_coll_fit *find_fit(struct tl_report_group *grp, enum tl_op_kind kind, int group,
+				    uint64_t n, uint64_t k, char *why, size_t len)
 {
-	for (size_t i = 0; i < grp->nfits; i++)
-		if (grp->fits[i].kind == kind && grp->fits[i].group == group)
-			return &grp->fits[i];
-	return NULL;
+	uint64_t m = cost_class(n, k);
+	struct tl_coll_fit *best = NULL;
+	bool other_side = false;
+
+	for (size_t i = 0; i < grp->nfits; i++) {
+		struct tl_coll_fit *f = &grp->fits[i];
+		if (f->kind != kind || f->group != group)
+			continue;
+		if (f->ranks_per_node == m)
+			return f;
+		if ((f->ranks_per_node > 0) != (m > 0)) {
+			other_side = true;
+			continue;
+		}
+		if (!best || fabs(log((double)f->ranks_per_node / (double)m)) <
+				     fabs(log((double)best->ranks_per_node / (double)m)))
+			best = f;
+	}
+	if (best)
+		snprintf(why, len, "%s over %s with %llu ranks per node priced with groups of %llu "
+			 "per node", tl_op_kind_name(kind), tl_grid_group_name(group),
+			 (unsigned long long)m, (unsigned long long)best->ranks_per_node);
+	else if (other_side && m > 0)
+		snprintf(why, len, "%s over %s would cross %llu nodes, and it was measured inside "
+			 "a node only: no projection prices a cross-node group with intra-node data "
+			 "(run across nodes, or add a sweep across nodes)", tl_op_kind_name(kind),
+			 tl_grid_group_name(group), (unsigned long long)k);
+	else if (other_side)
+		snprintf(why, len, "%s over %s would stay inside a node, and it was measured across "
+			 "nodes only", tl_op_kind_name(kind), tl_grid_group_name(group));
+	else
+		snprintf(why, len, "no blocking transfer time of %s over %s to fit",
+			 tl_op_kind_name(kind), tl_grid_group_name(group));
+	return best;
 }
 
 /* ---------------------------------------------------------------- plans */
@@ -213,31 +394,45 @@ struct stage_cost {
 	double flops, optimizer_bytes;
 	double comm_s[TL_SHOWN_GROUPS];
 	double dp_overlapped_s; /* non-blocking data-parallel traffic, before exposure */
+	char note[192];         /* the first collective priced beyond what was measured */
 };
 
 static int price_plan(struct tl_report_group *grp, const struct tl_grid *grid,
 		      const struct tl_plan *plan, struct stage_cost *cost, char *why, size_t len)
 {
+	uint64_t nodes[TL_GRID_GROUPS];
+
 	*cost = (struct stage_cost){ .flops = (double)plan->flops };
+	for (int g = 0; g < TL_GRID_GROUPS; g++)
+		nodes[g] = tl_grid_group_nodes(grid, plan->rank, g);
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct tl_op *op = &plan->ops[i];
 		if (op->kind == TL_OP_OPTIMIZER)
 			cost->optimizer_bytes += (double)op->bytes;
 		if (!tl_op_is_comm(op->kind) || op->kind == TL_OP_SEND)
 			continue;
-		uint64_t n = tl_grid_group_size(grid, op->group);
-		struct tl_coll_fit *fit = find_fit(grp, op->kind, op->group);
+		uint64_t n = tl_grid_group_size(grid, op->group), k = nodes[op->group];
 		int b = breakdown_index(op->group);
 		if (b < 0)
 			continue;
+		char note[192] = "", sizes[48], spans[48];
+		struct tl_coll_fit *fit = find_fit(grp, op->kind, op->group, n, k, note,
+						   sizeof(note));
 		if (!fit) {
-			snprintf(why, len, "no measured %s over %s to fit", tl_op_kind_name(op->kind),
-				 tl_grid_group_name(op->group));
+			snprintf(why, len, "%s", note);
 			return -1;
 		}
 		fit->used = true;
-		double t = fit->alpha_s +
-			   fit->beta_s_per_byte * (double)op->bytes * tl_busbw_factor(op->kind, n);
+		if (!note[0] && (n > fit->max_size || n < fit->min_size))
+			snprintf(note, sizeof(note), "%s over %s of %llu ranks on %llu node(s) "
+				 "extrapolated from groups of %s ranks on %s node(s)",
+				 tl_op_kind_name(op->kind), tl_grid_group_name(op->group),
+				 (unsigned long long)n, (unsigned long long)k,
+				 tl_report_range(fit->min_size, fit->max_size, sizes, sizeof(sizes)),
+				 tl_report_range(fit->min_nodes, fit->max_nodes, spans, sizeof(spans)));
+		if (note[0] && !cost->note[0])
+			snprintf(cost->note, sizeof(cost->note), "%s", note);
+		double t = fit_time(fit, (double)op->bytes * tl_busbw_factor(op->kind, n), (double)n);
 		if (op->nonblocking && tl_shown_groups[b] == TL_GROUP_DP)
 			cost->dp_overlapped_s += t;
 		else
@@ -284,13 +479,6 @@ static int price_stages(struct tl_report_group *grp, struct tl_job *job, uint64_
 		*costs = NULL;
 	}
 	return rc;
-}
-
-static uint64_t ranks_per_node_of(const struct tl_run *run)
-{
-	uint64_t ranks = (uint64_t)run->ranks, nodes = (uint64_t)run->nodes;
-
-	return nodes ? (ranks + nodes - 1) / nodes : 0;
 }
 
 /* The stage that does the most GEMM work sets the pace of the step. */
@@ -371,6 +559,8 @@ static void predict(struct tl_report_group *grp, const struct tl_run *largest,
 			double bubble = compute * r->bubble_per_compute;
 			double optimizer = c->optimizer_bytes * r->s_per_optimizer_byte;
 			double t = compute + comm + bubble + optimizer;
+			if (c->note[0] && !p->note[0])
+				snprintf(p->note, sizeof(p->note), "%s", c->note);
 			if (t > worst) {
 				worst = t;
 				p->compute_s = compute;

@@ -381,24 +381,44 @@ static double fit_gbps(const struct tl_coll_fit *f)
 	return f->beta_s_per_byte > 0 ? 1e-9 / f->beta_s_per_byte : 0;
 }
 
+/* A fit's class as tables print it. */
+static const char *class_cell(const struct tl_coll_fit *f, char *buf, size_t len)
+{
+	if (f->ranks_per_node)
+		snprintf(buf, len, "across nodes, %llu per node", (unsigned long long)f->ranks_per_node);
+	else
+		snprintf(buf, len, "inside a node");
+	return buf;
+}
+
 static void md_model(const struct tl_report_group *g, FILE *out)
 {
 	const struct tl_rates *r = &g->rates;
-	char a[16], b[16];
+	char a[16], b[16], cls[48], sizes[48], spans[48];
 
 	fprintf(out, "\n### Model of the step\n\n");
 	if (g->nfits) {
-		fprintf(out, "Collectives fitted as time = α + β · bus bytes (bus bytes = payload x "
-			     "the busbw factor of the op and group size):\n\n"
-			     "| op | group | points | from sweeps | α (us) | 1/β (GB/s) |\n"
-			     "|---|---|---:|---:|---:|---:|\n");
+		fprintf(out, "Collectives fitted to their blocking transfer times (never to overlapped "
+			     "ones), per op, group and class (inside a node, or across nodes with so "
+			     "many ranks of the group per node), as time = α + β · (n / n_max)^γ · bus "
+			     "bytes for a group of n ranks (bus bytes = payload x the busbw factor of "
+			     "the op and n; γ > 0: the bus bandwidth falls as groups grow); worst "
+			     "residual: the largest |fit - measured| / measured of its points:\n\n"
+			     "| op | group | class | group sizes | nodes | points | from sweeps | α (us) "
+			     "| 1/β at n_max (GB/s) | γ | worst residual |\n"
+			     "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
 		for (size_t i = 0; i < g->nfits; i++) {
 			const struct tl_coll_fit *f = &g->fits[i];
 			if (!shown(f))
 				continue;
-			fprintf(out, "| %s | %s | %zu | %zu | %.1f | %.3f |\n",
-				tl_op_kind_name(f->kind), tl_grid_group_name(f->group), f->points,
-				f->sweep_points, f->alpha_s * 1e6, fit_gbps(f));
+			fprintf(out, "| %s | %s | %s | %s | %s | %zu | %zu | %.1f | %.4g | %.2f | "
+				     "%.1f%% |\n",
+				tl_op_kind_name(f->kind), tl_grid_group_name(f->group),
+				class_cell(f, cls, sizeof(cls)),
+				tl_report_range(f->min_size, f->max_size, sizes, sizeof(sizes)),
+				tl_report_range(f->min_nodes, f->max_nodes, spans, sizeof(spans)),
+				f->points, f->sweep_points,
+				f->alpha_s * 1e6, fit_gbps(f), f->gamma, 100 * f->residual_max);
 		}
 		fprintf(out, "\n");
 	}
@@ -426,21 +446,44 @@ static double predicted_efficiency(const struct tl_report_group *g,
 	return efficiency;
 }
 
+/* The most nodes any run of the group ran on. */
+static uint64_t measured_nodes(const struct tl_report_group *g, const struct tl_report_inputs *in)
+{
+	uint64_t most = 0;
+
+	for (size_t i = 0; i < g->count; i++)
+		if ((uint64_t)in->runs[g->runs[i]].nodes > most)
+			most = (uint64_t)in->runs[g->runs[i]].nodes;
+	return most;
+}
+
+/* What a prediction rests on: a measured scale, a scale within the measured node counts, or one
+ * past the largest (an extrapolation). */
+static const char *basis(const struct tl_prediction *p, uint64_t most_nodes)
+{
+	return p->measured_runs ? "measured" : p->nodes > most_nodes ? "extrapolated" : "interpolated";
+}
+
 static void md_projection(const struct tl_report_group *g, const struct tl_report_inputs *in,
 			  FILE *out)
 {
 	char tok[32], a[16];
+	uint64_t most = measured_nodes(g, in);
 
 	if (!g->npredictions)
 		return;
 	fprintf(out, "\n### Projection\n\nPredicted against measured at the measured scales "
-		     "first: how far to trust the rows after them.\n\n"
-		     "| ranks | nodes | predicted step (s) | measured step (s) | error | tokens/s "
-		     "| efficiency |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+		     "first: how far to trust the rows after them. Rows past %llu node(s), the most "
+		     "measured, are extrapolated: their collectives are priced beyond the group sizes "
+		     "and node counts measured.\n\n"
+		     "| ranks | nodes | basis | predicted step (s) | measured step (s) | error | "
+		     "tokens/s | efficiency | caveat |\n|---:|---:|---|---:|---:|---:|---:|---:|---|\n",
+		(unsigned long long)most);
 	for (size_t i = 0; i < g->npredictions; i++) {
 		const struct tl_prediction *p = &g->predictions[i];
 		if (!p->ok) {
-			fprintf(out, "| %llu | | n/a | %s | | | %s |\n", (unsigned long long)p->ranks,
+			fprintf(out, "| %llu | | %s | n/a | %s | | | | %s |\n",
+				(unsigned long long)p->ranks, p->measured_runs ? "measured" : "refused",
 				p->measured_s > 0 ? "measured" : "", p->why);
 			continue;
 		}
@@ -450,10 +493,10 @@ static void md_projection(const struct tl_report_group *g, const struct tl_repor
 			snprintf(error, sizeof(error), "%+.1f%%",
 				 100 * (p->step_s - p->measured_s) / p->measured_s);
 		}
-		fprintf(out, "| %llu | %llu | %.4f | %s | %s | %s | %s |\n",
-			(unsigned long long)p->ranks, (unsigned long long)p->nodes, p->step_s,
-			measured, error, tl_grouped(p->tokens_per_s, tok, sizeof(tok)),
-			pct(predicted_efficiency(g, in, p), a, sizeof(a)));
+		fprintf(out, "| %llu | %llu | %s | %.4f | %s | %s | %s | %s | %s |\n",
+			(unsigned long long)p->ranks, (unsigned long long)p->nodes, basis(p, most),
+			p->step_s, measured, error, tl_grouped(p->tokens_per_s, tok, sizeof(tok)),
+			pct(predicted_efficiency(g, in, p), a, sizeof(a)), p->note);
 	}
 }
 
@@ -693,12 +736,23 @@ static json_t *group_json(const struct tl_report_group *g, const struct tl_repor
 						      (json_int_t)f->sweep_points, "alpha_s", f->alpha_s,
 						      "beta_s_per_byte", f->beta_s_per_byte,
 						      "bus_gbps", fit_gbps(f)));
+		json_object_update_new(
+			json_array_get(fits, json_array_size(fits) - 1),
+			json_pack("{s:I, s:[I, I], s:[I, I], s:f, s:f}", "ranks_per_node",
+				  (json_int_t)f->ranks_per_node, "group_sizes",
+				  (json_int_t)f->min_size, (json_int_t)f->max_size, "nodes",
+				  (json_int_t)f->min_nodes, (json_int_t)f->max_nodes, "gamma", f->gamma,
+				  "residual_max", f->residual_max));
 	}
+	uint64_t most = measured_nodes(g, in);
 	for (size_t i = 0; i < g->npredictions; i++) {
 		const struct tl_prediction *p = &g->predictions[i];
-		json_t *e = json_pack("{s:I, s:b}", "ranks", (json_int_t)p->ranks, "ok", p->ok);
+		json_t *e = json_pack("{s:I, s:b, s:s}", "ranks", (json_int_t)p->ranks, "ok", p->ok,
+				      "basis", p->ok || p->measured_runs ? basis(p, most) : "refused");
 		if (p->measured_s > 0)
 			json_object_set_new(e, "measured_s", json_real(p->measured_s));
+		if (p->ok && p->note[0])
+			json_object_set_new(e, "note", json_string(p->note));
 		if (p->ok)
 			json_object_update_new(
 				e, json_pack("{s:I, s:f, s:f, s:f, s:o}", "nodes",

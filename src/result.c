@@ -276,84 +276,250 @@ static double gemm_gflops(const struct tl_rank_info *ri)
 	return ri->gemm_s > 0 ? ri->gemm_flops / ri->gemm_s / 1e9 : 0.0;
 }
 
-/*
- * Stragglers. A phase is one of: the GEMM rate (lower is worse), each group's exposed
- * communication and the pipeline wait (higher is worse). A rank is compared with the median of
- * its peers (the ranks of its pipeline stage, which run the same plan; at least three of them)
- * and named when it is more than straggler_pct worse, and (for times) the difference is at
- * least 1% of its step, so that microsecond noise on a phase that hardly exists is not a
- * straggler.
- */
-enum phase { P_GEMM, P_PP_WAIT, P_COMM0 };
-#define NPHASES (P_COMM0 + (int)TL_SHOWN_GROUPS)
-
-/* As the breakdown names the parts (tl_comm_part_names), and "gemm" for the GEMM rate. */
-static const char *phase_name(int phase)
+/* A rank's value of each judged phase in one step (the link's is not per step: 0). */
+static void judged_values(const struct tl_step *s, double out[TL_JUDGED])
 {
-	if (phase == P_GEMM)
-		return "gemm";
-	if (phase == P_PP_WAIT)
-		return "bubble";
-	return tl_comm_part_names[phase - P_COMM0];
+	out[TL_JUDGED_GEMM] = s->gemm_s > 0 ? s->gemm_flops / s->gemm_s / 1e9 : 0.0;
+	out[TL_JUDGED_LINK] = 0;
+	out[TL_JUDGED_LATE] = 0;
+	for (int g = 0; g < TL_GROUPS; g++)
+		out[TL_JUDGED_LATE] += s->comm_late_s[g];
+	out[TL_JUDGED_BUBBLE] = s->bubble_s;
+	for (int g = 0; g < TL_SHOWN_GROUPS; g++)
+		out[TL_JUDGED_COMM0 + g] = group_exposed(s->comm_exposed_s, tl_shown_groups[g]) -
+					   group_exposed(s->comm_wait_s, tl_shown_groups[g]);
 }
 
-/* What a phase's value is measured in, for the stragglers' lists. */
-static const char *phase_unit(int phase)
+/* Rates: lower is worse. */
+static bool judged_rate(int phase)
 {
-	return phase == P_GEMM ? "GFLOP/s" : "s/step";
+	return phase == TL_JUDGED_GEMM || phase == TL_JUDGED_LINK;
 }
 
-static double phase_value(const struct tl_result *r, const struct tl_rank_info *ri, int phase)
+/* A value on the scale stragglers are judged on: its logarithm (rates and times vary by
+ * factors, and a fleet's fast and slow halves weigh alike), a time held at floor at least (1% of
+ * the step, so that a phase some ranks hardly have stays finite). */
+static double judged_log(int phase, double v, double floor)
 {
-	if (phase == P_GEMM)
-		return gemm_gflops(ri);
-	if (phase == P_PP_WAIT)
-		return per_step(r, ri->bubble_s);
-	return per_step(r, group_exposed(ri->comm_exposed_s, tl_shown_groups[phase - P_COMM0]));
+	return log(fmax(v, judged_rate(phase) ? 1e-300 : floor));
 }
 
-/* How much worse rank ri is than its peers' median in phase, as a fraction; 0 if not. */
-static double worse_than_peers(const struct tl_result *r, const struct tl_rank_info *ri,
-			       int phase, double *median_out)
+void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, size_t n)
 {
-	double *v = calloc((size_t)r->ranks, sizeof(*v));
-	size_t n = 0;
+	double *v = malloc((n ? n : 1) * sizeof(*v)), *lv = malloc((n ? n : 1) * sizeof(*lv));
+	double per[TL_JUDGED];
 
-	*median_out = 0;
-	if (!v)
-		return 0;
-	for (int i = 0; i < r->ranks; i++)
-		if (r->rank_info[i].stage == ri->stage)
-			v[n++] = phase_value(r, &r->rank_info[i], phase);
-	double median = tl_percentile(v, n, 50), mine = phase_value(r, ri, phase);
+	for (int p = 0; v && lv && p < TL_JUDGED; p++) {
+		if (p == TL_JUDGED_LINK)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			judged_values(&steps[i], per);
+			v[i] = per[p];
+			lv[i] = judged_log(p, v[i], 0.01 * steps[i].time_s);
+		}
+		ri->judged[p] = tl_percentile(v, n, 50);
+		ri->judged_noise[p] = tl_robust_sigma(lv, n);
+	}
 	free(v);
-	*median_out = median;
+	free(lv);
+	ri->judged[TL_JUDGED_LINK] = ri->link.mbps;
+	ri->judged_noise[TL_JUDGED_LINK] = ri->link.mbps > 0 ? ri->link.noise_mbps / ri->link.mbps : 0;
+}
+
+/*
+ * Stragglers. Each judged phase (trainload/result.h) of a rank is compared with the median of
+ * its peers: the ranks of its pipeline stage, which run the same plan and shapes (for the link,
+ * every rank: all nodes carry the same traffic), at least three of them. A rank is named when
+ * it is more than straggler_pct worse than that median, and the difference is beyond the
+ * phase's noise: on the logarithms of the values, TL_STRAGGLER_SIGMAS times the larger of the
+ * peers' spread (a robust σ: 1.4826 x their median absolute deviation) and the rank's own
+ * step-to-step noise, so that a busy machine's jitter, a core shared by two halves of the fleet
+ * or a node that runs faster than the rest names nobody; and for times, the difference is at
+ * least 1% of the median step, so that microsecond noise on a phase that hardly exists names no
+ * one either. Communication is judged on its transfer, never on the wait for late peers (the
+ * wait is theirs: they are judged for arriving late). What one finding explains of the others
+ * is not named twice (verdicts).
+ */
+#define TL_STRAGGLER_SIGMAS 3.0
+
+/* As the breakdown names its parts, with "transfer" for the communication that is judged:
+ * "gemm", "link", "bubble", "tp_transfer", … */
+static const char *const judged_names[TL_JUDGED] = { "gemm",	      "link",
+						     "late",	      "bubble",
+						     "tp_transfer", "cp_transfer",
+						     "pp_transfer", "dp_transfer",
+						     "ep_transfer" };
+
+/* What a straggler in the phase points at, for whoever has to fix it. */
+static const char *judged_cause(int phase)
+{
+	return phase == TL_JUDGED_GEMM	  ? "compute"
+	       : phase == TL_JUDGED_LINK   ? "link"
+	       : phase == TL_JUDGED_LATE   ? "arrival"
+	       : phase == TL_JUDGED_BUBBLE ? "pipeline"
+					   : "transfer";
+}
+
+/* What a phase's value is measured in. */
+static const char *judged_unit(int phase)
+{
+	return phase == TL_JUDGED_GEMM ? "GFLOP/s" : phase == TL_JUDGED_LINK ? "MB/s" : "s/step";
+}
+
+struct judgement {
+	double value, median;
+	double noise;  /* the σ (of the values' logarithms) the difference is held against */
+	double worse;  /* how much worse than the median, as a fraction (0: not) */
+	bool named;
+};
+
+/* What a stage's ranks have in common in one phase: their median, the robust σ of their values'
+ * logarithms, and the floor of times (1% of the median step). */
+struct peers {
+	double median, spread, floor;
+	size_t n;
+};
+
+/* One rank's phase against its peers. */
+static struct judgement judge(const struct tl_result *r, const struct tl_rank_info *ri, int phase,
+			      const struct peers *pe)
+{
+	struct judgement j = { .value = ri->judged[phase], .median = pe->median,
+			       .noise = fmax(pe->spread, ri->judged_noise[phase]) };
+
 	/* With two peers there is no telling which one is off: a straggler needs three. */
-	if (n < 3 || median <= 0)
-		return 0;
-	if (phase == P_GEMM)
-		return (median - mine) / median;
+	if (pe->n < 3 || (judged_rate(phase) && pe->median <= 0))
+		return j;
+	double lv = judged_log(phase, j.value, pe->floor), lm = judged_log(phase, j.median, pe->floor);
+	double gap = judged_rate(phase) ? lm - lv : lv - lm;
+	if (gap <= 0 || (!judged_rate(phase) && j.value - j.median < pe->floor))
+		return j;
+	j.worse = judged_rate(phase) ? (j.median - j.value) / j.median
+				     : (j.value - j.median) / fmax(j.median, pe->floor);
+	j.named = j.worse > r->job->straggler_pct / 100.0 && gap > TL_STRAGGLER_SIGMAS * j.noise;
+	return j;
+}
+
+/* A rank's step, as the sum of its parts per measured step. */
+static double rank_step(const struct tl_result *r, const struct tl_rank_info *ri)
+{
 	double step = per_step(r, ri->compute_s + ri->bubble_s + ri->optimizer_s);
+
 	for (int g = 0; g < TL_GROUPS; g++)
 		step += per_step(r, ri->comm_exposed_s[g]);
-	if (mine - median < 0.01 * step)
-		return 0;
-	return (mine - median) / median;
+	return step;
 }
 
-static json_t *stragglers_json(const struct tl_result *r, const struct tl_rank_info *ri)
+/* Every rank's judgement of every phase (ranks x TL_JUDGED, NULL when out of memory), made once
+ * for an output in O(ranks log ranks) per phase: peers' medians and spreads per stage. */
+static struct judgement *judge_all(const struct tl_result *r)
+{
+	size_t n = (size_t)r->ranks, stages = 1;
+	struct judgement *out = calloc(n * TL_JUDGED + 1, sizeof(*out));
+	size_t *order = malloc((n + 1) * sizeof(*order)), *first = NULL;
+	double *v = malloc((n + 1) * sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		if ((size_t)r->rank_info[i].stage + 1 > stages)
+			stages = (size_t)r->rank_info[i].stage + 1;
+	first = calloc(stages + 2, sizeof(*first));
+	if (!out || !order || !v || !first)
+		goto fail;
+	/* The ranks ordered by stage (a counting sort): stage s is order[first[s] .. first[s+1]). */
+	for (size_t i = 0; i < n; i++)
+		first[r->rank_info[i].stage + 2]++;
+	for (size_t s = 2; s < stages + 2; s++)
+		first[s] += first[s - 1];
+	for (size_t i = 0; i < n; i++)
+		order[first[r->rank_info[i].stage + 1]++] = i;
+	for (int p = 0; p < TL_JUDGED; p++)
+		for (size_t s = 0; s < stages; s++) {
+			/* a node's link is every node's business: one stage of all */
+			size_t lo = p == TL_JUDGED_LINK ? 0 : first[s];
+			size_t hi = p == TL_JUDGED_LINK ? n : first[s + 1];
+			struct peers pe = { .n = hi - lo };
+			if (p == TL_JUDGED_LINK && s)
+				break;
+			for (size_t k = lo; k < hi; k++)
+				v[k - lo] = rank_step(r, &r->rank_info[order[k]]);
+			pe.floor = 0.01 * tl_percentile(v, pe.n, 50);
+			for (size_t k = lo; k < hi; k++)
+				v[k - lo] = r->rank_info[order[k]].judged[p];
+			pe.median = tl_percentile(v, pe.n, 50);
+			for (size_t k = 0; k < pe.n; k++)
+				v[k] = judged_log(p, v[k], pe.floor);
+			pe.spread = tl_robust_sigma(v, pe.n);
+			for (size_t k = lo; k < hi; k++)
+				out[order[k] * TL_JUDGED + (size_t)p] =
+					judge(r, &r->rank_info[order[k]], p, &pe);
+		}
+	free(order);
+	free(first);
+	free(v);
+	return out;
+fail:
+	free(out);
+	free(order);
+	free(first);
+	free(v);
+	return NULL;
+}
+
+/*
+ * A node named for its link slows every collective of every group it is in, and the other
+ * members' transfers with it, the more so the nearer to it they are in the collective's
+ * algorithm: their transfers are the link's doing, and not named (the link is, with its host).
+ */
+static void explain_by_links(const struct tl_result *r, struct judgement *all)
+{
+	uint64_t world = (uint64_t)r->ranks;
+	char *slow = r->grid && r->grid->world == world ? calloc(world + 1, 1) : NULL;
+
+	for (int g = 0; slow && g < TL_SHOWN_GROUPS; g++) {
+		int group = tl_shown_groups[g];
+		bool any = false;
+		memset(slow, 0, world);
+		/* the first member of each group that holds a slow link */
+		for (uint64_t i = 0; i < world; i++)
+			if (all[i * TL_JUDGED + TL_JUDGED_LINK].named) {
+				slow[tl_grid_group_member(r->grid, i, group, 0)] = 1;
+				any = true;
+			}
+		for (uint64_t i = 0; any && i < world; i++)
+			if (slow[tl_grid_group_member(r->grid, i, group, 0)])
+				all[i * TL_JUDGED + TL_JUDGED_COMM0 + (size_t)g].named = false;
+	}
+	free(slow);
+}
+
+/* judge_all, with what one finding explains of the others: a node short of CPU moves its data
+ * slowly too (the probe's transfers wait for its process to run), so its link is not judged;
+ * and explain_by_links. What the outputs name. */
+static struct judgement *verdicts(const struct tl_result *r)
+{
+	struct judgement *all = judge_all(r);
+
+	for (int i = 0; all && i < r->ranks; i++)
+		if (all[(size_t)i * TL_JUDGED + TL_JUDGED_GEMM].named)
+			all[(size_t)i * TL_JUDGED + TL_JUDGED_LINK].named = false;
+	if (all)
+		explain_by_links(r, all);
+	return all;
+}
+
+static json_t *stragglers_json(const struct judgement *mine)
 {
 	json_t *arr = json_array();
-	double limit = r->job->straggler_pct / 100.0;
 
-	for (int phase = 0; phase < NPHASES; phase++) {
-		double median, worse = worse_than_peers(r, ri, phase, &median);
-		if (worse > limit)
-			json_array_append_new(arr, json_pack("{s:s, s:f, s:s, s:f, s:f}", "phase",
-							     phase_name(phase), "value",
-							     phase_value(r, ri, phase), "unit",
-							     phase_unit(phase), "median", median,
-							     "worse_pct", 100 * worse));
+	for (int phase = 0; mine && phase < TL_JUDGED; phase++) {
+		const struct judgement *j = &mine[phase];
+		if (j->named)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:s, s:f, s:f, s:f}",
+							     "phase", judged_names[phase], "cause",
+							     judged_cause(phase), "value", j->value,
+							     "unit", judged_unit(phase), "median",
+							     j->median, "worse_pct", 100 * j->worse,
+							     "sigma_pct", 100 * j->noise));
 	}
 	return arr;
 }
@@ -399,6 +565,7 @@ static void print_gpus(const struct tl_result *r, FILE *out)
 static json_t *ranks_json(const struct tl_result *r)
 {
 	json_t *arr = json_array();
+	struct judgement *all = verdicts(r);
 
 	for (int i = 0; i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
@@ -412,18 +579,33 @@ static json_t *ranks_json(const struct tl_result *r)
 			"per_step_s", "compute", per_step(r, ri->compute_s), "bubble",
 			per_step(r, ri->bubble_s), "optimizer", per_step(r, ri->optimizer_s),
 			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
-			stragglers_json(r, ri));
+			stragglers_json(all ? &all[(size_t)i * TL_JUDGED] : NULL));
 		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
 		json_object_set_new(entry, "hardware_peak_tflops", json_real(ri->hw_peak_flops / 1e12));
 		/* The bubble's name before 0.2, kept for scripts that read it. */
-		json_object_set_new(json_object_get(entry, "per_step_s"), "pp_wait",
-				    json_real(per_step(r, ri->bubble_s)));
+		json_t *ps = json_object_get(entry, "per_step_s");
+		json_object_set_new(ps, "pp_wait", json_real(per_step(r, ri->bubble_s)));
+		double transfer[TL_GROUPS];
+		for (int g = 0; g < TL_GROUPS; g++)
+			transfer[g] = ri->comm_exposed_s[g] - ri->comm_wait_s[g];
+		json_object_set_new(ps, "comm_wait_by_group", groups_json(r, ri->comm_wait_s));
+		json_object_set_new(ps, "comm_transfer_by_group", groups_json(r, transfer));
+		json_object_set_new(ps, "comm_late_by_group", groups_json(r, ri->comm_late_s));
+		json_object_set_new(entry, "link",
+				    ri->link.nodes ? json_pack("{s:f, s:f, s:f, s:f, s:i}", "in_mbps",
+							       ri->link.in_mbps, "out_mbps",
+							       ri->link.out_mbps, "mbps",
+							       ri->link.mbps, "noise_mbps",
+							       ri->link.noise_mbps, "nodes",
+							       ri->link.nodes)
+						   : json_null());
 		if (ri->gpu.name[0])
 			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
 		json_object_set_new(entry, "check_wrong_elements",
 				    json_integer((json_int_t)ri->check_wrong));
 		json_array_append_new(arr, entry);
 	}
+	free(all);
 	return arr;
 }
 
@@ -446,15 +628,25 @@ static json_t *collectives_json(const struct tl_result *r)
 				       "time_us_min", 1e6 * c->min_s, "time_us_max",
 				       1e6 * c->max_s, "algbw_gbps", algbw, "busbw_gbps",
 				       algbw * tl_busbw_factor(c->kind, n)));
+		json_t *e = json_array_get(arr, json_array_size(arr) - 1);
+		/* The blocking transfer time (struct tl_coll_stat), null where none was measured,
+		 * and the nodes rank 0's group spans: the scaling model prices by both. */
+		json_object_set_new(e, "transfer_us",
+				    c->transfer_count ? json_real(1e6 * c->transfer_s) : json_null());
+		json_object_set_new(e, "group_nodes",
+				    json_integer((json_int_t)tl_grid_group_nodes(
+					    r->grid, r->plan ? r->plan->rank : 0, c->group)));
 	}
 	return arr;
 }
 
 /*
- * The analytic twin of the GEMMs: from the plan's FLOPs and each rank's calibrated peak, the
- * time its GEMMs should take, against what they took. The rank furthest from its prediction is
- * reported; a ratio outside [TWIN_LOW, TWIN_HIGH] is flagged. (Communication has no twin yet:
- * its prediction needs reference bandwidths, which the collective sweeps will provide.)
+ * The analytic twin of the GEMMs: from the plan's FLOPs and the fleet's calibrated peak (the
+ * median of the ranks' calibration GEMMs, so that a throttled node, whose own calibration runs
+ * throttled too, is held to what its peers do), the time each rank's GEMMs should take, against
+ * what they took. The rank furthest from its prediction is reported; a ratio outside
+ * [TWIN_LOW, TWIN_HIGH] is flagged. (Communication has no twin yet: its prediction needs
+ * reference bandwidths, which the collective sweeps will provide.)
  */
 /* The rank whose GEMM time is furthest from its twin's prediction. */
 struct twin {
@@ -469,9 +661,11 @@ static struct twin gemm_twin(const struct tl_result *r)
 
 	for (int i = 0; r->rank_info && i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
-		if (ri->peak_flops <= 0 || ri->gemm_flops <= 0)
+		double peak = r->blas_peak_flops_per_rank > 0 ? r->blas_peak_flops_per_rank
+							      : ri->peak_flops;
+		if (peak <= 0 || ri->gemm_flops <= 0)
 			continue;
-		double p = per_step(r, ri->gemm_flops) / ri->peak_flops;
+		double p = per_step(r, ri->gemm_flops) / peak;
 		double m = per_step(r, ri->gemm_s);
 		double ratio = m / p;
 		if (!t.worst || fabs(log(ratio)) > fabs(log(t.ratio)))
@@ -525,7 +719,7 @@ json_t *tl_warnings_json(const struct tl_findings *f)
 		     100 * f->mfu, f->peak_tflops, src, why);
 	}
 	if (f->twin_flagged)
-		warn(arr, "GEMM twin: rank %d's GEMMs took %.2fx the time its calibrated BLAS rate "
+		warn(arr, "GEMM twin: rank %d's GEMMs took %.2fx the time the calibrated BLAS rate "
 			  "predicts (%s)",
 		     f->twin_rank, f->twin_ratio,
 		     f->twin_ratio < 1 ? "faster than the calibration GEMM: the BLAS peak "
@@ -672,31 +866,58 @@ const char *tl_grouped(double v, char *buf, size_t len)
 	return buf;
 }
 
+/* The link probe's figures: the fleet's median and the slowest node. */
+static void print_links(const struct tl_result *r, FILE *out)
+{
+	const struct tl_rank_info *worst = NULL;
+	double *v = calloc((size_t)r->ranks + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (int i = 0; v && i < r->ranks; i++) {
+		const struct tl_rank_info *ri = &r->rank_info[i];
+		if (!ri->link.nodes)
+			continue;
+		v[n++] = ri->link.mbps;
+		if (!worst || ri->link.mbps < worst->link.mbps)
+			worst = ri;
+	}
+	if (worst)
+		fprintf(out, "# links (%u KiB both ways around a ring of the %d nodes, best of %d): "
+			     "median %.4g MB/s; slowest %s %.4g MB/s in, %.4g out\n",
+			TL_PROBE_BYTES >> 10, worst->link.nodes, TL_PROBE_ROUNDS,
+			tl_percentile(v, n, 50), worst->host, worst->link.in_mbps,
+			worst->link.out_mbps);
+	free(v);
+}
+
 static void print_stragglers(const struct tl_result *r, FILE *out)
 {
-	double limit = r->job->straggler_pct / 100.0;
+	struct judgement *all = verdicts(r);
 	int shown = 0;
 
-	for (int i = 0; i < r->ranks; i++) {
+	for (int i = 0; all && i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
-		for (int phase = 0; phase < NPHASES; phase++) {
-			double median, worse = worse_than_peers(r, ri, phase, &median);
-			if (worse <= limit)
+		for (int phase = 0; phase < TL_JUDGED; phase++) {
+			struct judgement j = all[(size_t)i * TL_JUDGED + (size_t)phase];
+			if (!j.named)
 				continue;
 			if (shown++ == 0)
-				fprintf(out, "# stragglers (more than %g%% worse than the median of "
-					     "their stage):\n",
-					r->job->straggler_pct);
-			fprintf(out, "  rank %d (%s, cpus %s) %s %.4g %s, %.1f%% %s median %.4g\n",
-				ri->rank, ri->host, ri->cpuset, phase_name(phase),
-				phase_value(r, ri, phase), phase_unit(phase), 100 * worse,
-				phase == P_GEMM ? "below" : "above", median);
+				fprintf(out, "# stragglers (more than %g%% and %g sigma worse than the "
+					     "median of their stage; communication judged on its "
+					     "transfer, not on waiting for late peers):\n",
+					r->job->straggler_pct, TL_STRAGGLER_SIGMAS);
+			fprintf(out, "  rank %d (%s, cpus %s) %s: %s %.4g %s, %.1f%% %s median %.4g "
+				     "(sigma %.2g%%)\n",
+				ri->rank, ri->host, ri->cpuset, judged_cause(phase),
+				judged_names[phase], j.value, judged_unit(phase), 100 * j.worse,
+				judged_rate(phase) ? "below" : "above", j.median, 100 * j.noise);
 		}
 	}
 	if (!shown)
-		fprintf(out, "# stragglers: none (no rank more than %g%% worse than its stage's "
-			     "median; stages of fewer than 3 ranks are not judged)\n",
-			r->job->straggler_pct);
+		fprintf(out, "# stragglers: none (no rank more than %g%% and %g sigma worse than its "
+			     "stage's median; stages of fewer than 3 ranks are not judged)\n",
+			r->job->straggler_pct, TL_STRAGGLER_SIGMAS);
+	free(all);
 }
 
 static void print_collectives(const struct tl_result *r, FILE *out)
@@ -794,6 +1015,7 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 		s.bubble, (double)(j->pp - 1) / (double)r->model->microbatches, s.optimizer,
 		s.other);
 	print_collectives(r, out);
+	print_links(r, out);
 	print_stragglers(r, out);
 	if (j->check) {
 		fprintf(out, "# check: collective results of every %" PRIu64 " step(s): %" PRIu64

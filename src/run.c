@@ -30,6 +30,7 @@
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
+#include "trainload/probe.h"
 #include "trainload/progress.h"
 #include "trainload/result.h"
 #include "trainload/stats.h"
@@ -68,6 +69,9 @@ struct run {
 	struct tl_plan plan;
 	struct tl_backend backend;
 	struct tl_exec exec;
+	struct tl_skew skew; /* the arrival/transfer split of the step's collectives */
+	struct tl_step *measured; /* this rank's own record of each measured step */
+	size_t nmeasured;
 	struct tl_result result;
 	struct tl_rank_info me;
 	uint64_t node_memory;
@@ -357,6 +361,9 @@ static int run_steps(struct run *run)
 	struct tl_step mine;
 	struct tl_rank_info *me = &run->me;
 
+	run->measured = calloc(job->steps + 1, sizeof(*run->measured));
+	if (!run->measured)
+		return TL_ENOMEM;
 	if (run->rank == 0) {
 		run->gathered = calloc((size_t)run->ranks, sizeof(*run->gathered));
 		run->result.steps = calloc(job->steps, sizeof(*run->result.steps));
@@ -374,20 +381,21 @@ static int run_steps(struct run *run)
 				 "warm-up: %" PRIu64 " step(s), not measured, then %" PRIu64
 				 " measured",
 				 job->warmup, job->steps);
+	/* The first step, too, starts on every rank at once (the others start after an
+	 * agreement: see below). */
+	TL_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
 		int rc = tl_exec_step(&run->exec, &mine);
+		if (!rc)
+			rc = tl_skew_step(&run->skew, &run->exec, &mine);
 		if (rc)
 			return rc;
 		/* Gathered outside the timed region: it costs the run time, never the step. */
 		rc = tl_stats_gather_step(&mine, run->gathered, MPI_COMM_WORLD);
 		if (rc)
 			return rc;
-		/* A signal on any rank stops every rank after this step. */
-		int stop = interrupted, any_stop = 0;
-		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-		run->result.interrupted = any_stop;
 		/* rank 0: the step's record, the slowest rank's */
 		size_t worst = run->rank == 0 ? tl_slowest(run->gathered, (size_t)run->ranks) : 0;
 		if (run->rank == 0) {
@@ -396,23 +404,34 @@ static int run_steps(struct run *run)
 					 tl_tokens_per_s(run->model.tokens_per_step, time_s),
 					 tl_now_s());
 		}
-		if (s < job->warmup)
-			continue;
-		me->gemm_s += mine.gemm_s;
-		me->gemm_flops += mine.gemm_flops;
-		me->compute_s += mine.compute_s;
-		me->bubble_s += mine.bubble_s;
-		me->optimizer_s += mine.optimizer_s;
-		for (int g = 0; g < TL_GROUPS; g++)
-			me->comm_exposed_s[g] += mine.comm_exposed_s[g];
-		memcpy(me->ops_per_step, mine.ops, sizeof(mine.ops));
-		if (run->rank != 0)
-			continue;
-		size_t i = run->result.nsteps++;
-		run->result.steps[i] = run->gathered[worst];
-		run->result.step_rank[i] = (int)worst;
-		if (run->jsonl)
-			jsonl_append(run->jsonl, tl_step_json(&run->result, i));
+		if (s >= job->warmup) {
+			me->gemm_s += mine.gemm_s;
+			me->gemm_flops += mine.gemm_flops;
+			me->compute_s += mine.compute_s;
+			me->bubble_s += mine.bubble_s;
+			me->optimizer_s += mine.optimizer_s;
+			for (int g = 0; g < TL_GROUPS; g++) {
+				me->comm_exposed_s[g] += mine.comm_exposed_s[g];
+				me->comm_wait_s[g] += mine.comm_wait_s[g];
+				me->comm_late_s[g] += mine.comm_late_s[g];
+			}
+			memcpy(me->ops_per_step, mine.ops, sizeof(mine.ops));
+			run->measured[run->nmeasured++] = mine;
+		}
+		if (s >= job->warmup && run->rank == 0) {
+			size_t i = run->result.nsteps++;
+			run->result.steps[i] = run->gathered[worst];
+			run->result.step_rank[i] = (int)worst;
+			if (run->jsonl)
+				jsonl_append(run->jsonl, tl_step_json(&run->result, i));
+		}
+		/* A signal on any rank stops every rank after this step. Last, after rank 0's
+		 * writing: every rank leaves it at once, so the next step starts on all of them
+		 * together, and no rank waits in it for rank 0's bookkeeping (which would count
+		 * as rank 0 arriving late). */
+		int stop = interrupted, any_stop = 0;
+		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+		run->result.interrupted = any_stop;
 	}
 	me->check_wrong = run->exec.wrong;
 	/* Every rank learns of any wrong element, for the exit status. */
@@ -505,6 +524,8 @@ static void cleanup(struct run *run)
 {
 	tl_watchdog_stop();
 	tl_exec_fini(&run->exec);
+	tl_skew_fini(&run->skew);
+	free(run->measured);
 	if (run->backend.ops)
 		run->backend.ops->fini(&run->backend);
 	if (run->jsonl)
@@ -585,6 +606,8 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		run.backend.ops->device(&run.backend, &run.me.gpu);
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
+	if (!rc)
+		rc = tl_skew_init(&run.skew, &run.grid, &run.plan);
 	run.exec.check = job->check;
 	run.exec.host = run.me.host;
 	catch_signals(true);
@@ -592,10 +615,20 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		rc = run_steps(&run);
 	catch_signals(false);
 	record_peak_rss(&run.me);
+	/* The overlapped collectives' blocking transfer times, for the scaling model; none
+	 * when the steps were cut short (a signal asks for a quick end). */
+	if (!rc && !run.result.interrupted)
+		rc = tl_exec_reference(&run.exec, TL_EXEC_REFERENCE_ITERS);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
 	 * first step, and it measures the node in the state the steps left it in. */
 	if (!rc)
 		rc = calibrate(&run);
+	/* The nodes' links, for stragglers: after the steps too, on a quiet network. */
+	if (!rc)
+		rc = tl_link_probe(&run.me.link);
+	/* What stragglers are judged on: this rank's median step and its step-to-step noise. */
+	if (!rc)
+		tl_rank_judge_steps(&run.me, run.measured, run.nmeasured);
 	if (!rc)
 		rc = report(&run);
 	if (rc == TL_EINPUT) {

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "mpi_check.h"
 #include "trainload/stats.h"
@@ -28,6 +29,7 @@ int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Co
 static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_stat *st)
 {
 	double mean = st->count ? st->time_s / (double)st->count : 0;
+	double transfer = st->transfer_count ? st->transfer_s / (double)st->transfer_count : 0;
 
 	for (int i = 0; i < *n; i++) {
 		struct tl_coll_stat *m = &merged[i];
@@ -42,9 +44,14 @@ static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_
 			m->slowest_rank_mean_s = mean;
 		if (st->count && mean < m->fastest_rank_mean_s)
 			m->fastest_rank_mean_s = mean;
+		if (transfer > m->transfer_s)
+			m->transfer_s = transfer;
+		m->transfer_count = st->transfer_count > m->transfer_count ? st->transfer_count
+									    : m->transfer_count;
 		return;
 	}
 	merged[*n] = *st;
+	merged[*n].transfer_s = transfer;
 	merged[*n].slowest_rank_mean_s = mean;
 	merged[(*n)++].fastest_rank_mean_s = mean;
 }
@@ -93,4 +100,99 @@ nomem:
 	free(*merged);
 	*merged = NULL;
 	return TL_ENOMEM;
+}
+
+/* ---------------------------------------------------------------- arrival skew */
+
+/* Whether op kind is a collective: every member of its group calls it, in plan order. */
+static bool collective(enum tl_op_kind kind)
+{
+	return tl_op_is_comm(kind) && kind != TL_OP_SEND && kind != TL_OP_RECV;
+}
+
+int tl_skew_init(struct tl_skew *sk, const struct tl_grid *grid, const struct tl_plan *plan)
+{
+	size_t most = 0;
+
+	memset(sk, 0, sizeof(*sk));
+	for (int g = 0; g < TL_GROUPS; g++)
+		sk->comm[g] = MPI_COMM_NULL;
+	sk->ready = true;
+	for (int g = 0; g < TL_GROUPS; g++) {
+		if (g == TL_GROUP_WORLD || g == TL_GROUP_PP)
+			continue; /* the world has no collective of the plan; pp only messages */
+		sk->ops[g] = malloc((plan->count + 1) * sizeof(**sk->ops));
+		if (!sk->ops[g])
+			return TL_ENOMEM;
+		for (size_t i = 0; i < plan->count; i++)
+			if (collective(plan->ops[i].kind) && plan->ops[i].group == g)
+				sk->ops[g][sk->nops[g]++] = i;
+		/* Every rank splits for every group, in one order: MPI_Comm_split is collective. */
+		MPI_Comm comm;
+		uint64_t first = tl_grid_group_member(grid, plan->rank, g, 0);
+		TL_MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, (int)first,
+					    (int)tl_grid_group_index(grid, plan->rank, g), &comm));
+		TL_MPI_CHECK(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+		/* The members of a group run plans of one shape; should they not agree on its
+		 * collectives, none of them splits this group's time. */
+		long n[2] = { (long)sk->nops[g], -(long)sk->nops[g] }, agreed[2];
+		TL_MPI_CHECK(MPI_Allreduce(n, agreed, 2, MPI_LONG, MPI_MAX, comm));
+		if (tl_grid_group_size(grid, g) < 2 || !sk->nops[g] || agreed[0] != -agreed[1]) {
+			MPI_Comm_free(&comm);
+			continue;
+		}
+		sk->comm[g] = comm;
+		sk->ref_s[g] = tl_now_s();
+		most = sk->nops[g] > most ? sk->nops[g] : most;
+	}
+	sk->buf = malloc((4 * most + 1) * sizeof(*sk->buf));
+	return sk->buf ? 0 : TL_ENOMEM;
+}
+
+int tl_skew_step(struct tl_skew *sk, struct tl_exec *ex, struct tl_step *step)
+{
+	for (int g = 0; g < TL_GROUPS; g++) {
+		size_t n = sk->nops[g];
+		double *mine = sk->buf, *all = sk->buf + 2 * n;
+
+		step->comm_wait_s[g] = step->comm_late_s[g] = 0;
+		if (sk->comm[g] == MPI_COMM_NULL)
+			continue;
+		/* One call finds the latest and (negated) the earliest arrival of each. */
+		for (size_t j = 0; j < n; j++) {
+			mine[j] = ex->arrive_s[sk->ops[g][j]] - sk->ref_s[g];
+			mine[n + j] = -mine[j];
+		}
+		TL_MPI_CHECK(MPI_Allreduce(mine, all, (int)(2 * n), MPI_DOUBLE, MPI_MAX,
+					   sk->comm[g]));
+		sk->ref_s[g] = tl_now_s();
+		for (size_t j = 0; j < n; j++) {
+			size_t i = sk->ops[g][j];
+			double blocked = ex->done_s[i] - ex->arrive_s[i];
+			double wait = all[j] - mine[j];
+			wait = wait < 0 ? 0 : wait > blocked ? blocked : wait;
+			step->comm_wait_s[g] += wait;
+			/* A blocking op's time after the last arrival is its transfer time. */
+			if (ex->measuring && !ex->plan->ops[i].nonblocking) {
+				struct tl_coll_stat *st = &ex->stats[ex->op_stat[i]];
+				st->transfer_s += blocked - wait;
+				st->transfer_count++;
+			}
+			step->comm_late_s[g] += mine[j] + all[n + j];
+		}
+	}
+	return 0;
+}
+
+void tl_skew_fini(struct tl_skew *sk)
+{
+	if (!sk->ready)
+		return;
+	for (int g = 0; g < TL_GROUPS; g++) {
+		if (sk->comm[g] != MPI_COMM_NULL)
+			MPI_Comm_free(&sk->comm[g]);
+		free(sk->ops[g]);
+	}
+	free(sk->buf);
+	memset(sk, 0, sizeof(*sk));
 }

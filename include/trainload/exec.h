@@ -24,6 +24,12 @@ struct tl_step {
 	double gemm_s;                    /* GEMMs alone (for the GEMM rate) */
 	double gemm_flops;
 	uint64_t ops[TL_OP_KINDS];        /* ops executed, by kind */
+	/* The part of comm_exposed_s spent before the last rank of the group arrived at the
+	 * collective (waiting for a late peer), and how late this rank itself arrived after the
+	 * first one, summed over the step's collectives (filled by tl_skew_step, src/stats.c;
+	 * 0 without it). comm_exposed_s - comm_wait_s is the transfer. */
+	double comm_wait_s[TL_GROUPS];
+	double comm_late_s[TL_GROUPS];
 };
 
 /* Refuse (into diag, naming the key) what this executor cannot run (yet). */
@@ -50,6 +56,16 @@ struct tl_coll_stat {
 	 * arrives last at a collective waits for no one, so the smallest is the closest to the
 	 * collective's own cost, without the time early ranks spend waiting for late ones. */
 	double slowest_rank_mean_s, fastest_rank_mean_s;
+	/* The collective's blocking transfer time, without the wait for late ranks: the scaling
+	 * model's input (DESIGN.md §7). A blocking op's is its time after the last rank of the
+	 * group arrived (tl_skew_step, measured steps); a non-blocking one's, whose time in the
+	 * steps holds the compute it overlapped, comes from calls of it made back to back after
+	 * the steps, each started and at once waited for (tl_exec_reference): the same MPI
+	 * call as in the steps (a library runs its non-blocking collectives with algorithms of
+	 * their own), with nothing to overlap. Summed over transfer_count calls; merged over
+	 * ranks, transfer_s is the largest of the ranks' means per call. */
+	uint64_t transfer_count;
+	double transfer_s;
 };
 
 /* The executor of one plan on one backend; its state lives across steps. */
@@ -75,6 +91,12 @@ struct tl_exec {
 	uint64_t wrong;     /* elements found wrong so far */
 	uint64_t wrong_ops; /* ops that received any */
 	const char *host;   /* for messages */
+	/* Per op of the plan, for collectives (not sends and receives), this step: when this
+	 * rank arrived, i.e. began to block on it (the blocking call, or the wait of a
+	 * non-blocking one; a non-blocking one found complete while progressing arrives then),
+	 * and when it saw it complete; host clock. tl_skew_step compares the arrivals across
+	 * the group to split the exposed time into wait and transfer. */
+	double *arrive_s, *done_s;
 };
 
 int tl_exec_init(struct tl_exec *ex, struct tl_backend *be, const struct tl_plan *plan);
@@ -82,6 +104,13 @@ void tl_exec_fini(struct tl_exec *ex);
 
 /* Run one step of the plan; fills step. */
 int tl_exec_step(struct tl_exec *ex, struct tl_step *step);
+
+/* The plan's non-blocking collectives after the steps, each started and waited for at once,
+ * for their transfer times without overlap (struct tl_coll_stat): of each, one untimed call
+ * that lines the ranks up, then iters timed ones back to back, as nccl-tests times its
+ * iterations. Collective: every rank calls it after its last step. */
+#define TL_EXEC_REFERENCE_ITERS 2
+int tl_exec_reference(struct tl_exec *ex, int iters);
 
 /* The sum of a step's exposed communication over all groups (inline: the pure result code
  * uses it without the executor). */

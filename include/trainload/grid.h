@@ -48,8 +48,10 @@ uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int gro
 /* Members of a group are an arithmetic progression of world ranks: the step between two (0 for
  * a group of one). */
 uint64_t tl_grid_group_stride(const struct tl_grid *grid, uint64_t rank, int group);
-/* Whether rank's group spans more than one node: by node_of_rank where it is set (O(group
- * size)), else by ranks_per_node. */
+/* How many nodes rank's group spans: by node_of_rank where it is set (O(n log n) in the group
+ * size n), else by ranks_per_node (O(n); 1 when it is unknown). 0: out of memory. */
+uint64_t tl_grid_group_nodes(const struct tl_grid *grid, uint64_t rank, int group);
+/* Whether rank's group spans more than one node (tl_grid_group_nodes). */
 bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int group);
 
 /* Nodes the world spans (ranks_per_node given), or 0 when unknown. */

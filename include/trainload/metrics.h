@@ -25,6 +25,10 @@ double tl_algbw_gbps(uint64_t bytes, double seconds);
  * ranks (numpy's default); values is not modified. 0 when n is 0. */
 double tl_percentile(const double *values, size_t n, double p);
 
+/* A robust standard deviation of n values: 1.4826 x their median absolute deviation from the
+ * median (σ for normally distributed values, untouched by a few outliers). 0 when n < 2. */
+double tl_robust_sigma(const double *values, size_t n);
+
 /* Tokens per second: tokens of one step (global batch × sequence) / step time; 0 when step_s
  * is 0. */
 double tl_tokens_per_s(uint64_t tokens_per_step, double step_s);

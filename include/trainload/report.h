@@ -71,17 +71,30 @@ const char *tl_run_state_name(enum tl_run_state state);
 
 enum tl_scaling { TL_SCALING_AUTO, TL_SCALING_WEAK, TL_SCALING_STRONG };
 
-/* time = alpha + beta · bus bytes for one collective kind over one group, where bus bytes =
- * payload × tl_busbw_factor(kind, group size): the factor carries the fit across group sizes.
- * The points are the job's runs' collectives and those of any sweep among the inputs over the
- * same group (a sweep over the world serves every group). */
+/*
+ * The transfer time of one collective kind over one group, per cost class: inside a node
+ * (ranks_per_node 0), or across nodes with ranks_per_node ranks of the group on each, as
+ * time = alpha + beta · (n / max_size)^gamma · bus bytes, for a group of n ranks, where bus
+ * bytes = payload × tl_busbw_factor(kind, n). Fitted to blocking transfer times only (a run's
+ * collectives' transfer_us, a sweep's times), never to overlapped ones. The points are the
+ * job's runs' collectives and those of any sweep among the inputs over the same group (a sweep
+ * over the world serves every group).
+ */
 struct tl_coll_fit {
 	enum tl_op_kind kind;
 	int group;
+	uint64_t ranks_per_node;     /* of the group on each node it spans; 0: inside one node */
 	size_t points, sweep_points; /* sweep_points of the points came from sweeps */
+	uint64_t min_size, max_size; /* the group sizes measured */
+	uint64_t min_nodes, max_nodes; /* the nodes they spanned */
 	bool used;                   /* a prediction priced the job's traffic with it */
-	double alpha_s, beta_s_per_byte;
+	double alpha_s, beta_s_per_byte; /* beta: at a group of max_size ranks */
+	double gamma;                /* beta grows as the group size to this power */
+	double residual_max;         /* the largest |fit - measured| / measured of its points */
 };
+
+/* "4" or "2-8": a range of group sizes or node counts as reports print it; buf is returned. */
+const char *tl_report_range(uint64_t lo, uint64_t hi, char *buf, size_t len);
 
 /* What a step of one rank costs, calibrated on the largest measured run. */
 struct tl_rates {
@@ -102,6 +115,7 @@ struct tl_prediction {
 	double tokens_per_s;
 	double measured_s; /* the mean of the runs' p50 at this scale, 0 when not measured */
 	size_t measured_runs; /* how many runs that mean is of */
+	char note[192];    /* when ok: the first collective priced beyond what was measured */
 };
 
 /* One job at several scales. */

@@ -16,6 +16,7 @@
 #include "trainload/model.h"
 #include "trainload/peak.h"
 #include "trainload/plan.h"
+#include "trainload/probe.h"
 #include "trainload/slurm.h"
 
 /* Bumped whenever a key changes meaning; keys may be added without a bump. */
@@ -39,6 +40,28 @@ struct tl_env {
 	struct tl_slurm slurm; /* rank 0's Slurm job, if any */
 };
 
+/* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
+ * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
+#define TL_SHOWN_GROUPS 5
+extern const int tl_shown_groups[TL_SHOWN_GROUPS];
+
+/* The breakdown's parts of exposed communication, one name each wherever a breakdown is shown
+ * (summary, stragglers, report tables, plots), in tl_shown_groups' order: "tp_comm", "cp_comm",
+ * "pp_comm", "dp_comm", "ep_comm". The other parts are "compute", "bubble" (pipeline wait),
+ * "optimizer" and "other", as the JSON's breakdown_s names them. */
+extern const char *const tl_comm_part_names[TL_SHOWN_GROUPS];
+
+/*
+ * What stragglers are judged on (DESIGN.md §5), per rank: its GEMM rate (GFLOP/s; lower is
+ * worse), its node's link (MB/s of the node's best path to another node, from the link probe;
+ * lower is worse), how late it arrives at collectives after the first rank of each group (late,
+ * s/step, summed over its groups: the time its peers wait for it), its pipeline wait (bubble,
+ * s/step) and the transfer of each shown group's collectives (s/step: exposed communication
+ * less the wait for late peers); times: higher is worse.
+ */
+enum tl_judged { TL_JUDGED_GEMM, TL_JUDGED_LINK, TL_JUDGED_LATE, TL_JUDGED_BUBBLE, TL_JUDGED_COMM0 };
+#define TL_JUDGED (TL_JUDGED_COMM0 + TL_SHOWN_GROUPS)
+
 /* One rank, as reported: where it ran and what it measured, summed over the measured steps. */
 struct tl_rank_info {
 	int rank;
@@ -55,6 +78,13 @@ struct tl_rank_info {
 	double gemm_s, gemm_flops;
 	double compute_s, bubble_s, optimizer_s;
 	double comm_exposed_s[TL_GROUPS];
+	double comm_wait_s[TL_GROUPS]; /* of comm_exposed_s: waiting for late peers */
+	double comm_late_s[TL_GROUPS]; /* how much later than the first of its group it arrived */
+	struct tl_link link;            /* its node's, from the link probe */
+	double judged[TL_JUDGED];       /* its median step's value of each (link: the probe's) */
+	/* their step-to-step noise: 1.4826 x the MAD over steps of the values' natural logarithm
+	 * (a relative σ: 0.05 is about 5%); the link's over the probe's rounds */
+	double judged_noise[TL_JUDGED];
 	uint64_t ops_per_step[TL_OP_KINDS];
 	uint64_t check_wrong; /* run.check: received elements found wrong, all checked steps */
 };
@@ -79,16 +109,9 @@ struct tl_result {
 	bool interrupted;               /* SIGINT or SIGTERM ended the steps early */
 };
 
-/* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
- * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
-#define TL_SHOWN_GROUPS 5
-extern const int tl_shown_groups[TL_SHOWN_GROUPS];
-
-/* The breakdown's parts of exposed communication, one name each wherever a breakdown is shown
- * (summary, stragglers, report tables, plots), in tl_shown_groups' order: "tp_comm", "cp_comm",
- * "pp_comm", "dp_comm", "ep_comm". The other parts are "compute", "bubble" (pipeline wait),
- * "optimizer" and "other", as the JSON's breakdown_s names them. */
-extern const char *const tl_comm_part_names[TL_SHOWN_GROUPS];
+/* A rank's judged values (median over steps) and their noise, from its measured steps; the
+ * link's from ri->link. */
+void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, size_t n);
 
 /* The conventions every output states in its header. */
 extern const char tl_conventions[];

@@ -72,11 +72,15 @@ for n in 1 2 4; do
 		--argjson n "$n" --slurpfile one r1.json --slurpfile res r$n.json
 done
 jq_true report.json '.groups | length == 1 and .[0].scaling == "weak" and ([.[0].runs[].ranks] == [1, 2, 4])'
-# the fit saw the 2- and 4-rank runs' one bucket each (which way noise tilts two points is not
-# for a test to say: only that neither term is negative); predictions start with the measured
-# scales
-jq_true report.json '.groups[0].fits | length == 1 and (.[0] | .op == "allreduce" and .group == "dp" and .points == 2 and .sweep_points == 0 and .alpha_s >= 0 and .beta_s_per_byte >= 0 and .alpha_s + .beta_s_per_byte > 0)'
-jq_true report.json '[.groups[0].projection[].ranks] == [1, 2, 4, 8, 16, 32, 64] and ([.groups[0].projection[0:3][] | .measured_s > 0] | all) and (.groups[0].projection | all(.ok and .predicted_s > 0))'
+# the fit saw the 2- and 4-rank runs' one bucket each, by its blocking transfer time (the
+# run's transfer_us: the overlapped time in the steps holds compute), inside one node (which
+# way noise tilts two points is not for a test to say: only that neither term is negative);
+# predictions start with the measured scales, and past them, where the 4 ranks of a node no
+# longer hold the data-parallel group, they are refused in words: nothing measured across nodes
+jq_true r4.json '.collectives[0] | .nonblocking and .transfer_us > 0 and .group_nodes == 1'
+jq_true report.json '.groups[0].fits | length == 1 and (.[0] | .op == "allreduce" and .group == "dp" and .points == 2 and .sweep_points == 0 and .ranks_per_node == 0 and .group_sizes == [2, 4] and .alpha_s >= 0 and .beta_s_per_byte >= 0 and .alpha_s + .beta_s_per_byte > 0)'
+jq_true report.json '[.groups[0].projection[].ranks] == [1, 2, 4, 8, 16, 32, 64] and ([.groups[0].projection[0:3][] | .measured_s > 0 and .ok and .basis == "measured" and .predicted_s > 0] | all)'
+jq_true report.json '[.groups[0].projection[3:][] | (.ok | not) and .basis == "refused" and (.why | test("^allreduce over dp would cross [0-9]+ nodes, and it was measured inside a node only: no projection prices a cross-node group with intra-node data"))] | all'
 
 # --- repeats: one row per scale, the mean of the runs' step times with their min and max -------
 run rep "$TRAINLOAD_REPORT" --format json r1.json r2.json r2b.json r4.json
@@ -102,7 +106,7 @@ run hot "$TRAINLOAD_REPORT" hot.json
 expect_rc hot 0
 expect_in hot.out "- hot.json: MFU "
 expect_in hot.out "is above 100%: the step did more than the peak per rank (1e-06 TFLOP/s, --peak-tflops) allows; the peak given with --peak-tflops is too low"
-expect_in hot.out "- hot.json: GEMM twin: rank 1's GEMMs took 2.00x the time its calibrated BLAS rate predicts"
+expect_in hot.out "- hot.json: GEMM twin: rank 1's GEMMs took 2.00x the time the calibrated BLAS rate predicts"
 expect_in hot.out "- hot.json: ranks share cores (oversubscribed)"
 
 # --- --scaling strong on weak data: said -------------------------------------------------------
@@ -161,8 +165,10 @@ grep -q "using 1:7 with lines dt 2 .* title \"tiny, ideal\"" plots/report.gp || 
 grep -q "100 with lines dt 2 .* title 'ideal (100%)'" plots/report.gp || fail "no ideal efficiency line"
 # the ideal line inside the frame: the y range reaches past 100%
 grep -q '^set yrange \[0:1[2-9][0-9]\]' plots/report.gp || fail "the efficiency plot's y range ends at its ideal line"
-# the extrapolated region shaded, the legend off the data, zero parts left out of the breakdown
-grep -q "^set object 1 rect from first .* fillcolor rgb '#e8e8e8'" plots/report.gp || fail "no shaded extrapolation"
+# nothing past the measured scales is priced on one node's data, so no region is shaded as
+# extrapolated (tests/cluster/attribution.sh has one); the legend off the data, zero parts left
+# out of the breakdown
+! grep -q "^set object 1 rect" plots/report.gp || fail "a region shaded as extrapolated where nothing was"
 grep -q "^set key below center horizontal" plots/report.gp || fail "no legend below the plot"
 ! grep -q "title 'tp_comm'" plots/report.gp || fail "tp_comm, zero here, is in the breakdown's legend"
 grep -q "title 'compute'" plots/report.gp || fail "compute is not in the breakdown's legend"

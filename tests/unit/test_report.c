@@ -23,6 +23,16 @@
 #define S_PER_OPT_BYTE 1e-9     /* 1 GB/s through the optimizer */
 #define OTHER_S 1e-3
 
+/* The made-up network's bus bandwidth falls as groups grow: β(n) = BETA_S_PER_BYTE · (n / 8)^γ
+ * (0: a ring's constant busbw). */
+static double hw_gamma;
+
+static double hw_coll_s(const struct tl_op *op, uint64_t n)
+{
+	return ALPHA_S + BETA_S_PER_BYTE * pow((double)n / 8, hw_gamma) * (double)op->bytes *
+				 tl_busbw_factor(op->kind, n);
+}
+
 static void close_to(double got, double want, double rel)
 {
 	if (fabs(got - want) > rel * fabs(want) + 1e-15)
@@ -52,17 +62,18 @@ static struct cost price(const struct tl_plan *plan, const struct tl_grid *grid)
 		const struct tl_op *op = &plan->ops[i];
 		if (op->kind == TL_OP_OPTIMIZER)
 			c.optimizer += (double)op->bytes * S_PER_OPT_BYTE;
-		if (op->kind == TL_OP_ALLREDUCE && op->group == TL_GROUP_DP)
-			c.dp += ALPHA_S + BETA_S_PER_BYTE * (double)op->bytes *
-						  tl_busbw_factor(op->kind, grid->dp);
+		if (op->kind == TL_OP_ALLREDUCE && op->group == TL_GROUP_DP && grid->dp > 1)
+			c.dp += hw_coll_s(op, grid->dp);
 	}
 	c.step = c.compute + c.dp + c.optimizer + OTHER_S;
 	return c;
 }
 
-/* The default (tiny GPT) job on `ranks` ranks, one node, as a result document whose steps took
- * what the made-up hardware says. strong: a global batch of 8 at every scale. */
-static json_t *make_doc(uint64_t ranks, bool strong, bool with_summary, struct cost *out)
+/* The default (tiny GPT) job on `ranks` ranks, per_node of them on each node, as a result
+ * document whose steps took what the made-up hardware says. strong: a global batch of 8 at every
+ * scale. */
+static json_t *make_doc(uint64_t ranks, uint64_t per_node, bool strong, bool with_summary,
+			struct cost *out)
 {
 	struct tl_job job;
 	struct tl_model model;
@@ -76,7 +87,7 @@ static json_t *make_doc(uint64_t ranks, bool strong, bool with_summary, struct c
 		must_set(&job, "parallel.global_batch=8");
 	assert_int_equal(tl_job_resolve(&job, ranks, &diag), 0);
 	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
-	tl_grid_init(&grid, &job, ranks, ranks);
+	tl_grid_init(&grid, &job, ranks, per_node);
 	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
 
 	struct cost c = price(&plan, &grid);
@@ -94,16 +105,19 @@ static json_t *make_doc(uint64_t ranks, bool strong, bool with_summary, struct c
 		const struct tl_op *op = &plan.ops[i];
 		if (op->kind != TL_OP_ALLREDUCE || op->group != TL_GROUP_DP || grid.dp < 2)
 			continue;
-		double t = ALPHA_S + BETA_S_PER_BYTE * (double)op->bytes *
-					     tl_busbw_factor(op->kind, grid.dp);
-		json_array_append_new(colls, json_pack("{s:s, s:s, s:I, s:I, s:i, s:f}", "op",
-						       "allreduce", "group", "dp", "group_size",
-						       (json_int_t)grid.dp, "bytes",
-						       (json_int_t)op->bytes, "count_per_step", 1,
-						       "time_us", t * 1e6));
+		/* Overlapped in the steps (time_us holds compute too), timed blocking apart */
+		double t = hw_coll_s(op, grid.dp);
+		json_array_append_new(
+			colls, json_pack("{s:s, s:s, s:I, s:I, s:i, s:b, s:f, s:f, s:I}", "op",
+					 "allreduce", "group", "dp", "group_size", (json_int_t)grid.dp,
+					 "bytes", (json_int_t)op->bytes, "count_per_step", 1,
+					 "nonblocking", 1, "time_us", 3 * t * 1e6, "transfer_us",
+					 t * 1e6, "group_nodes",
+					 (json_int_t)tl_grid_group_nodes(&grid, 0, TL_GROUP_DP)));
 	}
 	json_t *doc = json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "schema", TL_RESULT_SCHEMA, "job",
-				tl_job_to_json(&job), "world", tl_world_json(&job, (int)ranks, 1),
+				tl_job_to_json(&job), "world",
+				tl_world_json(&job, (int)ranks, (int)tl_grid_nodes(&grid)),
 				"plan", tl_plan_json(&job, &model, &plan), "steps", steps,
 				"collectives", colls);
 	if (with_summary)
@@ -129,8 +143,9 @@ static void read_json(struct tl_run *run, const char *name, json_t *doc)
 	json_decref(doc);
 }
 
-/* Runs of the default job at 2, 4 and 8 ranks. */
-static void load_series(struct tl_report_inputs *in, bool strong, struct cost *costs)
+/* Runs of the default job at 2, 4 and 8 ranks, per_node ranks on each node. */
+static void load_series(struct tl_report_inputs *in, uint64_t per_node, bool strong,
+			struct cost *costs)
 {
 	static const uint64_t ranks[] = { 2, 4, 8 };
 
@@ -142,7 +157,7 @@ static void load_series(struct tl_report_inputs *in, bool strong, struct cost *c
 		char name[32];
 		size_t j = in->count - 1 - i;
 		snprintf(name, sizeof(name), "r%llu.json", (unsigned long long)ranks[j]);
-		read_json(&in->runs[i], name, make_doc(ranks[j], strong, true, &costs[j]));
+		read_json(&in->runs[i], name, make_doc(ranks[j], per_node, strong, true, &costs[j]));
 		assert_int_equal(in->runs[i].state, TL_RUN_COMPLETE);
 	}
 }
@@ -187,15 +202,22 @@ static void fits_find_alpha_and_beta(void **state)
 	struct cost costs[3];
 
 	(void)state;
-	load_series(&in, false, costs);
+	load_series(&in, 8, false, costs);
 	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
 	assert_int_equal(rep.count, 1);
 	const struct tl_report_group *g = &rep.groups[0];
+	/* one class: every run inside one node; its points at 2, 4 and 8 ranks */
 	assert_int_equal(g->nfits, 1);
 	assert_int_equal(g->fits[0].kind, TL_OP_ALLREDUCE);
 	assert_int_equal(g->fits[0].group, TL_GROUP_DP);
+	assert_int_equal(g->fits[0].ranks_per_node, 0);
+	assert_int_equal(g->fits[0].points, 3);
+	assert_int_equal(g->fits[0].min_size, 2);
+	assert_int_equal(g->fits[0].max_size, 8);
 	close_to(g->fits[0].alpha_s, ALPHA_S, 1e-6);
 	close_to(g->fits[0].beta_s_per_byte, BETA_S_PER_BYTE, 1e-9);
+	assert_true(g->fits[0].gamma == 0);
+	assert_true(g->fits[0].residual_max < 1e-9);
 	tl_report_free(&rep);
 	tl_report_inputs_free(&in);
 }
@@ -209,7 +231,7 @@ static void sweep_points_join_fits(void **state)
 	json_t *colls = json_array();
 
 	(void)state;
-	load_series(&in, false, costs);
+	load_series(&in, 8, false, costs);
 	for (int i = 0; i < 5; i++) {
 		double bytes = (double)(1u << (20 + i)), bus = bytes * tl_busbw_factor(TL_OP_ALLREDUCE, 4);
 		json_array_append_new(colls, json_pack("{s:s, s:s, s:i, s:f, s:f}", "op", "allreduce",
@@ -255,7 +277,8 @@ static void weak_series_and_projection(void **state)
 	const uint64_t project[] = { 32 };
 
 	(void)state;
-	load_series(&in, false, costs);
+	/* two ranks per node: the 2-rank run inside one node, the others across 2 and 4 */
+	load_series(&in, 2, false, costs);
 	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
 	const struct tl_report_group *g = &rep.groups[0];
 	assert_int_equal(g->scaling, TL_SCALING_WEAK);
@@ -294,18 +317,125 @@ static void weak_series_and_projection(void **state)
 	must_set(&job, "run.steps=3");
 	assert_int_equal(tl_job_resolve(&job, 32, &diag), 0);
 	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
-	tl_grid_init(&grid, &job, 32, 8);
+	tl_grid_init(&grid, &job, 32, 2);
 	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
 	struct cost want = price(&plan, &grid);
 	const struct tl_prediction *p = &g->predictions[3];
 	assert_true(p->ok);
 	assert_int_equal(p->ranks, 32);
-	assert_int_equal(p->nodes, 4);
+	assert_int_equal(p->nodes, 16);
+	/* priced with the cross-node class (4 and 8 ranks on 2 and 4 nodes), and said so */
+	assert_non_null(strstr(p->note, "allreduce over dp of 32 ranks on 16 node(s) extrapolated "
+					"from groups of 4-8 ranks on 2-4 node(s)"));
+	assert_string_equal(g->predictions[1].note, "");
 	assert_true(p->measured_s == 0);
 	close_to(p->step_s, want.step, 1e-6);
 	close_to(p->tokens_per_s, (double)model.tokens_per_step / want.step, 1e-6);
 	tl_plan_free(&plan);
 	tl_job_free(&job);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+/* Measured inside one node only: a world whose data-parallel group crosses nodes is not priced
+ * with that, and the report says why; the measured scales still are. */
+static void cross_node_from_intra_refused(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+	const uint64_t project[] = { 32 };
+
+	(void)state;
+	load_series(&in, 8, false, costs);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	assert_int_equal(g->npredictions, 4);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(g->predictions[i].ok);
+		close_to(g->predictions[i].step_s, costs[i].step, 1e-6);
+	}
+	assert_false(g->predictions[3].ok);
+	assert_non_null(strstr(g->predictions[3].why,
+			       "allreduce over dp would cross 4 nodes, and it was measured inside a "
+			       "node only: no projection prices a cross-node group with intra-node "
+			       "data"));
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+/* A network whose bus bandwidth falls as groups grow (β ∝ n^0.5): the fit finds the power from
+ * runs across 2 and 4 nodes and projects 16 nodes as the made-up network would run them. */
+static void falling_busbw_followed(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+	const uint64_t project[] = { 32 };
+
+	(void)state;
+	hw_gamma = 0.5;
+	load_series(&in, 2, false, costs);
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	const struct tl_coll_fit *cross = NULL;
+	for (size_t i = 0; i < g->nfits; i++)
+		if (g->fits[i].ranks_per_node == 2)
+			cross = &g->fits[i];
+	assert_non_null(cross);
+	assert_int_equal(cross->points, 2);
+	close_to(cross->gamma, 0.5, 1e-9);
+	assert_true(cross->residual_max < 1e-6);
+
+	struct tl_job job;
+	struct tl_model model;
+	struct tl_grid grid;
+	struct tl_plan plan;
+	struct tl_diag diag = { 0 };
+	assert_int_equal(tl_job_init(&job), 0);
+	must_set(&job, "run.steps=3");
+	assert_int_equal(tl_job_resolve(&job, 32, &diag), 0);
+	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
+	tl_grid_init(&grid, &job, 32, 2);
+	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
+	struct cost want = price(&plan, &grid);
+	assert_true(g->predictions[3].ok);
+	/* α is the fit's and not the network's when two points fit exactly from γ = 0.5 on */
+	close_to(g->predictions[3].step_s, want.step, 1e-3);
+	hw_gamma = 0;
+	tl_plan_free(&plan);
+	tl_job_free(&job);
+	tl_report_free(&rep);
+	tl_report_inputs_free(&in);
+}
+
+/* Only blocking transfer times are points: an overlapped op without transfer_us (results before
+ * it) is none; an old blocking op's is its last-arriving rank's time (time_us_fastest_rank). */
+static void only_blocking_times_fitted(void **state)
+{
+	struct tl_report_inputs in = { 0 };
+	struct tl_report rep;
+	struct cost costs[3];
+
+	(void)state;
+	load_series(&in, 8, false, costs);
+	for (size_t r = 0; r < in.count; r++) {
+		json_t *c = json_array_get(json_object_get(in.runs[r].doc, "collectives"), 0);
+		json_object_del(c, "transfer_us");
+		if (in.runs[r].ranks == 8) {
+			/* an old blocking op: 3x its transfer on the slowest rank, 1x on the last */
+			json_object_set_new(c, "nonblocking", json_false());
+			json_object_set_new(c, "time_us_fastest_rank",
+					    json_real(json_number_value(json_object_get(c, "time_us")) /
+						      3));
+		}
+	}
+	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
+	const struct tl_report_group *g = &rep.groups[0];
+	assert_int_equal(g->nfits, 1);
+	assert_int_equal(g->fits[0].points, 1);
+	assert_int_equal(g->fits[0].min_size, 8);
+	close_to(g->predictions[2].step_s, costs[2].step, 1e-6);
 	tl_report_free(&rep);
 	tl_report_inputs_free(&in);
 }
@@ -317,7 +447,7 @@ static void strong_series(void **state)
 	struct cost costs[3];
 
 	(void)state;
-	load_series(&in, true, costs);
+	load_series(&in, 8, true, costs);
 	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, NULL, 0), 0);
 	const struct tl_report_group *g = &rep.groups[0];
 	assert_int_equal(g->scaling, TL_SCALING_STRONG);
@@ -342,7 +472,7 @@ static void strong_series(void **state)
 static void states(void **state)
 {
 	struct tl_run run;
-	json_t *doc = make_doc(2, false, true, NULL);
+	json_t *doc = make_doc(2, 2, false, true, NULL);
 	char *text = json_dumps(doc, JSON_COMPACT);
 
 	(void)state;
@@ -376,7 +506,7 @@ static void states(void **state)
 	free(run.path);
 	json_decref(run.doc);
 	/* interrupted */
-	doc = make_doc(2, false, true, NULL);
+	doc = make_doc(2, 2, false, true, NULL);
 	json_object_set_new(doc, "status", json_string("interrupted"));
 	read_json(&run, "int.json", doc);
 	assert_int_equal(run.state, TL_RUN_PARTIAL);
@@ -427,6 +557,9 @@ int main(void)
 		cmocka_unit_test(fits_find_alpha_and_beta),
 		cmocka_unit_test(sweep_points_join_fits),
 		cmocka_unit_test(weak_series_and_projection),
+		cmocka_unit_test(cross_node_from_intra_refused),
+		cmocka_unit_test(falling_busbw_followed),
+		cmocka_unit_test(only_blocking_times_fitted),
 		cmocka_unit_test(strong_series),
 		cmocka_unit_test(states),
 		cmocka_unit_test(job_round_trip),

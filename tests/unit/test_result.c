@@ -292,7 +292,7 @@ static void test_warnings(void **state)
 	w = tl_warnings_json(&twin);
 	assert_int_equal(json_array_size(w), 2);
 	assert_string_equal(json_string_value(json_array_get(w, 0)),
-			    "GEMM twin: rank 3's GEMMs took 1.50x the time its calibrated BLAS "
+			    "GEMM twin: rank 3's GEMMs took 1.50x the time the calibrated BLAS "
 			    "rate predicts (a slow or busy rank, or shapes the BLAS runs poorly)");
 	assert_string_equal(json_string_value(json_array_get(w, 1)),
 			    "ranks share cores (oversubscribed): the times measure the sharing, not "
@@ -485,8 +485,8 @@ static void test_summary_text(void **state)
 	    "  compute 1.0000  dp_comm 0.5000  bubble 0.0000 (planned 0.000 of the step)  "
 	    "optimizer 0.0000  other 0.2500\n",
 	    /* rank 0's GEMMs run at 10 GFLOP/s, rank 1's at 20: two peers name nobody */
-	    "# stragglers: none (no rank more than 5% worse than its stage's median; stages of "
-	    "fewer than 3 ranks are not judged)\n",
+	    "# stragglers: none (no rank more than 5% and 3 sigma worse than its stage's median; "
+	    "stages of fewer than 3 ranks are not judged)\n",
 	};
 	const char *p = text;
 	for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
@@ -539,58 +539,184 @@ static void test_gpus(void **state)
 	free(text);
 }
 
-/* The straggler of each phase: the median of a stage's ranks, straggler_pct (5%) and, for times,
- * a difference of at least 1% of the rank's step; two peers name nobody. */
+/* Four ranks of one stage, three measured steps each: 1 s of GEMMs at 10 GFLOP/s, 0.1 s of tp
+ * and 0.1 s of dp communication, 0.2 s of it waiting for a late peer, per step; every step a
+ * little different (±1%), as on a quiet machine. */
+static void four_ranks(struct tl_rank_info *four, const struct tl_rank_info *like,
+		       struct tl_step steps[4][3])
+{
+	static const double jitter[3] = { 1.0, 1.01, 0.99 };
+
+	for (int i = 0; i < 4; i++) {
+		four[i] = *like;
+		four[i].rank = i;
+		for (int s = 0; s < 3; s++) {
+			struct tl_step *st = &steps[i][s];
+			*st = (struct tl_step){ .gemm_s = jitter[s], .gemm_flops = 10e9,
+						.compute_s = jitter[s] };
+			st->comm_exposed_s[TL_GROUP_TP] = 0.1 * jitter[s];
+			st->comm_exposed_s[TL_GROUP_DP] = 0.3 * jitter[s];
+			st->comm_wait_s[TL_GROUP_DP] = 0.2 * jitter[s];
+		}
+	}
+}
+
+/* The rank's steps judged, and its totals, as run.c keeps them. */
+static void judge_steps(struct tl_rank_info *ri, const struct tl_step *steps)
+{
+	for (int s = 0; s < 3; s++) {
+		ri->compute_s += steps[s].compute_s;
+		for (int g = 0; g < TL_GROUPS; g++) {
+			ri->comm_exposed_s[g] += steps[s].comm_exposed_s[g];
+			ri->comm_wait_s[g] += steps[s].comm_wait_s[g];
+		}
+	}
+	tl_rank_judge_steps(ri, steps, 3);
+}
+
+/* The phases named for each of the four ranks, as "phase/cause phase/cause ...". */
+static void named(const struct tl_result *r, char out[4][128])
+{
+	json_t *doc = tl_result_json(r), *ranks = json_object_get(doc, "ranks");
+
+	for (size_t i = 0; i < 4; i++) {
+		json_t *list = json_object_get(json_array_get(ranks, i), "stragglers"), *s;
+		size_t k;
+		out[i][0] = '\0';
+		json_array_foreach (list, k, s)
+			snprintf(out[i] + strlen(out[i]), 128 - strlen(out[i]), "%s%s/%s",
+				 k ? " " : "", json_string_value(json_object_get(s, "phase")),
+				 json_string_value(json_object_get(s, "cause")));
+	}
+	json_decref(doc);
+}
+
+/* Stragglers: each phase against the median of the stage's ranks, beyond straggler_pct (5%) and
+ * three times the noise (the peers' spread and the rank's own step-to-step noise); communication
+ * on its transfer, never on the wait for late peers; a slow link by the link probe; two peers
+ * name nobody, and nor does a fleet split in two halves. */
 static void test_stragglers(void **state)
 {
 	struct fixture *f = *state;
 	struct tl_rank_info four[4];
+	struct tl_step steps[4][3];
 	struct tl_result r = f->r;
+	struct tl_grid grid;
+	char got[4][128];
 
-	for (int i = 0; i < 4; i++) {
-		four[i] = f->ranks[0];
-		four[i].rank = i;
-		four[i].gemm_s = 3.0;      /* 1 s of GEMMs per step (3 steps) */
-		four[i].gemm_flops = 30e9; /* 10 GFLOP/s */
-		four[i].compute_s = 3.0;
-		four[i].comm_exposed_s[TL_GROUP_DP] = 0.3; /* 0.1 s per step */
-		four[i].comm_exposed_s[TL_GROUP_TP] = 0.3;
-	}
-	four[3].gemm_flops = 24e9;                    /* 8 GFLOP/s: 20% below */
-	four[2].comm_exposed_s[TL_GROUP_DP] = 1.5;    /* 0.5 s per step: 400% above */
-	four[1].comm_exposed_s[TL_GROUP_TP] = 0.3003; /* 0.1% above, 0.1 ms: noise */
-	four[0].gemm_flops = 30.9e9;                  /* 3% faster: never a straggler */
+	tl_grid_init(&grid, &f->c.job, 4, 0); /* dp 4: one data-parallel group of the four */
+	grid.dp = 4;
+	r.grid = &grid;
 	r.ranks = 4;
 	r.rank_info = four;
+	r.nsteps = 3;
 
+	/* A healthy stage: ±1% everywhere, each rank waiting 0.2 s per step. */
+	four_ranks(four, &f->ranks[0], steps);
+	for (int i = 0; i < 4; i++)
+		judge_steps(&four[i], steps[i]);
+	named(&r, got);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(got[i], "");
+
+	four_ranks(four, &f->ranks[0], steps);
+	for (int s = 0; s < 3; s++) {
+		steps[3][s].gemm_flops = 8e9; /* 8 GFLOP/s: 20% below */
+		/* rank 2 transfers 0.5 s, 400% above the others' 0.1 */
+		steps[2][s].comm_exposed_s[TL_GROUP_DP] = 0.7;
+		/* rank 0 waits 1 s more for a late peer: its transfer is as everyone's */
+		steps[0][s].comm_exposed_s[TL_GROUP_DP] += 1.0;
+		steps[0][s].comm_wait_s[TL_GROUP_DP] += 1.0;
+		/* and arrives 0.5 s after the first of its group: the others wait for it */
+		steps[1][s].comm_late_s[TL_GROUP_DP] = 0.5;
+	}
+	steps[1][0].comm_exposed_s[TL_GROUP_TP] = 0.1003; /* 0.3% above, 0.3 ms: noise */
+	/* the nodes' links, 100 MB/s each */
+	for (int i = 0; i < 4; i++) {
+		four[i].link = (struct tl_link){ .in_mbps = 100 + i, .out_mbps = 100 + i,
+						 .mbps = 100 + i, .noise_mbps = 1, .nodes = 4 };
+		judge_steps(&four[i], steps[i]);
+	}
+	named(&r, got);
+	assert_string_equal(got[0], "");
+	assert_string_equal(got[1], "late/arrival");
+	assert_string_equal(got[2], "dp_transfer/transfer");
+	assert_string_equal(got[3], "gemm/compute");
 	json_t *doc = tl_result_json(&r);
-	json_t *ranks = json_object_get(doc, "ranks");
-	assert_int_equal(json_array_size(json_object_get(json_array_get(ranks, 0), "stragglers")), 0);
-	assert_int_equal(json_array_size(json_object_get(json_array_get(ranks, 1), "stragglers")), 0);
-	json_t *s2 = json_object_get(json_array_get(ranks, 2), "stragglers");
-	json_t *s3 = json_object_get(json_array_get(ranks, 3), "stragglers");
-	assert_int_equal(json_array_size(s2), 1);
-	assert_int_equal(json_array_size(s3), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(s2, 0), "phase")),
-	                    "dp_comm");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(s2, 0), "unit")),
-	                    "s/step");
-	assert_near(num(json_array_get(s2, 0), "worse_pct"), 400.0);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(s3, 0), "phase")),
-	                    "gemm");
+	json_t *s3 = json_object_get(json_array_get(json_object_get(doc, "ranks"), 3), "stragglers");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(s3, 0), "unit")),
-	                    "GFLOP/s");
+			    "GFLOP/s");
 	assert_near(num(json_array_get(s3, 0), "worse_pct"), 20.0);
+	assert_near(num(json_array_get(s3, 0), "median"), 10.0);
+	json_t *r0 = json_array_get(json_object_get(doc, "ranks"), 0);
+	assert_near(num(r0, "per_step_s.comm_wait_by_group.dp"), 1.2);
+	assert_near(num(r0, "per_step_s.comm_transfer_by_group.dp"), 0.1);
+	assert_near(num(r0, "link.mbps"), 100);
 	json_decref(doc);
 
-	/* The same two slow ranks as a stage of two: nobody is named. */
+	/* Rank 2's node reaches 10 MB/s through its link: it is named for that, and its slow
+	 * transfers in the data-parallel group that link is in are the link's, not named again. */
+	four[2].link.mbps = four[2].link.in_mbps = 10;
+	judge_steps(&four[2], steps[2]);
+	named(&r, got);
+	assert_string_equal(got[2], "link/link");
+	assert_string_equal(got[3], "gemm/compute");
+
+	/* Rank 3 8% slower, but its own steps swing by ±10%: within its noise, not named. */
+	four_ranks(four, &f->ranks[0], steps);
+	static const double swing[3] = { 1.0, 0.9, 1.1 };
+	for (int s = 0; s < 3; s++)
+		steps[3][s].gemm_s = 1.08 * swing[s];
+	for (int i = 0; i < 4; i++)
+		judge_steps(&four[i], steps[i]);
+	named(&r, got);
+	assert_string_equal(got[3], "");
+
+	/* Two halves 12% apart (two cores, one busier): the median lies between them, and the
+	 * spread is the fleet's noise: nobody named. */
+	four_ranks(four, &f->ranks[0], steps);
+	for (int s = 0; s < 3; s++)
+		steps[0][s].gemm_s = steps[2][s].gemm_s = 1.12;
+	for (int i = 0; i < 4; i++)
+		judge_steps(&four[i], steps[i]);
+	named(&r, got);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(got[i], "");
+
+	/* One node starved of CPU (1.4 GFLOP/s), its core's other node the faster for it (16):
+	 * judged on the logarithm, the fast one does not hide the slow one, nor is it named. The
+	 * starved node's transfers crawl too, through the link probe's as well: its link is not
+	 * judged (its CPU explains it). */
+	four_ranks(four, &f->ranks[0], steps);
+	static const double gflops[4] = { 10.0, 1.4, 10.8, 16.1 };
+	for (int i = 0; i < 4; i++) {
+		for (int s = 0; s < 3; s++)
+			steps[i][s].gemm_flops = gflops[i] * 1e9 * steps[i][s].gemm_s;
+		four[i].link = (struct tl_link){ .in_mbps = 120, .out_mbps = 120, .mbps = 120,
+						 .noise_mbps = 1, .nodes = 4 };
+	}
+	four[1].link.mbps = four[1].link.in_mbps = 22;
+	for (int i = 0; i < 4; i++)
+		judge_steps(&four[i], steps[i]);
+	named(&r, got);
+	assert_string_equal(got[0], "");
+	assert_string_equal(got[1], "gemm/compute");
+	assert_string_equal(got[2], "");
+	assert_string_equal(got[3], "");
+
+	/* The same slow GEMMs in a stage of two: nobody is named. */
+	four_ranks(four, &f->ranks[0], steps);
+	for (int s = 0; s < 3; s++)
+		steps[3][s].gemm_flops = 5e9;
+	for (int i = 0; i < 4; i++)
+		judge_steps(&four[i], steps[i]);
 	r.ranks = 2;
 	r.rank_info = four + 2;
 	doc = tl_result_json(&r);
-	ranks = json_object_get(doc, "ranks");
 	for (size_t i = 0; i < 2; i++)
-		assert_int_equal(
-		    json_array_size(json_object_get(json_array_get(ranks, i), "stragglers")), 0);
+		assert_int_equal(json_array_size(json_object_get(
+					 json_array_get(json_object_get(doc, "ranks"), i), "stragglers")),
+				 0);
 	json_decref(doc);
 }
 
