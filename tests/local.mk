@@ -195,6 +195,7 @@ TL_SCRIPT_TESTS = \
 	tests/slurm/scaling.sh \
 	tests/cluster/testbed.sh \
 	tests/cluster/run.sh \
+	tests/cluster/attribution.sh \
 	tests/cluster/slurm.sh \
 	tests/cuda/cuda.sh
 
