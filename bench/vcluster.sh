@@ -10,8 +10,12 @@
 #              cut to 100 Mbit and with node2's CPU capped at CAP% of a core (25; a node's
 #              fair share on 2 cores is 50%): what the summary's stragglers section says,
 #              ROUNDS times each
+#   projection the default job at 1, 2, 4 and 8 nodes x 1 rank with 200 Mbit links, 4 measured
+#              steps each; trainload-report fitted on the runs at 1, 2 and 4 nodes projects 8
+#              (--project 8), against the 8-node run: ROUNDS rounds
 #
-#   bench/vcluster.sh [cost|busbw|stragglers|all] [ROUNDS] [CAP]  (root; default all 3 25; jq)
+#   bench/vcluster.sh [cost|busbw|stragglers|projection|all] [ROUNDS] [CAP]
+#                                                    (root; default all 3 25; jq)
 # Sweep results are read from the sweep's JSON (--output), not its text table.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +24,7 @@ rounds=${2:-3}
 cap=${3:-25}
 TL_SRCDIR=$top/tests
 TRAINLOAD=$top/src/trainload
+TRAINLOAD_REPORT=$top/src/trainload-report
 MPIRUN=$(command -v mpirun)
 JQ=$(command -v jq)
 OMPI_ALLOW_RUN_AS_ROOT=1
@@ -123,6 +128,28 @@ if [ "$what" = stragglers ] || [ "$what" = all ]; then
 		node3-link-100mbit) cluster_shape node3 1gbit ;;
 		node2-cpu-*) cluster_cap_cpu node2 off ;;
 		esac
+	done
+	cluster_down
+fi
+if [ "$what" = projection ] || [ "$what" = all ]; then
+	echo "## projection: the default job, N nodes x 1 rank, links 200 Mbit, 4 measured steps;" \
+		"fitted on 1, 2 and 4 nodes, 8 projected and measured"
+	cluster_up 8 200mbit >/dev/null
+	for r in $(seq "$rounds"); do
+		for n in 1 2 4 8; do
+			cluster_mpirun "proj-$n" "$n" ppr:1:node "$TRAINLOAD" --set run.steps=4 \
+				--set run.warmup=1 -o "proj$r-$n.json"
+			[ "$RC" -eq 0 ] || { show "proj-$n"; fail "the $n-node run failed"; }
+		done
+		"$TRAINLOAD_REPORT" --format json --project 8 "proj$r-1.json" "proj$r-2.json" \
+			"proj$r-4.json" >"report$r.json" || fail "trainload-report failed"
+		"$JQ" -r --argjson r "$r" --slurpfile m "proj$r-8.json" '.groups[0] |
+			(.fits[] | select(.op == "allreduce") |
+			 "  round \($r): allreduce fit over groups of \(.group_sizes | map(tostring) | join("-")) ranks: gamma \(.gamma), 1/beta \(.bus_gbps * 1000 | . * 100 | round / 100) MB/s, alpha \(.alpha_s * 1e6 | round) us, worst residual \(.residual_max * 1000 | round / 10)%"),
+			(.projection[] | select(.ok) |
+			 (if .ranks == 8 then $m[0].summary.step_time_s.p50 else .measured_s end) as $t |
+			 "    \(.ranks) nodes (\(.basis)): predicted \(.predicted_s * 1000 | round / 1000) s, measured \($t * 1000 | round / 1000) s, error \((.predicted_s - $t) / $t * 1000 | round / 10)%")' \
+			"report$r.json"
 	done
 	cluster_down
 fi

@@ -517,18 +517,22 @@ static void md_stragglers(const struct tl_report_inputs *in, FILE *out)
 			json_array_foreach (json_object_get(rk, "stragglers"), k, s) {
 				if (!any)
 					fprintf(out, "| run | ranks | rank | host | cores | phase | "
-						     "value | median of its stage | unit | worse |\n"
-						     "|---|---:|---:|---|---|---|---:|---:|---|---:|\n");
+						     "cause | value | median of its stage | unit | "
+						     "worse |\n"
+						     "|---|---:|---:|---|---|---|---|---:|---:|---|---:|\n");
 				any = true;
 				const char *unit = json_string_value(json_object_get(s, "unit"));
 				if (!unit) /* files before units were kept: the GEMM phase is a rate */
 					unit = !strcmp(text(s, "phase"), "gemm") ? "GFLOP/s" : "s/step";
-				fprintf(out, "| %s | %d | %lld | %s | %s | %s | %.4g | %.4g | %s | %.1f%% |\n",
+				/* files before causes were kept say none */
+				const char *cause = json_string_value(json_object_get(s, "cause"));
+				fprintf(out, "| %s | %d | %lld | %s | %s | %s | %s | %.4g | %.4g | %s | "
+					     "%.1f%% |\n",
 					base_name(run->path), run->ranks,
 					(long long)json_integer_value(json_object_get(rk, "rank")),
 					text(rk, "host"),
 					text(rk, "cpuset"),
-					text(s, "phase"),
+					text(s, "phase"), cause ? cause : "",
 					json_number_value(json_object_get(s, "value")),
 					json_number_value(json_object_get(s, "median")), unit,
 					json_number_value(json_object_get(s, "worse_pct")));
@@ -536,8 +540,9 @@ static void md_stragglers(const struct tl_report_inputs *in, FILE *out)
 		}
 	}
 	if (!any)
-		fprintf(out, "None: no rank was more than its job's straggler_pct worse than the median "
-			     "of its pipeline stage (a stage needs three ranks to tell).\n");
+		fprintf(out, "None: no rank was more than its job's straggler_pct and its phase's noise "
+			     "worse than the median of its pipeline stage (a stage needs three ranks to "
+			     "tell).\n");
 }
 
 bool tl_report_listed(const struct tl_run *r)

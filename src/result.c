@@ -341,6 +341,11 @@ void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, s
  * is not named twice (verdicts).
  */
 #define TL_STRAGGLER_SIGMAS 3.0
+/* A node's link is named only when it carries this much less than the fleet's median at least,
+ * whatever straggler_pct says: the probe is one short exchange per path, which a busy CPU slows
+ * by tens of percent; a link worth an engineer's time is off by more (a port at a lower speed,
+ * errors and retransmits, a congested uplink). */
+#define TL_LINK_MARGIN 0.25
 
 /* As the breakdown names its parts, with "transfer" for the communication that is judged:
  * "gemm", "link", "bubble", "tp_transfer", … */
@@ -396,7 +401,10 @@ static struct judgement judge(const struct tl_result *r, const struct tl_rank_in
 		return j;
 	j.worse = judged_rate(phase) ? (j.median - j.value) / j.median
 				     : (j.value - j.median) / fmax(j.median, pe->floor);
-	j.named = j.worse > r->job->straggler_pct / 100.0 && gap > TL_STRAGGLER_SIGMAS * j.noise;
+	double pct = r->job->straggler_pct / 100.0;
+	if (phase == TL_JUDGED_LINK)
+		pct = fmax(pct, TL_LINK_MARGIN);
+	j.named = j.worse > pct && gap > TL_STRAGGLER_SIGMAS * j.noise;
 	return j;
 }
 
@@ -493,15 +501,21 @@ static void explain_by_links(const struct tl_result *r, struct judgement *all)
 }
 
 /* judge_all, with what one finding explains of the others: a node short of CPU moves its data
- * slowly too (the probe's transfers wait for its process to run), so its link is not judged;
- * and explain_by_links. What the outputs name. */
+ * slowly too (the probe's transfers wait for its process to run), so its link is not judged; a
+ * rank's slow node or link makes it late at collectives, which is not named again; and
+ * explain_by_links. What the outputs name. */
 static struct judgement *verdicts(const struct tl_result *r)
 {
 	struct judgement *all = judge_all(r);
 
-	for (int i = 0; all && i < r->ranks; i++)
-		if (all[(size_t)i * TL_JUDGED + TL_JUDGED_GEMM].named)
-			all[(size_t)i * TL_JUDGED + TL_JUDGED_LINK].named = false;
+	for (int i = 0; all && i < r->ranks; i++) {
+		struct judgement *mine = &all[(size_t)i * TL_JUDGED];
+		if (mine[TL_JUDGED_GEMM].named)
+			mine[TL_JUDGED_LINK].named = false;
+		/* a slow node or link also makes its rank late at the next collective */
+		if (mine[TL_JUDGED_GEMM].named || mine[TL_JUDGED_LINK].named)
+			mine[TL_JUDGED_LATE].named = false;
+	}
 	if (all)
 		explain_by_links(r, all);
 	return all;
@@ -591,6 +605,14 @@ static json_t *ranks_json(const struct tl_result *r)
 		json_object_set_new(ps, "comm_wait_by_group", groups_json(r, ri->comm_wait_s));
 		json_object_set_new(ps, "comm_transfer_by_group", groups_json(r, transfer));
 		json_object_set_new(ps, "comm_late_by_group", groups_json(r, ri->comm_late_s));
+		/* what stragglers are judged on: the median step's value and its noise */
+		json_t *judged = json_object();
+		for (int p = 0; p < TL_JUDGED; p++)
+			json_object_set_new(judged, judged_names[p],
+					    json_pack("{s:f, s:s, s:f}", "value", ri->judged[p], "unit",
+						      judged_unit(p), "sigma_pct",
+						      100 * ri->judged_noise[p]));
+		json_object_set_new(entry, "judged", judged);
 		json_object_set_new(entry, "link",
 				    ri->link.nodes ? json_pack("{s:f, s:f, s:f, s:f, s:i}", "in_mbps",
 							       ri->link.in_mbps, "out_mbps",

@@ -20,7 +20,7 @@
 /* The probe's message and how many times each exchange is made (the best of them is taken:
  * a busy machine only slows a transfer down). */
 #define TL_PROBE_BYTES  (2u << 20)
-#define TL_PROBE_ROUNDS 3
+#define TL_PROBE_ROUNDS 5
 
 /* One node's link as the probe saw it; all 0 when not probed (fewer than three nodes). */
 struct tl_link {

@@ -162,6 +162,41 @@ static void load_series(struct tl_report_inputs *in, uint64_t per_node, bool str
 	}
 }
 
+/* What the plan of a world of `ranks` (per_node on each node) costs on the made-up hardware;
+ * *tokens: its tokens per step. */
+static struct cost cost_at(uint64_t ranks, uint64_t per_node, uint64_t *tokens)
+{
+	struct tl_job job;
+	struct tl_model model;
+	struct tl_grid grid;
+	struct tl_plan plan;
+	struct tl_diag diag = { 0 };
+
+	assert_int_equal(tl_job_init(&job), 0);
+	must_set(&job, "run.steps=3");
+	assert_int_equal(tl_job_resolve(&job, ranks, &diag), 0);
+	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
+	tl_grid_init(&grid, &job, ranks, per_node);
+	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
+	struct cost c = price(&plan, &grid);
+	*tokens = model.tokens_per_step;
+	tl_plan_free(&plan);
+	tl_job_free(&job);
+	return c;
+}
+
+/* The series at per_node ranks per node, reported with a projection to 32 ranks. */
+static const struct tl_report_group *report_series(struct tl_report_inputs *in,
+						   struct tl_report *rep, uint64_t per_node,
+						   struct cost *costs)
+{
+	static const uint64_t project[] = { 32 };
+
+	load_series(in, per_node, false, costs);
+	assert_int_equal(tl_report_build(rep, in, TL_SCALING_AUTO, project, 1), 0);
+	return &rep->groups[0];
+}
+
 static void scaling_formulas(void **state)
 {
 	double speedup, efficiency;
@@ -274,13 +309,10 @@ static void weak_series_and_projection(void **state)
 	struct tl_report_inputs in = { 0 };
 	struct tl_report rep;
 	struct cost costs[3];
-	const uint64_t project[] = { 32 };
 
 	(void)state;
 	/* two ranks per node: the 2-rank run inside one node, the others across 2 and 4 */
-	load_series(&in, 2, false, costs);
-	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
-	const struct tl_report_group *g = &rep.groups[0];
+	const struct tl_report_group *g = report_series(&in, &rep, 2, costs);
 	assert_int_equal(g->scaling, TL_SCALING_WEAK);
 	assert_int_equal(g->count, 3);
 	/* ordered by ranks; efficiency t1/tN and speedup N·t1/tN against the 2-rank run */
@@ -308,18 +340,8 @@ static void weak_series_and_projection(void **state)
 		close_to(g->predictions[i].measured_s, costs[i].step, 1e-12);
 	}
 	/* 32 ranks: what the plan of a 32-rank world costs on the made-up hardware */
-	struct tl_job job;
-	struct tl_model model;
-	struct tl_grid grid;
-	struct tl_plan plan;
-	struct tl_diag diag = { 0 };
-	assert_int_equal(tl_job_init(&job), 0);
-	must_set(&job, "run.steps=3");
-	assert_int_equal(tl_job_resolve(&job, 32, &diag), 0);
-	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
-	tl_grid_init(&grid, &job, 32, 2);
-	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
-	struct cost want = price(&plan, &grid);
+	uint64_t tokens;
+	struct cost want = cost_at(32, 2, &tokens);
 	const struct tl_prediction *p = &g->predictions[3];
 	assert_true(p->ok);
 	assert_int_equal(p->ranks, 32);
@@ -330,9 +352,7 @@ static void weak_series_and_projection(void **state)
 	assert_string_equal(g->predictions[1].note, "");
 	assert_true(p->measured_s == 0);
 	close_to(p->step_s, want.step, 1e-6);
-	close_to(p->tokens_per_s, (double)model.tokens_per_step / want.step, 1e-6);
-	tl_plan_free(&plan);
-	tl_job_free(&job);
+	close_to(p->tokens_per_s, (double)tokens / want.step, 1e-6);
 	tl_report_free(&rep);
 	tl_report_inputs_free(&in);
 }
@@ -344,12 +364,9 @@ static void cross_node_from_intra_refused(void **state)
 	struct tl_report_inputs in = { 0 };
 	struct tl_report rep;
 	struct cost costs[3];
-	const uint64_t project[] = { 32 };
 
 	(void)state;
-	load_series(&in, 8, false, costs);
-	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
-	const struct tl_report_group *g = &rep.groups[0];
+	const struct tl_report_group *g = report_series(&in, &rep, 8, costs);
 	assert_int_equal(g->npredictions, 4);
 	for (size_t i = 0; i < 3; i++) {
 		assert_true(g->predictions[i].ok);
@@ -371,13 +388,10 @@ static void falling_busbw_followed(void **state)
 	struct tl_report_inputs in = { 0 };
 	struct tl_report rep;
 	struct cost costs[3];
-	const uint64_t project[] = { 32 };
 
 	(void)state;
 	hw_gamma = 0.5;
-	load_series(&in, 2, false, costs);
-	assert_int_equal(tl_report_build(&rep, &in, TL_SCALING_AUTO, project, 1), 0);
-	const struct tl_report_group *g = &rep.groups[0];
+	const struct tl_report_group *g = report_series(&in, &rep, 2, costs);
 	const struct tl_coll_fit *cross = NULL;
 	for (size_t i = 0; i < g->nfits; i++)
 		if (g->fits[i].ranks_per_node == 2)
@@ -387,24 +401,12 @@ static void falling_busbw_followed(void **state)
 	close_to(cross->gamma, 0.5, 1e-9);
 	assert_true(cross->residual_max < 1e-6);
 
-	struct tl_job job;
-	struct tl_model model;
-	struct tl_grid grid;
-	struct tl_plan plan;
-	struct tl_diag diag = { 0 };
-	assert_int_equal(tl_job_init(&job), 0);
-	must_set(&job, "run.steps=3");
-	assert_int_equal(tl_job_resolve(&job, 32, &diag), 0);
-	assert_int_equal(tl_model_build(&model, &job, &diag), 0);
-	tl_grid_init(&grid, &job, 32, 2);
-	assert_int_equal(tl_plan_build(&plan, &job, &model, &grid, 0), 0);
-	struct cost want = price(&plan, &grid);
+	uint64_t tokens;
+	struct cost want = cost_at(32, 2, &tokens);
 	assert_true(g->predictions[3].ok);
 	/* α is the fit's and not the network's when two points fit exactly from γ = 0.5 on */
 	close_to(g->predictions[3].step_s, want.step, 1e-3);
 	hw_gamma = 0;
-	tl_plan_free(&plan);
-	tl_job_free(&job);
 	tl_report_free(&rep);
 	tl_report_inputs_free(&in);
 }

@@ -574,6 +574,13 @@ static void judge_steps(struct tl_rank_info *ri, const struct tl_step *steps)
 	tl_rank_judge_steps(ri, steps, 3);
 }
 
+/* All four ranks' steps judged. */
+static void judge_four(struct tl_rank_info *four, struct tl_step steps[4][3])
+{
+	for (int i = 0; i < 4; i++)
+		judge_steps(&four[i], steps[i]);
+}
+
 /* The phases named for each of the four ranks, as "phase/cause phase/cause ...". */
 static void named(const struct tl_result *r, char out[4][128])
 {
@@ -613,8 +620,7 @@ static void test_stragglers(void **state)
 
 	/* A healthy stage: ±1% everywhere, each rank waiting 0.2 s per step. */
 	four_ranks(four, &f->ranks[0], steps);
-	for (int i = 0; i < 4; i++)
-		judge_steps(&four[i], steps[i]);
+	judge_four(four, steps);
 	named(&r, got);
 	for (int i = 0; i < 4; i++)
 		assert_string_equal(got[i], "");
@@ -667,8 +673,7 @@ static void test_stragglers(void **state)
 	static const double swing[3] = { 1.0, 0.9, 1.1 };
 	for (int s = 0; s < 3; s++)
 		steps[3][s].gemm_s = 1.08 * swing[s];
-	for (int i = 0; i < 4; i++)
-		judge_steps(&four[i], steps[i]);
+	judge_four(four, steps);
 	named(&r, got);
 	assert_string_equal(got[3], "");
 
@@ -677,8 +682,7 @@ static void test_stragglers(void **state)
 	four_ranks(four, &f->ranks[0], steps);
 	for (int s = 0; s < 3; s++)
 		steps[0][s].gemm_s = steps[2][s].gemm_s = 1.12;
-	for (int i = 0; i < 4; i++)
-		judge_steps(&four[i], steps[i]);
+	judge_four(four, steps);
 	named(&r, got);
 	for (int i = 0; i < 4; i++)
 		assert_string_equal(got[i], "");
@@ -696,8 +700,7 @@ static void test_stragglers(void **state)
 						 .noise_mbps = 1, .nodes = 4 };
 	}
 	four[1].link.mbps = four[1].link.in_mbps = 22;
-	for (int i = 0; i < 4; i++)
-		judge_steps(&four[i], steps[i]);
+	judge_four(four, steps);
 	named(&r, got);
 	assert_string_equal(got[0], "");
 	assert_string_equal(got[1], "gemm/compute");
@@ -708,8 +711,7 @@ static void test_stragglers(void **state)
 	four_ranks(four, &f->ranks[0], steps);
 	for (int s = 0; s < 3; s++)
 		steps[3][s].gemm_flops = 5e9;
-	for (int i = 0; i < 4; i++)
-		judge_steps(&four[i], steps[i]);
+	judge_four(four, steps);
 	r.ranks = 2;
 	r.rank_info = four + 2;
 	doc = tl_result_json(&r);
