@@ -122,7 +122,7 @@ if [ "$what" = stragglers ] || [ "$what" = all ]; then
 			printf '  %-20s %d: step p50 %.3f s, dp-exposed %.3f s: %s\n' "$case" "$r" \
 				"$("$JQ" '.summary.step_time_s.p50' "$case-$r.json")" \
 				"$("$JQ" '.summary.breakdown_s.comm_exposed' "$case-$r.json")" \
-				"$(sed -n '/^# stragglers/,$p' "$case.out" | tr -s ' ' | tr '\n' ' ')"
+				"$(sed -n '/^# stragglers/,$p' "$case.out" | grep -v '^# warning' | tr -s ' ' | tr '\n' ' ')"
 		done
 		case $case in
 		node3-link-100mbit) cluster_shape node3 1gbit ;;

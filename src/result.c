@@ -332,9 +332,11 @@ void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, s
  * every rank: all nodes carry the same traffic), at least three of them. A rank is named when
  * it is more than straggler_pct worse than that median, and the difference is beyond the
  * phase's noise: on the logarithms of the values, TL_STRAGGLER_SIGMAS times the larger of the
- * peers' spread (a robust σ: 1.4826 x their median absolute deviation) and the rank's own
- * step-to-step noise, so that a busy machine's jitter, a core shared by two halves of the fleet
- * or a node that runs faster than the rest names nobody; and for times, the difference is at
+ * peers' spread (a robust σ: 1.4826 x their median absolute deviation) and the uncertainty that
+ * the rank's own step-to-step noise leaves on its median (the standard error of a median of n
+ * steps: 1.2533 σ / √n), so that a busy machine's jitter, a core shared by two halves of the
+ * fleet or a node that runs faster than the rest names nobody, while a node throttled in some
+ * steps and not in others still is; and for times, the difference is at
  * least 1% of the median step, so that microsecond noise on a phase that hardly exists names no
  * one either. Communication is judged on its transfer, never on the wait for late peers (the
  * wait is theirs: they are judged for arriving late). What one finding explains of the others
@@ -389,8 +391,12 @@ struct peers {
 static struct judgement judge(const struct tl_result *r, const struct tl_rank_info *ri, int phase,
 			      const struct peers *pe)
 {
+	/* A median over n steps is uncertain by about 1.2533 σ / √n of the steps' σ. */
+	double own = ri->judged_noise[phase];
+	if (phase != TL_JUDGED_LINK && r->nsteps)
+		own *= 1.2533 / sqrt((double)r->nsteps);
 	struct judgement j = { .value = ri->judged[phase], .median = pe->median,
-			       .noise = fmax(pe->spread, ri->judged_noise[phase]) };
+			       .noise = fmax(pe->spread, own) };
 
 	/* With two peers there is no telling which one is off: a straggler needs three. */
 	if (pe->n < 3 || (judged_rate(phase) && pe->median <= 0))
