@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -174,6 +175,27 @@ json_t *tl_step_json(const struct tl_result *r, size_t i)
 			 "slowest_rank", r->step_rank[i], "breakdown_s",
 			 breakdown_json(s->compute_s, tl_step_comm_exposed(s), s->bubble_s,
 					s->optimizer_s, s->other_s, s->comm_exposed_s));
+}
+
+void tl_env_set_mpi_version(struct tl_env *env, const char *library_version)
+{
+	size_t out = 0;
+	bool blank = false;
+
+	for (const char *p = library_version; *p && *p != '\n' && *p != ','; p++) {
+		bool space = isspace((unsigned char)*p) || iscntrl((unsigned char)*p);
+		if (space) {
+			blank = out > 0;
+			continue;
+		}
+		if (out + 1 + blank >= sizeof(env->mpi_version))
+			break;
+		if (blank)
+			env->mpi_version[out++] = ' ';
+		blank = false;
+		env->mpi_version[out++] = *p;
+	}
+	env->mpi_version[out] = '\0';
 }
 
 void tl_json_hash(const json_t *value, char out[17])

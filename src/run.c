@@ -265,8 +265,14 @@ static int collect_environment(struct run *run)
 		       "(oversubscribed; ranks[].binding says which)\n");
 
 	tl_slurm_read(&env->slurm);
-	MPI_Get_library_version(env->mpi_version, &len);
-	env->mpi_version[strcspn(env->mpi_version, ",\n")] = '\0';
+	/* MPI_Get_library_version writes up to MPI_MAX_LIBRARY_VERSION_STRING bytes: 8192 under
+	 * MPICH, which fills some 2,000 of them. */
+	char *library = malloc(MPI_MAX_LIBRARY_VERSION_STRING);
+	if (!library)
+		return TL_ENOMEM;
+	TL_MPI_CHECK(MPI_Get_library_version(library, &len));
+	tl_env_set_mpi_version(env, library);
+	free(library);
 	/* openblas_get_config() reads "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …". */
 	const char *config = openblas_get_config();
 	if (!strncmp(config, "OpenBLAS ", 9))

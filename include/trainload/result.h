@@ -22,7 +22,7 @@
 
 /* How the run was obtained. */
 struct tl_env {
-	char mpi_version[256];
+	char mpi_version[256]; /* one line: tl_env_set_mpi_version */
 	char blas_version[64]; /* "0.3.21" */
 	char blas_config[256]; /* openblas_get_config(): build options and core type */
 	char blas_core[64];
@@ -89,6 +89,11 @@ json_t *tl_step_json(const struct tl_result *r, size_t i);
  * ran; the document starts with the same keys. */
 json_t *tl_result_header_json(const struct tl_result *r);
 json_t *tl_result_json(const struct tl_result *r);
+
+/* env->mpi_version from MPI_Get_library_version's text: its first line up to a comma ("Open MPI
+ * v4.1.4", "MPICH Version: 4.0.2"), each run of blanks or control characters one space, cut to
+ * fit; so that it prints on one line of the summary's header. */
+void tl_env_set_mpi_version(struct tl_env *env, const char *library_version);
 
 /* A 16-hex-digit hash of a JSON value: FNV-1a over its canonical text (compact, keys sorted). */
 void tl_json_hash(const json_t *value, char out[17]);

@@ -548,7 +548,7 @@ static int cpu_coll_test(struct tl_backend *be, int req, int *done)
 
 	*done = 1;
 	if (s->n)
-		TL_MPI_CHECK(MPI_Testall(s->n, s->reqs, done, MPI_STATUSES_IGNORE));
+		TL_MPI_CHECK(tl_mpi_testall(s->n, s->reqs, done));
 	if (*done && s->op) {
 		finish(cpu, s->op);
 		s->op = NULL;
@@ -562,7 +562,7 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 	struct slot *s = &cpu->slots[req];
 
 	if (s->n)
-		TL_MPI_CHECK(MPI_Waitall(s->n, s->reqs, MPI_STATUSES_IGNORE));
+		TL_MPI_CHECK(tl_mpi_waitall(s->n, s->reqs));
 	if (s->op) {
 		finish(cpu, s->op);
 		s->op = NULL;
