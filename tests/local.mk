@@ -157,9 +157,10 @@ TL_BAD_JOBS = \
 	tests/data/bad/unterminated-section.job \
 	tests/data/bad/plan-too-large.job
 
-TL_SCRIPT_TESTS = \
+# The script tests that start ranks through the MPI launcher (mpirun, mpiexec): what a build with
+# another MPI family runs beside the unit tests (.ci/run: MPICH).
+TL_LAUNCHER_TESTS = \
 	tests/bad-jobs.sh \
-	tests/fuzz-replay.sh \
 	tests/mpi/cli.sh \
 	tests/mpi/run-1rank.sh \
 	tests/mpi/run-np1.sh \
@@ -175,7 +176,12 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
 	tests/mpi/rank-error.sh \
-	tests/report/scaling.sh \
+	tests/report/scaling.sh
+
+# The rest need no launcher of their own: fixed files, srun and PMIx (Slurm), a GPU.
+TL_SCRIPT_TESTS = \
+	$(TL_LAUNCHER_TESTS) \
+	tests/fuzz-replay.sh \
 	tests/report/golden.sh \
 	tests/slurm/sweep-cli.sh \
 	tests/slurm/sbatch.sh \
