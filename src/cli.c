@@ -166,6 +166,12 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 			cli->sets[cli->nsets++] = optarg;
 			break;
 		case 'o':
+			/* An empty name would become the hidden ./.jsonl and ./.tmp. */
+			if (!*optarg || optarg[strlen(optarg) - 1] == '/') {
+				tl_err("trainload: --output '%s': expected a file name (FILE.json)\n",
+				       optarg);
+				return TL_EINPUT;
+			}
 			cli->output = optarg;
 			break;
 		case 'q':

@@ -223,6 +223,53 @@ out:
 	return rc;
 }
 
+/*
+ * What the ranks of a node will hold must fit in its memory: each rank's buffers for its plan,
+ * as its backend would allocate them (memory = full: the model's weights, gradients, optimizer
+ * state and activations besides; lean: less, but one layer's weights and the largest op's
+ * buffers), and on rank 0 the measured steps' records (TL_STEP_HELD_BYTES each). Every rank
+ * learns of any node where they do not, before anything is allocated; the node's first rank
+ * blames the key: run.steps when the records alone do not fit, run.memory otherwise. (A device
+ * backend holds the plan on its device and checks it there.) Collective.
+ */
+static int check_node_memory(struct run *run, MPI_Comm local, int local_rank, int local_size)
+{
+	const struct tl_job *job = run->job;
+	uint64_t buffers = 0;
+	int rc = 0;
+
+	if (!job->has_sweep && run->backend.ops->host_bytes)
+		rc = run->backend.ops->host_bytes(job, &run->model, &run->grid, &run->plan,
+						  &buffers);
+	double mine[2] = { (double)buffers,
+			   run->rank == 0 && !job->has_sweep
+				   ? (double)job->steps * TL_STEP_HELD_BYTES
+				   : 0.0 },
+	       node[2];
+	int too_big, any_too_big;
+	TL_MPI_CHECK(MPI_Allreduce(mine, node, 2, MPI_DOUBLE, MPI_SUM, local));
+	too_big = node[0] + node[1] > (double)run->node_memory;
+	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+	if (rc || !any_too_big)
+		return rc;
+	if (too_big && local_rank == 0 && node[1] > (double)run->node_memory)
+		tl_job_blame(job, "run", "steps", &run->diag,
+			     "steps = %" PRIu64 ": rank 0 would hold %.4g GB of step records (%d "
+			     "bytes a step), more than the %.3g GB of %s",
+			     job->steps, node[1] / 1e9, TL_STEP_HELD_BYTES,
+			     (double)run->node_memory / 1e9, run->me.host);
+	else if (too_big && local_rank == 0)
+		tl_job_blame(job, "run", "memory", &run->diag,
+			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB%s",
+			     node[0] / local_size / 1e9, local_size, run->me.host,
+			     (double)run->node_memory / 1e9,
+			     job->memory == TL_MEMORY_FULL
+				     ? " (memory = lean reuses buffers and runs in less)"
+				     : ", even with memory = lean (one layer's weights and the "
+				       "largest op's buffers)");
+	return TL_EINPUT;
+}
+
 /* Hosts, node count, binding, threads, library versions. */
 static int collect_environment(struct run *run)
 {
@@ -236,25 +283,11 @@ static int collect_environment(struct run *run)
 	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
 	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
 	rc = place_rank(run, local, local_rank, local_size);
+	if (!rc)
+		rc = check_node_memory(run, local, local_rank, local_size);
 	MPI_Comm_free(&local);
 	if (rc)
 		return rc;
-	/* What memory = full will allocate must fit on the node; every rank learns of any node
-	 * where it does not, before anything is allocated. (The cuda backend holds it on the GPU
-	 * and checks it there.) */
-	uint64_t planned = run->model.memory_bytes_per_rank;
-	int too_big = run->job->memory == TL_MEMORY_FULL && run->job->backend != TL_BACKEND_CUDA &&
-		      (double)planned * local_size > (double)run->node_memory;
-	int any_too_big;
-	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-	if (too_big && local_rank == 0)
-		tl_job_blame(run->job, "run", "memory", &run->diag,
-			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB "
-			     "(memory = lean reuses buffers and runs in less)",
-			     (double)planned / 1e9, local_size, run->me.host,
-			     (double)run->node_memory / 1e9);
-	if (any_too_big)
-		return TL_EINPUT;
 	first_on_node = local_rank == 0;
 	TL_MPI_CHECK(MPI_Allreduce(&first_on_node, &env->nodes, 1, MPI_INT, MPI_SUM,
 				   MPI_COMM_WORLD));

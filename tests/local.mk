@@ -148,6 +148,8 @@ TL_BAD_JOBS = \
 	tests/data/bad/sweep-points.job \
 	tests/data/bad/ffn-tp.job \
 	tests/data/bad/memory-node.job \
+	tests/data/bad/memory-lean.job \
+	tests/data/bad/memory-steps.job \
 	tests/data/bad/not-implemented-cp.job \
 	tests/data/bad/sweep-op.job \
 	tests/data/bad/sweep-min-max.job \
@@ -155,6 +157,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/sweep-dtype.job \
 	tests/data/bad/syntax-errors.job \
 	tests/data/bad/unterminated-section.job \
+	tests/data/bad/section-text.job \
 	tests/data/bad/plan-too-large.job
 
 # The script tests that start ranks through the MPI launcher (mpirun, mpiexec): what a build with

@@ -71,6 +71,11 @@ struct tl_result {
 	bool interrupted;               /* SIGINT or SIGTERM ended the steps early */
 };
 
+/* The memory rank 0 holds per measured step, in bytes: the slowest rank's record, its rank,
+ * and the step's part of the document while it is built (tests/unit/test_result.c holds it to
+ * what jansson allocates). A run's step count is checked against its node's memory with it. */
+#define TL_STEP_HELD_BYTES 4096
+
 /* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
  * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
 #define TL_SHOWN_GROUPS 5

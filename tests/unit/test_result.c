@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +503,33 @@ static void test_slurm_environment(void **state)
 	unset_slurm();
 }
 
+/* What rank 0 holds per measured step (TL_STEP_HELD_BYTES, which the check of a job's memory
+ * counts): its record, the number of the slowest rank, and the step's part of the document
+ * while it is built, as jansson allocates it (allocation overheads aside, which the bound's
+ * margin covers). */
+static void test_step_held_bytes(void **state)
+{
+	struct fixture *f = *state;
+
+	f->r.nsteps = 0;
+	size_t before = mallinfo2().uordblks;
+	json_t *none = tl_result_json(&f->r);
+	size_t without = mallinfo2().uordblks - before;
+	f->r.nsteps = 3;
+	before = mallinfo2().uordblks;
+	json_t *three = tl_result_json(&f->r);
+	size_t with = mallinfo2().uordblks - before;
+	json_decref(none);
+	json_decref(three);
+	if (!with)
+		skip(); /* a malloc of its own (AddressSanitizer's) that mallinfo2 does not see */
+	size_t per_step = (with - without) / 3 + sizeof(struct tl_step) + sizeof(int);
+	printf("per step: %zu bytes (TL_STEP_HELD_BYTES %d)\n", per_step, TL_STEP_HELD_BYTES);
+	assert_true(per_step <= TL_STEP_HELD_BYTES);
+	/* a bound, not a guess an order of magnitude off */
+	assert_true(2 * per_step >= TL_STEP_HELD_BYTES);
+}
+
 /* MPI_Get_library_version's text as MPICH 4.0.2 and Open MPI 4.1.4 write it: the first line, up
  * to a comma, blanks and tabs made one space; a version longer than the field is cut whole. */
 static void test_mpi_version(void **state)
@@ -541,6 +569,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stragglers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
 	    cmocka_unit_test(test_mpi_version),
+	    cmocka_unit_test_setup_teardown(test_step_held_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
