@@ -35,7 +35,10 @@ static void usage(FILE *out)
 		"  -s, --set SECTION.KEY=VALUE  override a job key (repeatable), e.g. --set "
 		"run.steps=5\n"
 		"  -o, --output FILE.json       write the result document to FILE.json and one line\n"
-		"                               per finished step to FILE.jsonl\n"
+		"                               per finished step to FILE.jsonl; refused while\n"
+		"                               another run writes them, or when they hold an\n"
+		"                               earlier run's result\n"
+		"  -f, --force                  replace an earlier run's result at --output\n"
 		"  -q, --quiet                  no summary on stdout\n"
 		"      --timeout S              watchdog: when no op finishes for S seconds, print\n"
 		"                               where every stuck rank is and exit 3 (the same as\n"
@@ -71,6 +74,7 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-job", no_argument, NULL, OPT_HELP_JOB },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -93,7 +97,7 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 	if (!cli->sets)
 		return TL_ENOMEM;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:o:qnhV", longopts, &index)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:fqnhV", longopts, &index)) != -1) {
 		switch (c) {
 		case 'n':
 			cli->dry_run = true;
@@ -173,6 +177,9 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 				return TL_EINPUT;
 			}
 			cli->output = optarg;
+			break;
+		case 'f':
+			cli->force = true;
 			break;
 		case 'q':
 			cli->quiet = true;

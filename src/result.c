@@ -7,10 +7,16 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "trainload/grid.h"
 #include "trainload/metrics.h"
@@ -364,6 +370,15 @@ static json_t *ranks_json(const struct tl_result *r)
 
 	for (int i = 0; i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
+		if (r->ranks_unmeasured) {
+			/* Where it ran; its figures were never gathered. */
+			json_array_append_new(arr, json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:i}",
+							     "rank", ri->rank, "stage", ri->stage,
+							     "host", ri->host, "cpuset", ri->cpuset,
+							     "numa", ri->numa, "binding", ri->binding,
+							     "threads", ri->threads));
+			continue;
+		}
 		json_t *entry = json_pack(
 			"{s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, "
 			"s:o}",
@@ -472,7 +487,10 @@ json_t *tl_result_json(const struct tl_result *r)
 		"max", s.max, "tokens_per_s", s.tokens_per_s, "model_tflops_per_rank",
 		s.model_tflops_per_rank, "mfu", s.mfu, "peak_tflops_per_rank",
 		r->peak_flops_per_rank / 1e12, "peak_source",
-		r->peak_given ? "--peak-tflops" : "calibrated", "breakdown_s",
+		r->peak_given		       ? "--peak-tflops"
+		: r->peak_flops_per_rank > 0 ? "calibrated"
+					     : "none",
+		"breakdown_s",
 		breakdown_json(s.compute, s.comm_exposed, s.bubble, s.optimizer, s.other,
 			       s.comm_group));
 	json_object_set_new(summary, "check_wrong_elements", json_integer((json_int_t)check_wrong(r)));
@@ -481,6 +499,12 @@ json_t *tl_result_json(const struct tl_result *r)
 					      "collectives", collectives_json(r), "twin",
 					      twin_json(r)));
 	json_object_set_new(doc, "status", json_string(r->interrupted ? "interrupted" : "completed"));
+	/* A signal's document, written at once from what rank 0 held (the run's own, written at
+	 * its end, replaces it when the run gets there). */
+	if (r->interrupted_by)
+		json_object_set_new(doc, "interrupted_by",
+				    json_pack("{s:s, s:b}", "signal", r->interrupted_by,
+					      "ranks_gathered", !r->ranks_unmeasured));
 	return doc;
 }
 
@@ -488,17 +512,196 @@ int tl_json_write(json_t *doc, const char *path)
 {
 	size_t len = strlen(path) + 5;
 	char *tmp = malloc(len);
-	int rc = TL_EIO;
+	int fd = -1, rc = TL_EIO, err = ENOMEM;
 
 	if (tmp && doc) {
 		snprintf(tmp, len, "%s.tmp", path);
-		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
-			rc = 0;
-		else
-			tl_err("trainload: cannot write %s: %m\n", path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		err = errno;
 	}
+	/* Every step checked: a full disk shows in a write, in fsync (NFS), or in close. */
+	if (fd >= 0) {
+		bool ok = json_dumpfd(doc, fd, JSON_INDENT(2)) == 0 && fsync(fd) == 0;
+		err = errno;
+		if (close(fd) != 0 && ok) {
+			ok = false;
+			err = errno;
+		}
+		if (ok && rename(tmp, path) == 0)
+			rc = 0;
+		else if (ok)
+			err = errno;
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc)
+		tl_err("trainload: cannot write %s: %s\n", path, strerror(err));
 	free(tmp);
 	return rc;
+}
+
+char *tl_jsonl_path(const char *output)
+{
+	size_t len = strlen(output);
+	char *p = malloc(len + 7);
+
+	if (!p)
+		return NULL;
+	if (len > 5 && !strcmp(output + len - 5, ".json"))
+		snprintf(p, len + 7, "%sl", output);
+	else
+		snprintf(p, len + 7, "%s.jsonl", output);
+	return p;
+}
+
+/* What a path that should be a regular file is instead. */
+static const char *not_regular(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : "not a regular file";
+}
+
+/* Open (or create) the JSONL and take its lock; 0, or TL_EINPUT with a message. */
+static int lock_jsonl(struct tl_output *out)
+{
+	/* A run that ends unlinks nothing, but one that started with --force and failed may: the
+	 * file locked must be the one the name leads to, checked after the lock is taken. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct stat held, named;
+		out->jsonl_created = false;
+		out->jsonl_fd = open(out->jsonl_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (out->jsonl_fd >= 0)
+			out->jsonl_created = true;
+		else if (errno == EEXIST)
+			out->jsonl_fd = open(out->jsonl_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (out->jsonl_fd < 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			return TL_EINPUT;
+		}
+		if (fstat(out->jsonl_fd, &held) != 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			return TL_EINPUT;
+		}
+		if (!S_ISREG(held.st_mode)) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path,
+			       not_regular(held.st_mode));
+			return TL_EINPUT;
+		}
+		if (flock(out->jsonl_fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno == EWOULDBLOCK) {
+				tl_err("trainload: %s is in use: another trainload run with --output "
+				       "%s is still going (it holds the lock on %s); wait for it to "
+				       "end, or choose another --output\n",
+				       out->path, out->path, out->jsonl_path);
+				return TL_EINPUT;
+			}
+			/* A file system without locks (some NFS and Lustre mounts): the run goes
+			 * on, and says that a second one would not be noticed. */
+			tl_err("trainload: warning: cannot lock %s (%s): a second run with the same "
+			       "--output would not be noticed\n",
+			       out->jsonl_path, strerror(errno));
+		}
+		if (stat(out->jsonl_path, &named) == 0 && named.st_ino == held.st_ino &&
+		    named.st_dev == held.st_dev) {
+			out->jsonl_bytes = (uint64_t)held.st_size;
+			return 0;
+		}
+		close(out->jsonl_fd);
+		out->jsonl_fd = -1;
+	}
+	tl_err("trainload: cannot write %s: it keeps being replaced\n", out->jsonl_path);
+	return TL_EINPUT;
+}
+
+int tl_output_open(struct tl_output *out, const char *path, bool jsonl, bool force)
+{
+	struct stat st;
+	char *dir = strdup(path);
+	int rc = 0;
+
+	*out = (struct tl_output){ .path = path, .jsonl_fd = -1 };
+	if (!dir || (jsonl && !(out->jsonl_path = tl_jsonl_path(path)))) {
+		free(dir);
+		return TL_ENOMEM;
+	}
+	/* The document is written at the end, through a temporary file and a rename, so that an
+	 * earlier result of the same name is never half-overwritten: here it is only checked
+	 * that it can be. */
+	bool exists = stat(path, &st) == 0;
+	if (exists && !S_ISREG(st.st_mode)) {
+		tl_err("trainload: cannot write %s: %s\n", path, not_regular(st.st_mode));
+		rc = TL_EINPUT;
+	} else if (access(dirname(dir), W_OK) != 0 || (exists && access(path, W_OK) != 0)) {
+		tl_err("trainload: cannot write %s: %s\n", path, strerror(errno));
+		rc = TL_EINPUT;
+	} else if (jsonl) {
+		rc = lock_jsonl(out);
+	}
+	free(dir);
+	/* An earlier run's result (a document, or the steps of one that was killed) is kept:
+	 * a resubmitted job must not destroy it. */
+	if (!rc && (exists || out->jsonl_bytes) && !force) {
+		tl_err("trainload: %s already holds the result of an earlier run%s: --force "
+		       "replaces it, or choose another --output\n",
+		       exists ? path : out->jsonl_path,
+		       exists ? "" : " (its finished steps)");
+		rc = TL_EINPUT;
+	}
+	if (!rc && out->jsonl_fd >= 0 && out->jsonl_bytes) {
+		if (ftruncate(out->jsonl_fd, 0) != 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			rc = TL_EINPUT;
+		}
+		out->jsonl_bytes = 0;
+	}
+	if (rc)
+		tl_output_close(out);
+	return rc;
+}
+
+int tl_output_append(struct tl_output *out, json_t *value)
+{
+	char *line = json_dumps(value, JSON_COMPACT);
+	size_t len = line ? strlen(line) : 0, done = 0;
+	int err = ENOMEM;
+
+	json_decref(value);
+	if (line) {
+		line[len++] = '\n'; /* over the terminator: the line is written by its length */
+		while (done < len) {
+			ssize_t n = pwrite(out->jsonl_fd, line + done, len - done,
+					   (off_t)(out->jsonl_bytes + done));
+			if (n <= 0) {
+				err = n < 0 ? errno : ENOSPC;
+				break;
+			}
+			done += (size_t)n;
+		}
+		free(line);
+	}
+	if (line && done == len) {
+		out->jsonl_bytes += len;
+		return 0;
+	}
+	/* What was written stays whole lines: the part of this one is taken back. */
+	if (ftruncate(out->jsonl_fd, (off_t)out->jsonl_bytes) != 0)
+		tl_err("trainload: cannot cut %s back to its whole lines: %s\n", out->jsonl_path,
+		       strerror(errno));
+	tl_err("trainload: cannot write %s: %s (it keeps the %" PRIu64 " bytes of whole lines "
+	       "written before)\n",
+	       out->jsonl_path, strerror(err), out->jsonl_bytes);
+	return TL_EIO;
+}
+
+void tl_output_close(struct tl_output *out)
+{
+	/* A JSONL with nothing in it (the run stopped before its first line) is no result:
+	 * removed, while its lock is still held, so that no other run's file goes with it. */
+	if (out->jsonl_fd >= 0 && !out->jsonl_bytes && out->jsonl_created)
+		unlink(out->jsonl_path);
+	if (out->jsonl_fd >= 0)
+		close(out->jsonl_fd);
+	free(out->jsonl_path);
+	*out = (struct tl_output){ .jsonl_fd = -1 };
 }
 
 const char *tl_grouped(double v, char *buf, size_t len)

@@ -3,8 +3,9 @@
  * A run: MPI up, the job resolved against the world (every rank reaches the same verdict without
  * communicating), the plan built, the watchdog started, the backend initialised, warm-up and
  * measured steps, and the results written by rank 0 as they come: each step's JSONL line is
- * flushed as it ends, so a run killed on any rank keeps every finished step, and SIGINT or
- * SIGTERM ends the steps early with a final document that says so.
+ * written whole as it ends (a write that fails stops the run), so a run killed on any rank keeps
+ * every finished step; SIGINT or SIGTERM has rank 0 write the document from the steps it holds
+ * at once, and ends the steps after the one under way with a final document that says so.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include "trainload/check.h"
 #include "trainload/cli.h"
 #include "trainload/exec.h"
+#include "trainload/interrupt.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
@@ -34,29 +37,6 @@
 #include "trainload/sweep.h"
 #include "trainload/topo.h"
 #include "trainload/watchdog.h"
-
-/* SIGINT or SIGTERM arrived: the steps stop at the end of the current one, on every rank, and
- * rank 0 writes what they measured with "status": "interrupted". */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-/* While the steps run (on: true) the first SIGINT or SIGTERM only asks them to stop; a second
- * one, or one outside the steps, ends the process as usual, so a rank stuck for good can
- * still be stopped. */
-static void catch_signals(bool on)
-{
-	struct sigaction sa = { .sa_handler = on ? on_signal : SIG_DFL,
-				.sa_flags = on ? SA_RESETHAND : 0 };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
 
 struct run {
 	const struct tl_cli *cli;
@@ -73,7 +53,13 @@ struct run {
 	struct tl_diag diag; /* input errors found once MPI is up */
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
-	FILE *jsonl;
+	struct tl_output out; /* rank 0, with --output */
+	/* Rank 0: what the signal thread (on_signal) shares with the steps: result's steps, ranks
+	 * and figures, and the document's file. holding: from the JSONL's header to the final
+	 * document, when a signal has the document written from what is held. */
+	pthread_mutex_t held;
+	bool holding;
+	bool ranks_gathered; /* rank_info holds the ranks' measurements, not only where they ran */
 	int rank, ranks;
 	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
 	int oversubscribed; /* this rank shares a core with another */
@@ -113,51 +99,57 @@ static bool any_rank_failed(struct run *run, int rc)
 	return any != INT_MAX;
 }
 
-/* JSONL path: FILE.json → FILE.jsonl; any other name gets ".jsonl" appended. */
-static char *jsonl_path(const char *output)
-{
-	size_t len = strlen(output);
-	char *p = malloc(len + 7);
-
-	if (!p)
-		return NULL;
-	if (len > 5 && !strcmp(output + len - 5, ".json"))
-		snprintf(p, len + 7, "%sl", output);
-	else
-		snprintf(p, len + 7, "%s.jsonl", output);
-	return p;
-}
-
-/* Rank 0 opens the output; every rank learns whether that worked. */
+/* Rank 0 opens the output (a sweep has no JSONL); every rank learns whether that worked. */
 static int open_outputs(struct run *run)
 {
 	int ok = 1;
 
 	if (run->rank == 0 && run->cli->output) {
-		/* The result document is written at the end, through a temporary file and a
-		 * rename, so that an earlier result of the same name is never half-overwritten;
-		 * here it is only checked that it can be. */
-		const char *out = run->cli->output;
-		char *dir = strdup(out), *path = jsonl_path(out);
-		struct stat st;
-		bool exists = stat(out, &st) == 0;
-		bool writable = dir && access(dirname(dir), W_OK) == 0 &&
-				(!exists || (S_ISREG(st.st_mode) && access(out, W_OK) == 0));
-		if (exists && !S_ISREG(st.st_mode)) {
-			tl_err("trainload: cannot write %s: not a regular file\n", out);
-			ok = 0;
-		} else if (!writable) {
-			tl_err("trainload: cannot write %s: %m\n", out);
-			ok = 0;
-		} else if (!path || (!run->job->has_sweep && !(run->jsonl = fopen(path, "w")))) {
-			tl_err("trainload: cannot write %s: %m\n", path ? path : out);
-			ok = 0;
-		}
-		free(dir);
-		free(path);
+		pthread_mutex_lock(&run->held);
+		ok = tl_output_open(&run->out, run->cli->output, !run->job->has_sweep,
+				    run->cli->force) == 0;
+		pthread_mutex_unlock(&run->held);
 	}
 	TL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
 	return ok ? 0 : TL_EINPUT;
+}
+
+/* Rank 0: the document from what the run holds, written (under held). A signal's document is
+ * written from the steps measured so far, with the ranks as far as they were gathered. */
+static int write_document(struct run *run, int sig)
+{
+	struct tl_result r = run->result;
+
+	if (sig) {
+		r.interrupted = true;
+		r.interrupted_by = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	}
+	r.ranks_unmeasured = !run->ranks_gathered;
+	json_t *doc = tl_result_json(&r);
+	int rc = tl_json_write(doc, run->cli->output);
+	json_decref(doc);
+	return rc;
+}
+
+/*
+ * SIGINT or SIGTERM (src/interrupt.c calls this in its thread). While the run holds steps
+ * (holding), rank 0 writes the document from them at once, since mpirun may follow with SIGKILL
+ * a second later, and every rank carries on to the end of the step under way, where the ranks
+ * agree to stop. Before that there is nothing to keep: the process ends, rank 0 having removed
+ * the JSONL it created and never wrote to.
+ */
+static bool on_signal(int sig, void *arg)
+{
+	struct run *run = arg;
+
+	pthread_mutex_lock(&run->held);
+	bool go_on = run->holding;
+	if (go_on && run->rank == 0 && run->cli->output)
+		write_document(run, sig);
+	if (!go_on && run->out.jsonl_created && !run->out.jsonl_bytes)
+		unlink(run->out.jsonl_path);
+	pthread_mutex_unlock(&run->held);
+	return go_on;
 }
 
 /*
@@ -325,22 +317,30 @@ static int collect_environment(struct run *run)
 	return 0;
 }
 
-/* Gather every rank's description to rank 0 and list the distinct hosts. */
-static int gather_ranks(struct run *run)
+/* Gather every rank's description to rank 0, and list the distinct hosts the first time:
+ * before the steps (where each rank runs), and after them (what each measured). The array is
+ * replaced under held, so that a signal's document reads a whole one. */
+static int gather_ranks(struct run *run, bool measured)
 {
 	struct tl_rank_info *all = NULL;
 
-	if (run->rank == 0) {
-		all = calloc((size_t)run->ranks, sizeof(*all));
-		run->hosts = calloc((size_t)run->ranks, sizeof(all->host) + 1);
-		if (!all || !run->hosts)
-			return TL_ENOMEM;
-	}
+	if (run->rank == 0 && !(all = calloc((size_t)run->ranks, sizeof(*all))))
+		return TL_ENOMEM;
 	TL_MPI_CHECK(MPI_Gather(&run->me, (int)sizeof(run->me), MPI_BYTE, all,
 				(int)sizeof(run->me), MPI_BYTE, 0, MPI_COMM_WORLD));
 	if (run->rank != 0)
 		return 0;
+	pthread_mutex_lock(&run->held);
+	struct tl_rank_info *before = run->result.rank_info;
 	run->result.rank_info = all;
+	run->ranks_gathered = measured;
+	pthread_mutex_unlock(&run->held);
+	free(before);
+	if (run->hosts)
+		return 0;
+	run->hosts = calloc((size_t)run->ranks, sizeof(all->host) + 1);
+	if (!run->hosts)
+		return TL_ENOMEM;
 	for (int i = 0; i < run->ranks; i++) {
 		bool seen = false;
 		for (int j = 0; j < i && !seen; j++)
@@ -365,22 +365,15 @@ static void progress(const struct run *run, uint64_t step, uint64_t total, doubl
 		fputc('\n', stderr);
 }
 
-/* One line of the JSONL, flushed at once so that a killed run keeps it; value is consumed. */
-static void jsonl_append(FILE *jsonl, json_t *value)
-{
-	json_dumpf(value, jsonl, JSON_COMPACT);
-	fputc('\n', jsonl);
-	fflush(jsonl);
-	json_decref(value);
-}
-
-/* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one. */
+/* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one, and
+ * writes it to the JSONL as the step ends. */
 static int run_steps(struct run *run)
 {
 	const struct tl_job *job = run->job;
 	uint64_t total = job->warmup + job->steps;
 	struct tl_step mine;
 	struct tl_rank_info *me = &run->me;
+	int rc = 0;
 
 	if (run->rank == 0) {
 		run->gathered = calloc((size_t)run->ranks, sizeof(*run->gathered));
@@ -389,13 +382,19 @@ static int run_steps(struct run *run)
 		if (!run->gathered || !run->result.steps || !run->result.step_rank)
 			return TL_ENOMEM;
 	}
-	if (run->jsonl)
-		jsonl_append(run->jsonl, tl_result_header_json(&run->result));
+	/* From the header on, a signal has rank 0 write the document from the steps it holds. */
+	pthread_mutex_lock(&run->held);
+	if (run->out.jsonl_fd >= 0)
+		rc = tl_output_append(&run->out, tl_result_header_json(&run->result));
+	run->holding = true;
+	pthread_mutex_unlock(&run->held);
+	if (rc)
+		return rc;
 	run->result.env.startup_s = tl_now_s() - run->start;
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
-		int rc = tl_exec_step(&run->exec, &mine);
+		rc = tl_exec_step(&run->exec, &mine);
 		if (rc)
 			return rc;
 		/* Gathered outside the timed region: it costs the run time, never the step. */
@@ -403,7 +402,7 @@ static int run_steps(struct run *run)
 		if (rc)
 			return rc;
 		/* A signal on any rank stops every rank after this step. */
-		int stop = interrupted, any_stop = 0;
+		int stop = tl_interrupt_requested(), any_stop = 0;
 		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
 		run->result.interrupted = any_stop;
 		progress(run, s + 1, total, mine.time_s);
@@ -419,12 +418,18 @@ static int run_steps(struct run *run)
 		memcpy(me->ops_per_step, mine.ops, sizeof(mine.ops));
 		if (run->rank != 0)
 			continue;
-		size_t i = run->result.nsteps++;
+		size_t i = run->result.nsteps;
 		size_t worst = tl_slowest(run->gathered, (size_t)run->ranks);
 		run->result.steps[i] = run->gathered[worst];
 		run->result.step_rank[i] = (int)worst;
-		if (run->jsonl)
-			jsonl_append(run->jsonl, tl_step_json(&run->result, i));
+		pthread_mutex_lock(&run->held);
+		run->result.nsteps++;
+		pthread_mutex_unlock(&run->held);
+		/* A line that cannot be written stops the run at once (exit 1), rather than at
+		 * its end with steps missing. */
+		if (run->out.jsonl_fd >= 0 &&
+		    (rc = tl_output_append(&run->out, tl_step_json(&run->result, i))))
+			return rc;
 	}
 	me->check_wrong = run->exec.wrong;
 	/* Every rank learns of any wrong element, for the exit status. */
@@ -443,14 +448,12 @@ static void record_peak_rss(struct tl_rank_info *me)
 		me->peak_rss_bytes = (uint64_t)usage.ru_maxrss * 1024;
 }
 
-/* MFU's denominator: --peak-tflops, or the median of the ranks' calibration GEMMs (a median, so
- * that one slow rank does not flatter everyone's MFU). With --peak-tflops no GEMM runs. */
+/* MFU's denominator without --peak-tflops: the median of the ranks' calibration GEMMs (a
+ * median, so that one slow rank does not flatter everyone's MFU). */
 static int calibrate(struct run *run)
 {
 	double *all = NULL;
-	int rc = run->cli->peak_tflops > 0
-			 ? 0
-			 : run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
+	int rc = run->backend.ops->calibrate(&run->backend, &run->me.peak_flops);
 
 	if (rc)
 		return rc;
@@ -459,10 +462,10 @@ static int calibrate(struct run *run)
 	TL_MPI_CHECK(MPI_Gather(&run->me.peak_flops, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0,
 				MPI_COMM_WORLD));
 	if (run->rank == 0) {
-		run->result.peak_given = run->cli->peak_tflops > 0;
-		run->result.peak_flops_per_rank = run->result.peak_given
-							  ? run->cli->peak_tflops * 1e12
-							  : tl_percentile(all, (size_t)run->ranks, 50);
+		double peak = tl_percentile(all, (size_t)run->ranks, 50);
+		pthread_mutex_lock(&run->held);
+		run->result.peak_flops_per_rank = peak;
+		pthread_mutex_unlock(&run->held);
 	}
 	free(all);
 	return 0;
@@ -470,33 +473,44 @@ static int calibrate(struct run *run)
 
 static int report(struct run *run)
 {
-	int rc = gather_ranks(run);
+	struct tl_coll_stat *colls = NULL;
+	int ncolls = 0, rc;
+
+	tl_watchdog_stage("gather", true);
+	rc = gather_ranks(run, true);
 
 	if (!rc)
-		rc = tl_stats_gather_colls(run->exec.stats, run->exec.nstats, &run->result.colls,
-					   &run->result.ncolls, MPI_COMM_WORLD);
+		rc = tl_stats_gather_colls(run->exec.stats, run->exec.nstats, &colls, &ncolls,
+					   MPI_COMM_WORLD);
 	if (rc || run->rank != 0)
 		return rc;
+	tl_watchdog_stage("report", false);
+	pthread_mutex_lock(&run->held);
+	run->result.colls = colls;
+	run->result.ncolls = ncolls;
+	pthread_mutex_unlock(&run->held);
 	if (!run->cli->quiet) {
 		tl_result_print(&run->result, stdout);
 		fflush(stdout);
 	}
-	if (run->cli->output) {
-		json_t *doc = tl_result_json(&run->result);
-		rc = tl_json_write(doc, run->cli->output);
-		json_decref(doc);
-	}
+	/* The run's own document replaces any a signal had written; no signal writes after it. */
+	pthread_mutex_lock(&run->held);
+	if (run->cli->output)
+		rc = write_document(run, 0);
+	run->holding = false;
+	pthread_mutex_unlock(&run->held);
 	return rc;
 }
 
 static void cleanup(struct run *run)
 {
+	/* A signal from here on ends the process as usual, once the signal thread is done. */
+	tl_interrupt_on(NULL, NULL);
 	tl_watchdog_stop();
 	tl_exec_fini(&run->exec);
 	if (run->backend.ops)
 		run->backend.ops->fini(&run->backend);
-	if (run->jsonl)
-		fclose(run->jsonl);
+	tl_output_close(&run->out);
 	tl_plan_free(&run->plan);
 	free(run->gathered);
 	free(run->result.steps);
@@ -504,17 +518,22 @@ static void cleanup(struct run *run)
 	free(run->result.rank_info);
 	free(run->result.colls);
 	free(run->hosts);
+	pthread_mutex_destroy(&run->held);
 }
 
 int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 {
-	struct run run = { .cli = cli, .job = job, .start = tl_now_s() };
+	struct run run = { .cli = cli, .job = job, .start = tl_now_s(),
+			   .held = PTHREAD_MUTEX_INITIALIZER, .out = { .jsonl_fd = -1 } };
 	int rc;
 
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload: MPI_Init failed\n");
 		return TL_EXIT_RUN_FAILED;
 	}
+	/* After MPI_Init, whose library might set handlers of its own. */
+	if (tl_interrupt_start() == 0)
+		tl_interrupt_on(on_signal, &run);
 	double mpi_init_s = tl_now_s() - run.start;
 	run.start = tl_now_s();
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -544,7 +563,9 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		return TL_EXIT_BAD_INPUT;
 	}
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
-					 .ranks = run.ranks, .grid = &run.grid };
+					 .ranks = run.ranks, .grid = &run.grid,
+					 .peak_given = cli->peak_tflops > 0,
+					 .peak_flops_per_rank = cli->peak_tflops * 1e12 };
 	run.result.env.mpi_init_s = mpi_init_s;
 	run.me.stage = (int)run.plan.coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
@@ -552,10 +573,12 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	rc = tl_watchdog_start(job->timeout_s, run.rank, run.me.host, &run.grid);
 	if (!rc)
 		rc = collect_environment(&run);
+	/* Where every rank runs, for the JSONL's header and a signal's document. */
+	if (!rc)
+		rc = gather_ranks(&run, false);
 	if (!rc && job->has_sweep) {
 		/* A sweep is measured and reported by src/sweep.c, which returns the status. */
-		rc = gather_ranks(&run);
-		if (!rc) {
+		{
 			int status = tl_sweep_run(cli, job, &run.result.env, run.result.env.nodes);
 			cleanup(&run);
 			MPI_Finalize();
@@ -569,16 +592,18 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	if (!rc)
 		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
 	run.exec.check = job->check;
+	run.exec.warmup = job->warmup;
 	run.exec.host = run.me.host;
-	catch_signals(true);
 	if (!rc)
 		rc = run_steps(&run);
-	catch_signals(false);
 	record_peak_rss(&run.me);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
-	 * first step, and it measures the node in the state the steps left it in. */
-	if (!rc)
+	 * first step, and it measures the node in the state the steps left it in. With
+	 * --peak-tflops, or when a signal asked the run to stop, none runs. */
+	if (!rc && !run.result.peak_given && !run.result.interrupted) {
+		tl_watchdog_stage("calibration", false);
 		rc = calibrate(&run);
+	}
 	if (!rc)
 		rc = report(&run);
 	if (rc == TL_EINPUT) {

@@ -72,31 +72,45 @@ mpirun_cmd() {
 	fi
 }
 
-# rank_pid LAUNCHER_PID R: the pid of world rank R among the launcher's descendants (Open MPI's
-# ranks are mpirun's children; Hydra's are children of its hydra_pmi_proxy), found by the
-# launcher's rank variable in their environment. Read from /proc: ps is not on a minimal system.
-rank_pid() {
-	rp_var=$(rank_var)
-	rp_family=$1
+# descendants PID: the pids of PID's descendants, children first, at most 4 generations down
+# (Open MPI's ranks are mpirun's children; Hydra's are children of its hydra_pmi_proxy). Read
+# from /proc: ps is not on a minimal system.
+descendants() {
 	# field 4 of /proc/PID/stat, after the command name in parentheses, is the parent's pid
-	rp_table=$(for rp_st in /proc/[0-9]*/stat; do
-		sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$rp_st" 2>/dev/null
+	ds_table=$(for ds_st in /proc/[0-9]*/stat; do
+		sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$ds_st" 2>/dev/null
 	done)
-	# breadth-first over the descendants, at most 4 generations down
+	ds_family=$1
 	for _ in 1 2 3 4; do
-		rp_next=
-		for rp_parent in $rp_family; do
-			rp_next="$rp_next $(echo "$rp_table" | awk -v p="$rp_parent" '$2 == p { print $1 }')"
+		ds_next=
+		for ds_parent in $ds_family; do
+			ds_next="$ds_next $(echo "$ds_table" | awk -v p="$ds_parent" '$2 == p { print $1 }')"
 		done
-		for rp in $rp_next; do
-			if tr '\0' '\n' <"/proc/$rp/environ" 2>/dev/null | grep -qx "$rp_var=$2"; then
-				echo "$rp"
-				return
-			fi
-		done
-		rp_family=$rp_next
-		[ -n "$rp_family" ] || return
+		echo $ds_next
+		ds_family=$ds_next
+		[ -n "$(echo $ds_family)" ] || return 0
 	done
+}
+
+# rank_pid LAUNCHER_PID R: the pid of world rank R among the launcher's descendants, found by
+# the launcher's rank variable in their environment.
+rank_pid() {
+	rp_var=$(rank_var) || return
+	for rp in $(descendants "$1"); do
+		if tr '\0' '\n' <"/proc/$rp/environ" 2>/dev/null | grep -qx "$rp_var=$2"; then
+			echo "$rp"
+			return
+		fi
+	done
+}
+
+# kill_tree PID: SIGKILL to PID and all its descendants (a launcher killed alone can leave its
+# ranks running: Hydra's proxy keeps them), for a test's way out.
+kill_tree() {
+	kt_all="$1 $(descendants "$1")"
+	# shellcheck disable=SC2086
+	kill -KILL $kt_all 2>/dev/null
+	return 0
 }
 
 # run_launched LABEL N CMD...: CMD on N ranks under the launcher (0: alone) through run().

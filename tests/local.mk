@@ -171,6 +171,7 @@ TL_LAUNCHER_TESTS = \
 	tests/mpi/run-np4.sh \
 	tests/mpi/overrides.sh \
 	tests/mpi/output-errors.sh \
+	tests/mpi/disk-full.sh \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \

@@ -16,6 +16,7 @@ struct tl_cli {
 	char *timeout_set;    /* --timeout S as "run.timeout_s=S" */
 	int nsets;
 	const char *output;   /* --output FILE.json, or NULL */
+	bool force;           /* --force: replace an earlier run's result at --output */
 	bool quiet;
 	double peak_tflops;   /* --peak-tflops: MFU's peak per rank; 0: calibrate */
 	bool dry_run;
