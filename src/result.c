@@ -510,6 +510,68 @@ json_t *tl_result_json(const struct tl_result *r)
 
 int tl_json_write(json_t *doc, const char *path)
 {
+	return tl_json_write_as(doc, path, true);
+}
+
+/* json_dumpfd writes each token with a system call of its own (seconds for a document of 10,000
+ * steps): the document goes through this buffer instead. */
+struct fd_buffer {
+	int fd;
+	size_t used;
+	int err; /* the first write error, 0: none */
+	char data[1 << 16];
+};
+
+static void fd_flush(struct fd_buffer *b)
+{
+	for (size_t done = 0; done < b->used && !b->err;) {
+		ssize_t n = write(b->fd, b->data + done, b->used - done);
+		if (n > 0)
+			done += (size_t)n;
+		else
+			b->err = n < 0 ? errno : ENOSPC;
+	}
+	b->used = 0;
+}
+
+static int fd_put(const char *text, size_t len, void *arg)
+{
+	struct fd_buffer *b = arg;
+
+	while (len && !b->err) {
+		size_t room = sizeof(b->data) - b->used, n = len < room ? len : room;
+		memcpy(b->data + b->used, text, n);
+		b->used += n;
+		text += n;
+		len -= n;
+		if (b->used == sizeof(b->data))
+			fd_flush(b);
+	}
+	return b->err ? -1 : 0;
+}
+
+/* doc into fd, whole: 0, or an errno. */
+static int dump_fd(json_t *doc, int fd)
+{
+	struct fd_buffer *b = malloc(sizeof(*b));
+	int err = ENOMEM;
+
+	if (b) {
+		b->fd = fd;
+		b->used = 0;
+		b->err = 0;
+		if (json_dump_callback(doc, fd_put, b, JSON_INDENT(2)) == 0)
+			fd_flush(b);
+		else if (!b->err)
+			b->err = ENOMEM; /* jansson's own failure: out of memory */
+		err = b->err;
+		free(b);
+	}
+	return err;
+}
+
+int tl_json_write_as(json_t *doc, const char *path, bool durable)
+{
 	size_t len = strlen(path) + 5;
 	char *tmp = malloc(len);
 	int fd = -1, rc = TL_EIO, err = ENOMEM;
@@ -521,18 +583,17 @@ int tl_json_write(json_t *doc, const char *path)
 	}
 	/* Every step checked: a full disk shows in a write, in fsync (NFS), or in close. */
 	if (fd >= 0) {
-		bool ok = json_dumpfd(doc, fd, JSON_INDENT(2)) == 0 && fsync(fd) == 0;
-		err = errno;
-		if (close(fd) != 0 && ok) {
-			ok = false;
+		err = dump_fd(doc, fd);
+		if (!err && durable && fsync(fd) != 0)
 			err = errno;
-		}
-		if (ok && rename(tmp, path) == 0)
-			rc = 0;
-		else if (ok)
+		if (close(fd) != 0 && !err)
 			err = errno;
-		if (rc)
+		if (!err && rename(tmp, path) != 0)
+			err = errno;
+		if (err)
 			unlink(tmp);
+		else
+			rc = 0;
 	}
 	if (rc)
 		tl_err("trainload: cannot write %s: %s\n", path, strerror(err));

@@ -126,7 +126,7 @@ static int write_document(struct run *run, int sig)
 	}
 	r.ranks_unmeasured = !run->ranks_gathered;
 	json_t *doc = tl_result_json(&r);
-	int rc = tl_json_write(doc, run->cli->output);
+	int rc = tl_json_write_as(doc, run->cli->output, !sig);
 	json_decref(doc);
 	return rc;
 }

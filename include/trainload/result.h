@@ -112,6 +112,10 @@ void tl_job_hash(const struct tl_job *job, char out[17]);
  * earlier file of that name is never left half-overwritten; on any failure path.tmp is removed.
  * 0 or TL_EIO (with a message naming the file and the error). */
 int tl_json_write(json_t *doc, const char *path);
+/* The same, with fsync before the rename only when durable: a document that must be on disk
+ * within a second (a signal's) skips it, as a process killed loses nothing the kernel holds;
+ * only a crash of the machine does. */
+int tl_json_write_as(json_t *doc, const char *path, bool durable);
 
 /* The JSONL beside a document: FILE.json → FILE.jsonl, any other name + ".jsonl". Malloc'd. */
 char *tl_jsonl_path(const char *output);
