@@ -190,6 +190,7 @@ TL_SCRIPT_TESTS = \
 	tests/slurm/sweep-cli.sh \
 	tests/slurm/sbatch.sh \
 	tests/slurm/sweep.sh \
+	tests/slurm/scancel.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)
