@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -491,12 +492,18 @@ static int report(struct run *run)
 	pthread_mutex_unlock(&run->held);
 	if (!run->cli->quiet) {
 		tl_result_print(&run->result, stdout);
-		fflush(stdout);
+		/* A summary redirected to a full disk is an output lost too (exit 1); the
+		 * document is still written. */
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			tl_err("trainload: cannot write the summary on standard output: %s\n",
+			       strerror(errno));
+			rc = TL_EIO;
+		}
 	}
 	/* The run's own document replaces any a signal had written; no signal writes after it. */
 	pthread_mutex_lock(&run->held);
-	if (run->cli->output)
-		rc = write_document(run, 0);
+	if (run->cli->output && write_document(run, 0))
+		rc = TL_EIO;
 	run->holding = false;
 	pthread_mutex_unlock(&run->held);
 	return rc;

@@ -118,3 +118,13 @@ first=
 jq_true shared.json '.status == "interrupted" and .summary.steps_measured == $n' \
 	--argjson n "$(($(wc -l <shared.jsonl) - 1))"
 echo "ok: a second run with the first's output refused, the first's result whole"
+
+# --- the summary cannot be written (standard output on a full device): exit 1, the document
+# still whole ----------------------------------------------------------------------------------
+echo "+ $TRAINLOAD --set run.steps=1 --output sum.json $job >/dev/full 2>sum.err"
+"$TRAINLOAD" --set run.steps=1 --output sum.json "$job" >/dev/full 2>sum.err
+rc=$?
+[ "$rc" -eq 1 ] || { cat sum.err; fail "a summary that could not be written: exit $rc"; }
+expect_in sum.err "trainload: cannot write the summary on standard output: No space left on device"
+jq_true sum.json '.status == "completed" and .summary.steps_measured == 1'
+echo "ok: a summary lost to a full device: exit 1, the document whole"
