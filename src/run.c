@@ -12,7 +12,6 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
@@ -21,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpi_check.h"
@@ -391,7 +389,10 @@ static int run_steps(struct run *run)
 	pthread_mutex_unlock(&run->held);
 	if (rc)
 		return rc;
-	run->result.env.startup_s = tl_now_s() - run->start;
+	double startup_s = tl_now_s() - run->start;
+	pthread_mutex_lock(&run->held);
+	run->result.env.startup_s = startup_s;
+	pthread_mutex_unlock(&run->held);
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
@@ -405,7 +406,9 @@ static int run_steps(struct run *run)
 		/* A signal on any rank stops every rank after this step. */
 		int stop = tl_interrupt_requested(), any_stop = 0;
 		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+		pthread_mutex_lock(&run->held);
 		run->result.interrupted = any_stop;
+		pthread_mutex_unlock(&run->held);
 		progress(run, s + 1, total, mine.time_s);
 		if (s < job->warmup)
 			continue;
