@@ -163,7 +163,9 @@ for sig in TERM INT; do
 	sleep 5
 	kill -0 "$PID" 2>/dev/null && kill "-$sig" "$PID"
 	finish "$label"
-	[ "$RC" -ne 0 ] || { show "$label"; fail "$label: exit status 0"; }
+	# Hydra's own exit status, once it was signalled and its ranks ended by a second signal,
+	# varies (0 and 15 seen): only Open MPI's is held to non-zero; the document is what counts.
+	[ "$RC" -ne 0 ] || [ "$(launcher_family)" = hydra ] || { show "$label"; fail "$label: exit status 0"; }
 	[ "$(whole_steps "$label")" -eq 2 ] || fail "$label: the JSONL does not hold the 2 steps"
 	held_document "$label" 2
 	ls "$label".* >files.list
