@@ -38,7 +38,7 @@ static void usage(FILE *out)
 		"                               per finished step to FILE.jsonl; refused while\n"
 		"                               another run writes them, or when they hold an\n"
 		"                               earlier run's result\n"
-		"  -f, --force                  replace an earlier run's result at --output\n"
+		"      --force                  replace an earlier run's result at --output\n"
 		"  -q, --quiet                  no summary on stdout\n"
 		"      --timeout S              watchdog: when no op finishes for S seconds, print\n"
 		"                               where every stuck rank is and exit 3 (the same as\n"
@@ -70,11 +70,11 @@ static void usage(FILE *out)
 static int parse_args(struct tl_cli *cli, int argc, char **argv)
 {
 	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK, OPT_RANK_AGG,
-	       OPT_MIN_BUSBW, OPT_TIMEOUT };
+	       OPT_MIN_BUSBW, OPT_TIMEOUT, OPT_FORCE };
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-job", no_argument, NULL, OPT_HELP_JOB },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -97,7 +97,7 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 	if (!cli->sets)
 		return TL_ENOMEM;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:o:fqnhV", longopts, &index)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:qnhV", longopts, &index)) != -1) {
 		switch (c) {
 		case 'n':
 			cli->dry_run = true;
@@ -178,7 +178,7 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 			}
 			cli->output = optarg;
 			break;
-		case 'f':
+		case OPT_FORCE:
 			cli->force = true;
 			break;
 		case 'q':
