@@ -36,7 +36,7 @@ for job in default cpu-small; do
 	"$bin" --dry-run --json "$top/jobs/$job.job" >"$tmp/$job.dry.json"
 	: >"$tmp/in"; : >"$tmp/alone"
 	for _ in $(seq "$rounds"); do
-		"$bin" -q -o "$tmp/r.json" --set run.threads_per_rank=1 --set run.steps=5 \
+		"$bin" -q --force -o "$tmp/r.json" --set run.threads_per_rank=1 --set run.steps=5 \
 			--peak-tflops 1 "$top/jobs/$job.job"
 		jq '.ranks[0].gemm_gflops' "$tmp/r.json" >>"$tmp/in"
 		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/$job.dry.json" 1 5 |
@@ -58,7 +58,7 @@ for c in "${cases[@]}"; do
 	: >"$tmp/in"; : >"$tmp/warm"; : >"$tmp/cold"
 	for _ in $(seq "$rounds"); do
 		# shellcheck disable=SC2086
-		"${mpirun[@]}" "$bin" -q -o "$tmp/c.json" --set run.steps=10 --peak-tflops 1 $args
+		"${mpirun[@]}" "$bin" -q --force -o "$tmp/c.json" --set run.steps=10 --peak-tflops 1 $args
 		sel=".collectives[] | select(.op == \"$op\" and .nonblocking == false)"
 		bytes=$(jq "[$sel | .bytes] | max" "$tmp/c.json")
 		jq "$sel | select(.bytes == $bytes) | .time_us_fastest_rank" "$tmp/c.json" |
@@ -78,7 +78,7 @@ done
 echo "## overhead: the default job on 2 ranks (median of $rounds)"
 : >"$tmp/other"; : >"$tmp/init"; : >"$tmp/start"
 for _ in $(seq "$rounds"); do
-	"${mpirun[@]}" "$bin" -q -o "$tmp/o.json" --peak-tflops 1
+	"${mpirun[@]}" "$bin" -q --force -o "$tmp/o.json" --peak-tflops 1
 	jq '.summary.breakdown_s.other / .summary.step_time_s.p50 * 100' "$tmp/o.json" >>"$tmp/other"
 	jq '.environment.mpi_init_s' "$tmp/o.json" >>"$tmp/init"
 	jq '.environment.startup_s' "$tmp/o.json" >>"$tmp/start"
@@ -91,7 +91,7 @@ echo "#  exposed share = dp time exposed with overlap / dp time exposed without 
 printf '  %-8s %10s %14s\n' overlap step_p50 dp_exposed_s
 for _ in $(seq "$rounds"); do
 	for ov in yes no; do
-		"${mpirun[@]}" "$bin" -q -o "$tmp/ov-$ov.json" --set parallel.overlap=$ov \
+		"${mpirun[@]}" "$bin" -q --force -o "$tmp/ov-$ov.json" --set parallel.overlap=$ov \
 			--set parallel.bucket_mb=5 --peak-tflops 1 "$top/jobs/cpu-small.job"
 		jq -r '[.summary.step_time_s.p50, .summary.breakdown_s.comm_exposed_by_group.dp]
 			| @tsv' "$tmp/ov-$ov.json" >>"$tmp/ov-$ov"
@@ -109,7 +109,7 @@ printf '  exposed share of dp time with overlap = yes: %.0f%%\n' \
 echo "## memory: peak RSS of a 1-rank run with memory = full vs the plan"
 printf '  %-14s %14s %14s %14s %8s\n' job plan_MiB rss_MiB bound_MiB within
 for job in default cpu-small cpu-swiglu; do
-	"$bin" -q -o "$tmp/m.json" --set run.steps=2 --set run.warmup=0 --peak-tflops 1 \
+	"$bin" -q --force -o "$tmp/m.json" --set run.steps=2 --set run.warmup=0 --peak-tflops 1 \
 		"$top/jobs/$job.job"
 	read -r plan rss <<<"$(jq -r '[.plan.memory_bytes_per_rank_max, .ranks[0].peak_rss_bytes] | @tsv' "$tmp/m.json")"
 	awk -v j="$job" -v p="$plan" -v r="$rss" 'BEGIN {

@@ -228,7 +228,9 @@ static void enter(const struct tl_exec *ex, const struct tl_op *op)
 	struct tl_where w = {
 		.what = tl_op_kind_name(op->kind), .phase = tl_phase_name(op->phase),
 		.group = comm || op->kind == TL_OP_WAIT ? op->group : -1,
-		.compute = !comm && op->kind != TL_OP_WAIT, .step = ex->step,
+		.compute = !comm && op->kind != TL_OP_WAIT,
+		.step = ex->measuring ? ex->step - (int64_t)ex->warmup : ex->step,
+		.warmup = !ex->measuring,
 		.microbatch = op->microbatch, .layer = op->layer,
 		.peer = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV ? op->peer : -1,
 		.bytes = comm ? op->bytes : 0,

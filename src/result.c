@@ -6,11 +6,18 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "trainload/grid.h"
 #include "trainload/metrics.h"
@@ -202,6 +209,27 @@ json_t *tl_step_json(const struct tl_result *r, size_t i)
 			 "slowest_rank", r->step_rank[i], "breakdown_s",
 			 breakdown_json(s->compute_s, tl_step_comm_exposed(s), s->bubble_s,
 					s->optimizer_s, s->other_s, s->comm_exposed_s));
+}
+
+void tl_env_set_mpi_version(struct tl_env *env, const char *library_version)
+{
+	size_t out = 0;
+	bool blank = false;
+
+	for (const char *p = library_version; *p && *p != '\n' && *p != ','; p++) {
+		bool space = isspace((unsigned char)*p) || iscntrl((unsigned char)*p);
+		if (space) {
+			blank = out > 0;
+			continue;
+		}
+		if (out + 1 + blank >= sizeof(env->mpi_version))
+			break;
+		if (blank)
+			env->mpi_version[out++] = ' ';
+		blank = false;
+		env->mpi_version[out++] = *p;
+	}
+	env->mpi_version[out] = '\0';
 }
 
 void tl_json_hash(const json_t *value, char out[17])
@@ -402,6 +430,15 @@ static json_t *ranks_json(const struct tl_result *r)
 
 	for (int i = 0; i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
+		if (r->ranks_unmeasured) {
+			/* Where it ran; its figures were never gathered. */
+			json_array_append_new(arr, json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:i}",
+							     "rank", ri->rank, "stage", ri->stage,
+							     "host", ri->host, "cpuset", ri->cpuset,
+							     "numa", ri->numa, "binding", ri->binding,
+							     "threads", ri->threads));
+			continue;
+		}
 		json_t *entry = json_pack(
 			"{s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, "
 			"s:o}",
@@ -636,24 +673,270 @@ json_t *tl_result_json(const struct tl_result *r)
 	if (r->grid)
 		json_object_set_new(doc, "grid",
 				    tl_grid_json(r->grid, r->plan ? r->plan->rank : 0));
+	/* A signal's document, written at once from what rank 0 held (the run's own, written at
+	 * its end, replaces it when the run gets there). */
+	if (r->interrupted_by)
+		json_object_set_new(doc, "interrupted_by",
+				    json_pack("{s:s, s:b}", "signal", r->interrupted_by,
+					      "ranks_gathered", !r->ranks_unmeasured));
 	return doc;
 }
 
 int tl_json_write(json_t *doc, const char *path)
 {
+	return tl_json_write_as(doc, path, true);
+}
+
+/* json_dumpfd writes each token with a system call of its own (seconds for a document of 10,000
+ * steps): the document goes through this buffer instead. */
+struct fd_buffer {
+	int fd;
+	size_t used;
+	int err; /* the first write error, 0: none */
+	char data[1 << 16];
+};
+
+static void fd_flush(struct fd_buffer *b)
+{
+	for (size_t done = 0; done < b->used && !b->err;) {
+		ssize_t n = write(b->fd, b->data + done, b->used - done);
+		if (n > 0)
+			done += (size_t)n;
+		else
+			b->err = n < 0 ? errno : ENOSPC;
+	}
+	b->used = 0;
+}
+
+static int fd_put(const char *text, size_t len, void *arg)
+{
+	struct fd_buffer *b = arg;
+
+	while (len && !b->err) {
+		size_t room = sizeof(b->data) - b->used, n = len < room ? len : room;
+		memcpy(b->data + b->used, text, n);
+		b->used += n;
+		text += n;
+		len -= n;
+		if (b->used == sizeof(b->data))
+			fd_flush(b);
+	}
+	return b->err ? -1 : 0;
+}
+
+/* doc into fd, whole: 0, or an errno. */
+static int dump_fd(json_t *doc, int fd)
+{
+	struct fd_buffer *b = malloc(sizeof(*b));
+	int err = ENOMEM;
+
+	if (b) {
+		b->fd = fd;
+		b->used = 0;
+		b->err = 0;
+		if (json_dump_callback(doc, fd_put, b, JSON_INDENT(2)) == 0)
+			fd_flush(b);
+		else if (!b->err)
+			b->err = ENOMEM; /* jansson's own failure: out of memory */
+		err = b->err;
+		free(b);
+	}
+	return err;
+}
+
+int tl_json_write_as(json_t *doc, const char *path, bool durable)
+{
 	size_t len = strlen(path) + 5;
 	char *tmp = malloc(len);
-	int rc = TL_EIO;
+	int fd = -1, rc = TL_EIO, err = ENOMEM;
 
 	if (tmp && doc) {
 		snprintf(tmp, len, "%s.tmp", path);
-		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
-			rc = 0;
-		else
-			tl_err("trainload: cannot write %s: %m\n", path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		err = errno;
 	}
+	/* Every step checked: a full disk shows in a write, in fsync (NFS), or in close. */
+	if (fd >= 0) {
+		err = dump_fd(doc, fd);
+		if (!err && durable && fsync(fd) != 0)
+			err = errno;
+		if (close(fd) != 0 && !err)
+			err = errno;
+		if (!err && rename(tmp, path) != 0)
+			err = errno;
+		if (err)
+			unlink(tmp);
+		else
+			rc = 0;
+	}
+	if (rc)
+		tl_err("trainload: cannot write %s: %s\n", path, strerror(err));
 	free(tmp);
 	return rc;
+}
+
+char *tl_jsonl_path(const char *output)
+{
+	size_t len = strlen(output);
+	char *p = malloc(len + 7);
+
+	if (!p)
+		return NULL;
+	if (len > 5 && !strcmp(output + len - 5, ".json"))
+		snprintf(p, len + 7, "%sl", output);
+	else
+		snprintf(p, len + 7, "%s.jsonl", output);
+	return p;
+}
+
+/* What a path that should be a regular file is instead. */
+static const char *not_regular(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : "not a regular file";
+}
+
+/* Open (or create) the JSONL and take its lock; 0, or TL_EINPUT with a message. */
+static int lock_jsonl(struct tl_output *out)
+{
+	/* A run that ends unlinks nothing, but one that started with --force and failed may: the
+	 * file locked must be the one the name leads to, checked after the lock is taken. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct stat held, named;
+		out->jsonl_created = false;
+		out->jsonl_fd = open(out->jsonl_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (out->jsonl_fd >= 0)
+			out->jsonl_created = true;
+		else if (errno == EEXIST)
+			out->jsonl_fd = open(out->jsonl_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (out->jsonl_fd < 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			return TL_EINPUT;
+		}
+		if (fstat(out->jsonl_fd, &held) != 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			return TL_EINPUT;
+		}
+		if (!S_ISREG(held.st_mode)) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path,
+			       not_regular(held.st_mode));
+			return TL_EINPUT;
+		}
+		if (flock(out->jsonl_fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno == EWOULDBLOCK) {
+				tl_err("trainload: %s is in use: another trainload run with --output "
+				       "%s is still going (it holds the lock on %s); wait for it to "
+				       "end, or choose another --output\n",
+				       out->path, out->path, out->jsonl_path);
+				return TL_EINPUT;
+			}
+			/* A file system without locks (some NFS and Lustre mounts): the run goes
+			 * on, and says that a second one would not be noticed. */
+			tl_err("trainload: warning: cannot lock %s (%s): a second run with the same "
+			       "--output would not be noticed\n",
+			       out->jsonl_path, strerror(errno));
+		}
+		if (stat(out->jsonl_path, &named) == 0 && named.st_ino == held.st_ino &&
+		    named.st_dev == held.st_dev) {
+			out->jsonl_bytes = (uint64_t)held.st_size;
+			return 0;
+		}
+		close(out->jsonl_fd);
+		out->jsonl_fd = -1;
+	}
+	tl_err("trainload: cannot write %s: it keeps being replaced\n", out->jsonl_path);
+	return TL_EINPUT;
+}
+
+int tl_output_open(struct tl_output *out, const char *path, bool jsonl, bool force)
+{
+	struct stat st;
+	char *dir = strdup(path);
+	int rc = 0;
+
+	*out = (struct tl_output){ .path = path, .jsonl_fd = -1 };
+	if (!dir || (jsonl && !(out->jsonl_path = tl_jsonl_path(path)))) {
+		free(dir);
+		return TL_ENOMEM;
+	}
+	/* The document is written at the end, through a temporary file and a rename, so that an
+	 * earlier result of the same name is never half-overwritten: here it is only checked
+	 * that it can be. */
+	bool exists = stat(path, &st) == 0;
+	if (exists && !S_ISREG(st.st_mode)) {
+		tl_err("trainload: cannot write %s: %s\n", path, not_regular(st.st_mode));
+		rc = TL_EINPUT;
+	} else if (access(dirname(dir), W_OK) != 0 || (exists && access(path, W_OK) != 0)) {
+		tl_err("trainload: cannot write %s: %s\n", path, strerror(errno));
+		rc = TL_EINPUT;
+	} else if (jsonl) {
+		rc = lock_jsonl(out);
+	}
+	free(dir);
+	/* An earlier run's result (a document, or the steps of one that was killed) is kept:
+	 * a resubmitted job must not destroy it. */
+	if (!rc && (exists || out->jsonl_bytes) && !force) {
+		tl_err("trainload: %s already holds the result of an earlier run%s: --force "
+		       "replaces it, or choose another --output\n",
+		       exists ? path : out->jsonl_path,
+		       exists ? "" : " (its finished steps)");
+		rc = TL_EINPUT;
+	}
+	if (!rc && out->jsonl_fd >= 0 && out->jsonl_bytes) {
+		if (ftruncate(out->jsonl_fd, 0) != 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			rc = TL_EINPUT;
+		}
+		out->jsonl_bytes = 0;
+	}
+	if (rc)
+		tl_output_close(out);
+	return rc;
+}
+
+int tl_output_append(struct tl_output *out, json_t *value)
+{
+	char *line = json_dumps(value, JSON_COMPACT);
+	size_t len = line ? strlen(line) : 0, done = 0;
+	int err = ENOMEM;
+
+	json_decref(value);
+	if (line) {
+		line[len++] = '\n'; /* over the terminator: the line is written by its length */
+		while (done < len) {
+			ssize_t n = pwrite(out->jsonl_fd, line + done, len - done,
+					   (off_t)(out->jsonl_bytes + done));
+			if (n <= 0) {
+				err = n < 0 ? errno : ENOSPC;
+				break;
+			}
+			done += (size_t)n;
+		}
+		free(line);
+	}
+	if (line && done == len) {
+		out->jsonl_bytes += len;
+		return 0;
+	}
+	/* What was written stays whole lines: the part of this one is taken back. */
+	if (ftruncate(out->jsonl_fd, (off_t)out->jsonl_bytes) != 0)
+		tl_err("trainload: cannot cut %s back to its whole lines: %s\n", out->jsonl_path,
+		       strerror(errno));
+	tl_err("trainload: cannot write %s: %s (it keeps the %" PRIu64 " bytes of whole lines "
+	       "written before)\n",
+	       out->jsonl_path, strerror(err), out->jsonl_bytes);
+	return TL_EIO;
+}
+
+void tl_output_close(struct tl_output *out)
+{
+	/* A JSONL with nothing in it (the run stopped before its first line) is no result:
+	 * removed, while its lock is still held, so that no other run's file goes with it. */
+	if (out->jsonl_fd >= 0 && !out->jsonl_bytes && out->jsonl_created)
+		unlink(out->jsonl_path);
+	if (out->jsonl_fd >= 0)
+		close(out->jsonl_fd);
+	free(out->jsonl_path);
+	*out = (struct tl_output){ .jsonl_fd = -1 };
 }
 
 const char *tl_grouped(double v, char *buf, size_t len)

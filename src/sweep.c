@@ -120,7 +120,7 @@ static int issue(struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_poi
 		nreq = 2;
 		break;
 	}
-	TL_MPI_CHECK(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+	TL_MPI_CHECK(tl_mpi_waitall(nreq, req));
 	return 0;
 }
 

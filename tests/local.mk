@@ -160,6 +160,8 @@ TL_BAD_JOBS = \
 	tests/data/bad/sweep-points.job \
 	tests/data/bad/ffn-tp.job \
 	tests/data/bad/memory-node.job \
+	tests/data/bad/memory-lean.job \
+	tests/data/bad/memory-steps.job \
 	tests/data/bad/not-implemented-cp.job \
 	tests/data/bad/sweep-op.job \
 	tests/data/bad/sweep-min-max.job \
@@ -167,11 +169,13 @@ TL_BAD_JOBS = \
 	tests/data/bad/sweep-dtype.job \
 	tests/data/bad/syntax-errors.job \
 	tests/data/bad/unterminated-section.job \
+	tests/data/bad/section-text.job \
 	tests/data/bad/plan-too-large.job
 
-TL_SCRIPT_TESTS = \
+# The script tests that start ranks through the MPI launcher (mpirun, mpiexec): what a build with
+# another MPI family runs beside the unit tests (.ci/run: MPICH).
+TL_LAUNCHER_TESTS = \
 	tests/bad-jobs.sh \
-	tests/fuzz-replay.sh \
 	tests/mpi/cli.sh \
 	tests/mpi/progress.sh \
 	tests/mpi/run-1rank.sh \
@@ -180,6 +184,7 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/run-np4.sh \
 	tests/mpi/overrides.sh \
 	tests/mpi/output-errors.sh \
+	tests/mpi/disk-full.sh \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
@@ -188,7 +193,12 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
 	tests/mpi/rank-error.sh \
-	tests/report/scaling.sh \
+	tests/report/scaling.sh
+
+# The rest need no launcher of their own: fixed files, srun and PMIx (Slurm), a GPU.
+TL_SCRIPT_TESTS = \
+	$(TL_LAUNCHER_TESTS) \
+	tests/fuzz-replay.sh \
 	tests/report/golden.sh \
 	tests/slurm/scaling-cli.sh \
 	tests/slurm/sbatch.sh \
@@ -196,6 +206,7 @@ TL_SCRIPT_TESTS = \
 	tests/cluster/testbed.sh \
 	tests/cluster/run.sh \
 	tests/cluster/slurm.sh \
+	tests/slurm/scancel.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)

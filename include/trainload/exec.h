@@ -68,6 +68,8 @@ struct tl_exec {
 	int measuring;      /* collect stats (off during warm-up) */
 	size_t *slot_op;    /* per slot: the index of the op started in it */
 	int64_t step;       /* the step under way, from 0, warm-up steps included */
+	uint64_t warmup;    /* warm-up steps: the watchdog numbers the measured ones from 0, as the
+			     * JSONL does */
 	/* run.check: every check-th step (from step 0) the backend fills each communication
 	 * op's buffers with a seeded pattern and compares what arrives (include/trainload/
 	 * check.h), outside the timed calls. 0: off. */

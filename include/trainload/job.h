@@ -31,6 +31,10 @@ enum tl_group { TL_GROUP_WORLD, TL_GROUP_TP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_
 /* The largest world trainload plans for: 2^32 ranks. */
 #define TL_MAX_RANKS (UINT64_C(1) << 32)
 #define TL_SWEEP_OPS_MAX 128
+/* A job file is a few kB of text: more is refused unread (a file of zeros, a log by mistake). */
+#define TL_JOB_FILE_MAX (16 << 20)
+/* The bytes of a job-file line that are kept (longer lines are refused, their length counted). */
+#define TL_JOB_LINE_KEPT 4096
 
 struct tl_job {
 	/* [model] */

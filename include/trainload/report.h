@@ -19,6 +19,9 @@
 #include "trainload/plan.h"
 #include "trainload/result.h"
 
+/* A result file is read up to this size (a document of a million steps is some 500 MB). */
+#define TL_REPORT_FILE_MAX (UINT64_C(1) << 30)
+
 enum tl_run_state {
 	TL_RUN_COMPLETE, /* a document with its summary */
 	TL_RUN_PARTIAL,  /* killed or cut short: its finished steps are used */

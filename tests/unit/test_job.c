@@ -215,6 +215,10 @@ struct bad_value {
 #define SUFFIXES                                                                                   \
 	"unknown suffix (use k, M, G, T for powers of 1000, Ki, Mi, Gi, Ti for powers of 1024)"
 #define NOT_UINT "expected an unsigned integer (suffixes k, M, G, T, Ki, Mi, Gi, Ti allowed)"
+#define WHOLE                                                                                      \
+	"expected a whole number: a fraction or an exponent is not accepted (write 1e3 as 1000 or "  \
+	"1k)"
+#define HEX "hexadecimal is not accepted: write the number in decimal"
 
 static const struct bad_value bad_values[] = {
     /* ranges: just outside min and max */
@@ -263,9 +267,18 @@ static const struct bad_value bad_values[] = {
     {"sweep", "max_bytes", "2K", "bad value '2K' for key 'max_bytes' in [sweep]: " SUFFIXES},
     {"sweep", "max_bytes", "64mi", "bad value '64mi' for key 'max_bytes' in [sweep]: " SUFFIXES},
     {"sweep", "max_bytes", "64MiB", "bad value '64MiB' for key 'max_bytes' in [sweep]: " SUFFIXES},
-    {"sweep", "max_bytes", "1.5k", "bad value '1.5k' for key 'max_bytes' in [sweep]: " SUFFIXES},
     {"sweep", "max_bytes", "10 k", "bad value '10 k' for key 'max_bytes' in [sweep]: " SUFFIXES},
-    {"sweep", "max_bytes", "0x10", "bad value '0x10' for key 'max_bytes' in [sweep]: " SUFFIXES},
+    /* fractions, exponents and hexadecimal are named for what they are */
+    {"sweep", "max_bytes", "1.5k", "bad value '1.5k' for key 'max_bytes' in [sweep]: " WHOLE},
+    {"run", "steps", "2.5", "bad value '2.5' for key 'steps' in [run]: " WHOLE},
+    {"run", "steps", "1e3", "bad value '1e3' for key 'steps' in [run]: " WHOLE},
+    {"run", "steps", "1E+3", "bad value '1E+3' for key 'steps' in [run]: " WHOLE},
+    {"sweep", "max_bytes", "0x10", "bad value '0x10' for key 'max_bytes' in [sweep]: " HEX},
+    {"run", "straggler_pct", "0x10",
+     "bad value '0x10' for key 'straggler_pct' in [run]: expected a decimal number "
+     "(hexadecimal is not accepted)"},
+    {"run", "straggler_pct", "inf",
+     "bad value 'inf' for key 'straggler_pct' in [run]: expected a number"},
     /* negative numbers and non-numbers */
     {"run", "steps", "-1",
      "bad value '-1' for key 'steps' in [run]: negative values are not allowed"},
@@ -563,6 +576,24 @@ static void test_all_syntax_errors_reported(void **state)
 	assert_int_equal(c->job.steps, 4);
 }
 
+/* A key after a section header on its line would be dropped by inih: it is an error, naming
+ * the text; a comment there is not. */
+static void test_text_after_section(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(parse_str(c, "[run] steps = 5\nwarmup = 1\n"), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:1: syntax error: 'steps = 5' after the section header [run] "
+	                      "(a key = value goes on a line of its own)");
+	assert_int_equal(c->job.steps, 10);
+
+	ctx_reset(c);
+	assert_int_equal(parse_str(c, "[run]  # measured\nsteps = 5\n[model] ; small\nlayers = 2\n"),
+	                 0);
+	assert_int_equal(c->job.steps, 5);
+	assert_int_equal(c->job.layers, 2);
+}
+
 /* An unterminated section header is a syntax error on its own line. */
 static void test_unterminated_section(void **state)
 {
@@ -668,6 +699,58 @@ static void test_directory(void **state)
 	rmdir(dir);
 	assert_int_equal(rc, TL_EINPUT);
 	snprintf(want, sizeof(want), "%s: is a directory, not a job file", dir);
+	expect_msgs(&c->diag, want);
+}
+
+/* What is no regular file is refused unread: a FIFO would wait for a writer for ever, a
+ * character device (/dev/zero) would be read without end. */
+static void test_not_regular(void **state)
+{
+	struct ctx *c = *state;
+	char dir[512], fifo[600], want[700];
+
+	snprintf(dir, sizeof(dir), "%s/tl-test-fifo-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/job.fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rc = tl_job_parse_file(&c->job, fifo, &c->diag);
+	unlink(fifo);
+	rmdir(dir);
+	assert_int_equal(rc, TL_EINPUT);
+	snprintf(want, sizeof(want), "%s: is a FIFO, not a job file", fifo);
+	expect_msgs(&c->diag, want);
+
+	ctx_reset(c);
+	assert_int_equal(tl_job_parse_file(&c->job, "/dev/zero", &c->diag), TL_EINPUT);
+	expect_msgs(&c->diag, "/dev/zero: is a character device, not a job file");
+}
+
+/* A job file is read no further than TL_JOB_FILE_MAX bytes, whatever its stream: a regular file
+ * larger is refused by its size, a stream that goes on (a pipe, fmemopen here) once that many
+ * bytes are read; a line longer than inih's is counted, not kept. */
+static void test_bounded(void **state)
+{
+	struct ctx *c = *state;
+	size_t big = (size_t)TL_JOB_FILE_MAX + 10;
+	char *text = malloc(big), path[512], want[700];
+
+	assert_non_null(text);
+	memset(text, '7', big);
+	memcpy(text, "[run]\nsteps = ", 14);
+	assert_int_equal(parse_mem(&c->job, &c->diag, "t.job", text, big), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job: more than 16 MiB: not a job file (a job file is a few kB of "
+	                      "text)");
+	assert_int_equal(c->job.steps, 10);
+
+	ctx_reset(c);
+	temp_file(path, sizeof(path), text, big);
+	int rc = tl_job_parse_file(&c->job, path, &c->diag);
+	unlink(path);
+	free(text);
+	assert_int_equal(rc, TL_EINPUT);
+	snprintf(want, sizeof(want), "%s: 16777226 bytes, more than 16 MiB: not a job file (a job "
+	         "file is a few kB of text)", path);
 	expect_msgs(&c->diag, want);
 }
 
@@ -1568,6 +1651,9 @@ int main(void)
 	    T(test_duplicate_key),
 	    T(test_empty_value),
 	    T(test_syntax_error),
+	    T(test_text_after_section),
+	    T(test_not_regular),
+	    T(test_bounded),
 	    T(test_all_syntax_errors_reported),
 	    T(test_unterminated_section),
 	    T(test_bom),

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,6 +660,60 @@ static void test_slurm_environment(void **state)
 	unset_slurm();
 }
 
+/* What rank 0 holds per measured step (TL_STEP_HELD_BYTES, which the check of a job's memory
+ * counts): its record, the number of the slowest rank, and the step's part of the document
+ * while it is built, as jansson allocates it (allocation overheads aside, which the bound's
+ * margin covers). */
+static void test_step_held_bytes(void **state)
+{
+	struct fixture *f = *state;
+
+	f->r.nsteps = 0;
+	size_t before = mallinfo2().uordblks;
+	json_t *none = tl_result_json(&f->r);
+	size_t without = mallinfo2().uordblks - before;
+	f->r.nsteps = 3;
+	before = mallinfo2().uordblks;
+	json_t *three = tl_result_json(&f->r);
+	size_t with = mallinfo2().uordblks - before;
+	json_decref(none);
+	json_decref(three);
+	if (!with)
+		skip(); /* a malloc of its own (AddressSanitizer's) that mallinfo2 does not see */
+	size_t per_step = (with - without) / 3 + sizeof(struct tl_step) + sizeof(int);
+	printf("per step: %zu bytes (TL_STEP_HELD_BYTES %d)\n", per_step, TL_STEP_HELD_BYTES);
+	assert_true(per_step <= TL_STEP_HELD_BYTES);
+	/* a bound, not a guess an order of magnitude off */
+	assert_true(2 * per_step >= TL_STEP_HELD_BYTES);
+}
+
+/* MPI_Get_library_version's text as MPICH 4.0.2 and Open MPI 4.1.4 write it: the first line, up
+ * to a comma, blanks and tabs made one space; a version longer than the field is cut whole. */
+static void test_mpi_version(void **state)
+{
+	static const char mpich[] = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 "
+				    "12:34:45 CDT 2022\nMPICH ABI:\t14:2:2\nMPICH Device:\tch4:ucx\n";
+	static const char ompi[] = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, "
+				   "repo rev: v4.1.4, May 26, 2022";
+	struct tl_env env;
+	char *longer = malloc(8192);
+
+	(void)state;
+	tl_env_set_mpi_version(&env, mpich);
+	assert_string_equal(env.mpi_version, "MPICH Version: 4.0.2");
+	tl_env_set_mpi_version(&env, ompi);
+	assert_string_equal(env.mpi_version, "Open MPI v4.1.4");
+	tl_env_set_mpi_version(&env, "\t Intel(R) MPI Library 2021.6 for Linux* OS\r\n\nmore");
+	assert_string_equal(env.mpi_version, "Intel(R) MPI Library 2021.6 for Linux* OS");
+	/* 8,191 characters on one line (MPI_MAX_LIBRARY_VERSION_STRING under MPICH is 8,192). */
+	assert_non_null(longer);
+	memset(longer, 'x', 8191);
+	longer[8191] = '\0';
+	tl_env_set_mpi_version(&env, longer);
+	assert_int_equal(strlen(env.mpi_version), sizeof(env.mpi_version) - 1);
+	free(longer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +728,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stragglers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
+	    cmocka_unit_test(test_mpi_version),
+	    cmocka_unit_test_setup_teardown(test_step_held_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
