@@ -51,11 +51,12 @@ static bool usable(const struct tl_run *run)
 	       run->fig.p50 > 0;
 }
 
-/* Report groups: dp and edp are one row of the breakdown (expert gradients are data-parallel
- * traffic); -1 for a group the breakdown does not show. */
+/* Report groups: dp, edp and dp_cp are one row of the breakdown (expert gradients, and those
+ * reduced over the dp and cp ranks together, are data-parallel traffic); -1 for a group the
+ * breakdown does not show. */
 static int breakdown_index(int group)
 {
-	if (group == TL_GROUP_EDP)
+	if (group == TL_GROUP_EDP || group == TL_GROUP_DPCP)
 		group = TL_GROUP_DP;
 	for (int g = 0; g < TL_SHOWN_GROUPS; g++)
 		if (tl_shown_groups[g] == group)

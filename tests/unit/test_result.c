@@ -346,6 +346,59 @@ static void test_summary_text(void **state)
 	free(text);
 }
 
+/* With overlapped dp reductions the summary holds their share hidden: 1 − dp exposed / what they
+ * take alone (the larger rank's): here the p50 step exposes 0.5 s of dp against 2 s alone, 75%
+ * hidden; none exposed is all hidden, more exposed than alone none. Without overlapped
+ * reductions (dp_alone_s 0 on every rank) there is no share: null, and no line. */
+static void test_dp_hidden(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		double alone[2], dp_scale, share;
+	} rows[] = {
+	    {{1.5, 2.0}, 1, 0.75},
+	    {{2.0, 0.5}, 0, 1.0},
+	    {{0.25, 0.25}, 1, 0.0},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		for (int r = 0; r < 2; r++)
+			f->ranks[r].dp_alone_s = rows[i].alone[r];
+		for (int s = 0; s < 3; s++)
+			f->steps[s].comm_exposed_s[TL_GROUP_DP] =
+			    rows[i].dp_scale * 0.25 * f->steps[s].time_s;
+		json_t *doc = tl_result_json(&f->r);
+		assert_near(num(doc, "summary.dp_hidden_share"), rows[i].share);
+		assert_near(num(doc, "summary.dp_alone_s"),
+		            fmax(rows[i].alone[0], rows[i].alone[1]));
+		assert_near(num(json_array_get(json_object_get(doc, "ranks"), 1), "dp_alone_s"),
+		            rows[i].alone[1]);
+		json_decref(doc);
+	}
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	tl_result_print(&f->r, out);
+	fclose(out);
+	assert_non_null(strstr(text, "# dp hidden 0%: 0.5000 s of dp exposed against the 0.2500 s "
+	                             "the step's non-blocking dp reductions take alone\n"));
+	free(text);
+
+	for (int r = 0; r < 2; r++)
+		f->ranks[r].dp_alone_s = 0;
+	json_t *doc = tl_result_json(&f->r);
+	assert_true(
+	    json_is_null(json_object_get(json_object_get(doc, "summary"), "dp_hidden_share")));
+	json_decref(doc);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	tl_result_print(&f->r, out);
+	fclose(out);
+	assert_null(strstr(text, "dp hidden"));
+	free(text);
+}
+
 /* A device backend's ranks carry their GPU: in ranks[].gpu (NUMA node null when unknown) and in
  * the summary's "# gpus" line, after the "# nodes" line; host backends' ranks have neither. */
 static void test_gpus(void **state)
@@ -513,6 +566,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stragglers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dp_hidden, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
