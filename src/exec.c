@@ -24,10 +24,14 @@
 #include "trainload/exec.h"
 #include "trainload/watchdog.h"
 
-/* GEMMs of at least this many FLOPs are split while communication is outstanding, into this
- * many row blocks (a few, so that BLAS keeps its efficiency). */
-#define TL_EXEC_CHUNK_FLOPS 1e8
-#define TL_EXEC_GEMM_CHUNKS 4
+/* While communication is outstanding, a GEMM is split into row blocks of at least this many
+ * FLOPs (some 10 ms of a core's f32 GEMM) and rows, so that an MPI library without a progress
+ * thread still moves data during a long one; a shorter GEMM runs whole, as the BLAS runs it
+ * best, and the test after every op progresses the communication often enough. (Splitting
+ * every GEMM of 1e8 FLOPs in four cost the BLAS more than the extra tests gained: each block
+ * packs B again.) */
+#define TL_EXEC_CHUNK_FLOPS 1e9
+#define TL_EXEC_CHUNK_ROWS 128
 /* run.check: wrong results named per rank before the rest are only counted. */
 #define TL_EXEC_CHECK_NAMED 8
 /* tl_exec_alone: runs of each reduction, the best kept. */
@@ -205,8 +209,13 @@ static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *
 	uint64_t m = op->gemm.m, chunks = 1;
 
 	*device_s = -1;
-	if (ex->nopen && (double)tl_gemm_flops(&op->gemm) >= TL_EXEC_CHUNK_FLOPS)
-		chunks = m < TL_EXEC_GEMM_CHUNKS ? m : TL_EXEC_GEMM_CHUNKS;
+	if (ex->nopen) {
+		uint64_t by_flops = (uint64_t)((double)tl_gemm_flops(&op->gemm) / TL_EXEC_CHUNK_FLOPS);
+		uint64_t by_rows = m / TL_EXEC_CHUNK_ROWS;
+		chunks = by_flops < by_rows ? by_flops : by_rows;
+		if (chunks < 1)
+			chunks = 1;
+	}
 	for (uint64_t c = 0; c < chunks; c++) {
 		int rc = ex->be->ops->gemm(ex->be, op, m * c / chunks, m * (c + 1) / chunks);
 		if (rc)
