@@ -89,6 +89,13 @@ static json_t *layer_json(const struct tl_layer *L)
 			 "elementwise_bytes", passes);
 }
 
+/* A data-parallel gradient bucket's reduction (ZeRO-3's per-layer ones belong to a layer). */
+static bool is_bucket(const struct tl_op *op)
+{
+	return op->phase == TL_PHASE_GRAD_SYNC && tl_op_is_comm(op->kind) && op->layer < 0 &&
+	       op->microbatch < 0;
+}
+
 /* The data-parallel gradient buckets of the step, in the order they are issued. */
 static json_t *buckets_json(const struct tl_plan *plan)
 {
@@ -96,8 +103,7 @@ static json_t *buckets_json(const struct tl_plan *plan)
 
 	for (size_t i = 0; i < plan->count; i++) {
 		const struct tl_op *op = &plan->ops[i];
-		if (op->phase == TL_PHASE_GRAD_SYNC && tl_op_is_comm(op->kind) && op->layer < 0 &&
-		    op->microbatch < 0)
+		if (is_bucket(op))
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I}", "op",
 							     tl_op_kind_name(op->kind), "group",
 							     tl_grid_group_name(op->group), "bytes",
@@ -322,10 +328,8 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 	fprintf(out, "\n  gradient buckets (%s, %" PRIu64 " MiB):",
 		tl_job_enum_name("parallel", "bucket_policy", job->bucket_policy), job->bucket_mb);
 	for (size_t i = 0; i < plan->count; i++) {
-		const struct tl_op *op = &plan->ops[i];
-		if (op->phase == TL_PHASE_GRAD_SYNC && tl_op_is_comm(op->kind) && op->layer < 0 &&
-		    op->microbatch < 0)
-			fprintf(out, " %" PRIu64, op->bytes);
+		if (is_bucket(&plan->ops[i]))
+			fprintf(out, " %" PRIu64, plan->ops[i].bytes);
 	}
 	char *sched = schedule_text(plan, model->chunks);
 	fprintf(out, "\n\n# schedule (%s, stage %" PRIu64 "): %s\n",

@@ -134,6 +134,8 @@ static int mlp_gemms(const struct tl_job *job, uint64_t m, uint64_t t, uint64_t 
 	out[n++] = biased(gemm(expert ? "expert_down" : "mlp_down", m, job->hidden, f, batch, true,
 			       false),
 			  job, job->hidden);
+	for (int i = 0; i < n; i++)
+		out[i].expert = expert;
 	return n;
 }
 

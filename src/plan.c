@@ -383,14 +383,12 @@ static void grad(struct builder *b, bool expert, uint64_t params)
  * the embedding's backward. */
 static void gemm_backward(struct builder *b, const struct tl_gemm *g, int layer, int mb)
 {
-	bool expert = !strncmp(g->name, "expert_", 7);
-
 	gemm(b, g, TL_GEMM_GRAD_A, TL_PHASE_BACKWARD, layer, mb);
 	gemm(b, g, TL_GEMM_GRAD_B, TL_PHASE_BACKWARD, layer, mb);
 	if (!g->weight || (layer < 0 && b->job->tied_embeddings && b->job->pp == 1))
 		return;
-	grad(b, expert, g->bias);
-	grad(b, expert, g->k * g->n * g->batch);
+	grad(b, g->expert, g->bias);
+	grad(b, g->expert, g->k * g->n * g->batch);
 }
 
 /* A norm's backward pass, after which its parameters' gradients are ready. */

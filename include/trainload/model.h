@@ -26,6 +26,7 @@ struct tl_gemm {
 	uint64_t bias;    /* elements of the bias whose gradient comes with the weight's (this rank,
 			     all batch), 0: none */
 	bool weight;      /* B is a weight: backward has a weight-gradient GEMM */
+	bool expert;      /* an MoE layer's experts' (reduced over the expert-data-parallel group) */
 	bool attn_core;   /* QKᵀ or attention·V: what selective recompute runs again */
 };
 

@@ -504,14 +504,15 @@ static void test_dp_payload_moe(void **state)
 {
 	struct ctx *c = *state;
 
-	for (uint64_t zero = 0; zero <= 3; zero++) {
-		char z[64];
+	/* ep 4 of 4 experts: one local expert, a GEMM of batch 1, still reduced over edp */
+	for (uint64_t zero = 0; zero <= 7; zero++) {
+		char z[64], ep[64];
 		struct world w;
-		snprintf(z, 64, "parallel.zero=%" PRIu64, zero);
-		world_of(&w, c, 8,
-		         (const char *const[]){"model.experts=4", "parallel.ep=2", "parallel.pp=2",
-		                               z, NULL});
-		for (uint64_t r = 0; r < 8; r++) {
+		snprintf(z, 64, "parallel.zero=%" PRIu64, zero % 4);
+		snprintf(ep, 64, "parallel.ep=%d", zero < 4 ? 2 : 4);
+		world_of(&w, c, zero < 4 ? 8 : 16,
+		         (const char *const[]){"model.experts=4", ep, "parallel.pp=2", z, NULL});
+		for (uint64_t r = 0; r < w.ranks; r++) {
 			struct tl_plan p;
 			uint64_t expert, params;
 			plan_of(&w, r, &p);

@@ -303,16 +303,24 @@ static void test_job_hash(void **state)
 	assert_string_not_equal(h1, h3);
 }
 
-static void test_summary_text(void **state)
+/* The human summary of r, as tl_result_print writes it; free it. */
+static char *summary_text(const struct tl_result *r)
 {
-	struct fixture *f = *state;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
 	assert_non_null(out);
-	tl_result_print(&f->r, out);
+	tl_result_print(r, out);
 	fclose(out);
+	return text;
+}
+
+static void test_summary_text(void **state)
+{
+	struct fixture *f = *state;
+	char *text = summary_text(&f->r);
+
 	print_message("%s", text);
 	static const char *const lines[] = {
 	    "# trainload " PACKAGE_VERSION "  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks 2 = "
@@ -375,12 +383,7 @@ static void test_dp_hidden(void **state)
 		            rows[i].alone[1]);
 		json_decref(doc);
 	}
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-	assert_non_null(out);
-	tl_result_print(&f->r, out);
-	fclose(out);
+	char *text = summary_text(&f->r);
 	assert_non_null(strstr(text, "# dp hidden 0%: 0.5000 s of dp exposed against the 0.2500 s "
 	                             "the step's non-blocking dp reductions take alone\n"));
 	free(text);
@@ -391,10 +394,7 @@ static void test_dp_hidden(void **state)
 	assert_true(
 	    json_is_null(json_object_get(json_object_get(doc, "summary"), "dp_hidden_share")));
 	json_decref(doc);
-	out = open_memstream(&text, &len);
-	assert_non_null(out);
-	tl_result_print(&f->r, out);
-	fclose(out);
+	text = summary_text(&f->r);
 	assert_null(strstr(text, "dp hidden"));
 	free(text);
 }
@@ -426,12 +426,7 @@ static void test_gpus(void **state)
 	assert_true(json_is_null(json_object_get(g1, "numa_node")));
 	json_decref(doc);
 
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-	assert_non_null(out);
-	tl_result_print(&f->r, out);
-	fclose(out);
+	char *text = summary_text(&f->r);
 	const char *want = "f32/f32\n# gpus  NVIDIA H100 80GB HBM3 on 2 of 2 ranks: rank 0 "
 	                   "0000:19:00.0 (NUMA 1), rank 1 0000:39:00.0\n# conventions: ";
 	if (!strstr(text, want))
