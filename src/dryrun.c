@@ -286,6 +286,11 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 	}
 	fprintf(out, "    %-12s m %8" PRIu64 "  n %8" PRIu64 "  k %8" PRIu64 "  (last stage)\n",
 		"logits", model->logits.m, model->logits.n, model->logits.k);
+	if (job->cp > 1)
+		fprintf(out, "  attn_scores and attn_v: one of %" PRIu64 " context-parallel blocks a "
+			     "layer, each counted in full as Megatron counts attention (causal masking "
+			     "not taken off): 1/cp of the layer's attention on this rank\n",
+			job->cp);
 
 	fprintf(out, "\n# totals per step\n");
 	fprintf(out, "  parameters %s (largest rank %s); tokens %s; microbatches %" PRIu64

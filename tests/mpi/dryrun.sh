@@ -85,6 +85,10 @@ expect_in inter.out "bubble (pp-1)/(v*m) = 0.125"
 # dp_cp, and the byte models of the passes and the optimizer in the JSON
 run_trainload cp 0 --dry-run --ranks 8 --json --set parallel.cp=4 --set parallel.bucket_policy=ddp
 expect_rc cp 0
+run_trainload cptext 0 --dry-run --ranks 8 --set parallel.cp=4
+expect_rc cptext 0
+expect_in cptext.out "attn_scores and attn_v: one of 4 context-parallel blocks a layer, each counted in full as Megatron counts attention (causal masking not taken off)"
+expect_in cptext.out "bytes this rank passes to collectives and sends (payload): tp 0 B pp 0 B dp 29.7 MB ep 0 B cp 6.29 MB"
 # K and V of b·s/cp tokens, h·a_kv/a = 256 wide, f32: 2·64·256·4 bytes a ring step; 3 steps a
 # layer forward and 3 backward, sent and received, 4 layers
 jq_true cp.out '.world.cp == 4 and .world.dp == 2 and .plan.comm_bytes_per_step.cp == 2 * 2 * 3 * 4 * (2 * 64 * 256 * 4)'
