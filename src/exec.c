@@ -3,7 +3,7 @@
  * The executor. Every op is timed and its time attributed: GEMMs and elementwise passes to
  * compute, the optimizer pass to optimizer, blocking collectives, the start of non-blocking ones,
  * the progress calls between compute ops and the waits to exposed communication of their group,
- * pipeline receives to bubble; what remains of the step is other (the executor's own work).
+ * pipeline (pp) receives to bubble; what remains of the step is other (the executor's own work).
  * Non-blocking ops are progressed (tested) after every compute op, so that an MPI library
  * without an asynchronous progress thread still overlaps them with backward. A backend that
  * runs compute on a device reports the device's time of each call (device_time), which then
@@ -24,12 +24,18 @@
 #include "trainload/exec.h"
 #include "trainload/watchdog.h"
 
-/* GEMMs of at least this many FLOPs are split while communication is outstanding, into this
- * many row blocks (a few, so that BLAS keeps its efficiency). */
-#define TL_EXEC_CHUNK_FLOPS 1e8
-#define TL_EXEC_GEMM_CHUNKS 4
+/* While communication is outstanding, a GEMM is split into row blocks of at least this many
+ * FLOPs (some 10 ms of a core's f32 GEMM) and rows, so that an MPI library without a progress
+ * thread still moves data during a long one; a shorter GEMM runs whole, as the BLAS runs it
+ * best, and the test after every op progresses the communication often enough. (Splitting
+ * every GEMM of 1e8 FLOPs in four cost the BLAS more than the extra tests gained: each block
+ * packs B again.) */
+#define TL_EXEC_CHUNK_FLOPS 1e9
+#define TL_EXEC_CHUNK_ROWS 128
 /* run.check: wrong results named per rank before the rest are only counted. */
 #define TL_EXEC_CHECK_NAMED 8
+/* tl_exec_alone: runs of each reduction, the best kept. */
+#define TL_EXEC_ALONE_RUNS 3
 
 double tl_now_s(void)
 {
@@ -203,8 +209,13 @@ static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *
 	uint64_t m = op->gemm.m, chunks = 1;
 
 	*device_s = -1;
-	if (ex->nopen && (double)tl_gemm_flops(&op->gemm) >= TL_EXEC_CHUNK_FLOPS)
-		chunks = m < TL_EXEC_GEMM_CHUNKS ? m : TL_EXEC_GEMM_CHUNKS;
+	if (ex->nopen) {
+		uint64_t by_flops = (uint64_t)((double)tl_gemm_flops(&op->gemm) / TL_EXEC_CHUNK_FLOPS);
+		uint64_t by_rows = m / TL_EXEC_CHUNK_ROWS;
+		chunks = by_flops < by_rows ? by_flops : by_rows;
+		if (chunks < 1)
+			chunks = 1;
+	}
 	for (uint64_t c = 0; c < chunks; c++) {
 		int rc = ex->be->ops->gemm(ex->be, op, m * c / chunks, m * (c + 1) / chunks);
 		if (rc)
@@ -240,7 +251,8 @@ static void enter(const struct tl_exec *ex, const struct tl_op *op)
 		const struct tl_op *started = &ex->plan->ops[ex->slot_op[op->req]];
 		w.waits = tl_op_kind_name(started->kind);
 		w.bytes = started->bytes;
-		w.peer = started->kind == TL_OP_SEND ? started->peer : -1;
+		w.peer = started->kind == TL_OP_SEND || started->kind == TL_OP_RECV ? started->peer
+										     : -1;
 	}
 	tl_watchdog_enter(&w);
 }
@@ -305,7 +317,7 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 		dt = tl_now_s() - t0;
 		if (!op->nonblocking)
 			record(ex, ex->op_stat[op - ex->plan->ops], dt);
-		if (op->kind == TL_OP_RECV)
+		if (op->kind == TL_OP_RECV && op->group == TL_GROUP_PP)
 			step->bubble_s += dt;
 		else
 			step->comm_exposed_s[op->group] += dt;
@@ -339,6 +351,34 @@ int tl_exec_step(struct tl_exec *ex, struct tl_step *step)
 	ex->step++;
 	return 0;
 }
+int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s)
+{
+	const struct tl_plan *plan = ex->plan;
+
+	*dp_alone_s = 0;
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		double best = 0;
+		if (!op->nonblocking || op->phase != TL_PHASE_GRAD_SYNC || !tl_op_is_comm(op->kind))
+			continue;
+		for (int run = 0; run < TL_EXEC_ALONE_RUNS; run++) {
+			enter(ex, op);
+			double t0 = tl_now_s();
+			int rc = ex->be->ops->coll_start(ex->be, op);
+			if (!rc)
+				rc = ex->be->ops->coll_wait(ex->be, op->req);
+			if (rc)
+				return rc;
+			double dt = tl_now_s() - t0;
+			tl_watchdog_leave();
+			if (run == 0 || dt < best)
+				best = dt;
+		}
+		*dp_alone_s += best;
+	}
+	return 0;
+}
+
 int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
 {
 	int before = diag->count + diag->dropped;

@@ -36,10 +36,12 @@ const int tl_shown_groups[TL_SHOWN_GROUPS] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROU
 const char *const tl_comm_part_names[TL_SHOWN_GROUPS] = { "tp_comm", "cp_comm", "pp_comm",
 							  "dp_comm", "ep_comm" };
 
-/* Exposed communication of a group as reported: expert-data-parallel traffic counts as dp. */
+/* Exposed communication of a group as reported: expert-data-parallel traffic, and the dp·cp
+ * group's, count as dp. */
 static double group_exposed(const double *per_group, int group)
 {
-	return per_group[group] + (group == TL_GROUP_DP ? per_group[TL_GROUP_EDP] : 0.0);
+	return per_group[group] +
+	       (group == TL_GROUP_DP ? per_group[TL_GROUP_EDP] + per_group[TL_GROUP_DPCP] : 0.0);
 }
 
 /* The figures of the summary, derived from the measured steps. */
@@ -51,6 +53,10 @@ struct summary {
 	double mfu_blas; /* against the calibrated BLAS peak (0: not calibrated) */
 	double compute, comm_exposed, bubble, optimizer, other; /* p50 of the slowest rank's */
 	double comm_group[TL_GROUPS];                           /* p50, per group */
+	/* Overlap: what the step's non-blocking dp reductions take alone (the largest of the
+	 * ranks'), and the share of it the step hid: 1 - dp exposed / that, within [0, 1]; -1
+	 * when the step starts none. */
+	double dp_alone, dp_hidden;
 };
 
 enum field { F_TIME, F_COMPUTE, F_COMM, F_BUBBLE, F_OPTIMIZER, F_OTHER, F_GROUP };
@@ -106,6 +112,11 @@ static struct summary summarise(const struct tl_result *r)
 	s.other = steps_percentile(r, F_OTHER, 0, 50);
 	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
 		s.comm_group[tl_shown_groups[g]] = steps_percentile(r, F_GROUP, tl_shown_groups[g], 50);
+	for (int i = 0; i < r->ranks; i++)
+		s.dp_alone = fmax(s.dp_alone, r->rank_info[i].dp_alone_s);
+	s.dp_hidden = s.dp_alone > 0
+			      ? fmin(1, fmax(0, 1 - s.comm_group[TL_GROUP_DP] / s.dp_alone))
+			      : -1;
 	if (s.p50 > 0) {
 		double flops = (double)r->model->model_flops_per_step;
 		s.tokens_per_s = tl_tokens_per_s(r->model->tokens_per_step, s.p50);
@@ -189,9 +200,21 @@ json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 			      (json_int_t)model->memory_bytes_per_rank, "tokens_per_step",
 			      (json_int_t)model->tokens_per_step, "microbatches",
 			      (json_int_t)model->microbatches, "bubble_fraction",
-			      (double)(job->pp - 1) / (double)model->microbatches, "ops_per_step",
+			      model->bubble_fraction, "ops_per_step",
 			      ops_json(plan->ops_per_kind), "comm_bytes_per_step", bytes, "rank",
 			      (json_int_t)plan->rank, "requests", plan->reqs);
+	json_t *moved = json_object();
+	for (int k = 0; k < TL_MEM_KINDS; k++)
+		json_object_set_new(moved, tl_mem_kind_name(k),
+				    json_integer((json_int_t)plan->mem_bytes[k]));
+	json_object_set_new(p, "memory_bytes_moved_per_step", moved);
+	json_object_set_new(p, "optimizer",
+			    json_pack("{s:s, s:I, s:I}", "name",
+				      tl_job_enum_name("run", "optimizer", job->optimizer),
+				      "bytes_read_per_param",
+				      (json_int_t)model->optimizer_read_per_param,
+				      "bytes_written_per_param",
+				      (json_int_t)model->optimizer_written_per_param));
 	json_object_set_new(p, "memory_bytes_per_rank",
 			    json_pack("{s:I, s:I, s:I, s:I}", "weights",
 				      (json_int_t)model->weight_bytes, "gradients",
@@ -459,6 +482,7 @@ static json_t *ranks_json(const struct tl_result *r)
 			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
 		json_object_set_new(entry, "check_wrong_elements",
 				    json_integer((json_int_t)ri->check_wrong));
+		json_object_set_new(entry, "dp_alone_s", json_real(ri->dp_alone_s));
 		json_array_append_new(arr, entry);
 	}
 	return arr;
@@ -664,6 +688,9 @@ json_t *tl_result_json(const struct tl_result *r)
 			  "mfu_of_blas_peak",
 			  s.mfu_blas > 0 ? json_real(s.mfu_blas) : json_null(),
 			  "warnings", warnings_json(r, &s)));
+	json_object_set_new(summary, "dp_alone_s", json_real(s.dp_alone));
+	json_object_set_new(summary, "dp_hidden_share",
+			    s.dp_hidden >= 0 ? json_real(s.dp_hidden) : json_null());
 	json_object_update_new(doc, json_pack("{s:o, s:o, s:o, s:o, s:o}", "steps", steps,
 					      "summary", summary, "ranks", ranks_json(r),
 					      "collectives", collectives_json(r), "twin",
@@ -1070,12 +1097,17 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
 		if (tl_grid_group_size(r->grid, tl_shown_groups[g]) > 1 ||
 		    (tl_shown_groups[g] == TL_GROUP_DP &&
-		     tl_grid_group_size(r->grid, TL_GROUP_EDP) > 1))
+		     (tl_grid_group_size(r->grid, TL_GROUP_EDP) > 1 ||
+		      tl_grid_group_size(r->grid, TL_GROUP_DPCP) > 1)))
 			fprintf(out, " %s %.4f", tl_comm_part_names[g],
 				s.comm_group[tl_shown_groups[g]]);
 	fprintf(out, "  bubble %.4f (planned %.3f of the step)  optimizer %.4f  other %.4f\n",
-		s.bubble, (double)(j->pp - 1) / (double)r->model->microbatches, s.optimizer,
+		s.bubble, r->model->bubble_fraction, s.optimizer,
 		s.other);
+	if (s.dp_hidden >= 0)
+		fprintf(out, "# dp hidden %.0f%%: %.4f s of dp exposed against the %.4f s the step's "
+			     "non-blocking dp reductions take alone\n",
+			100 * s.dp_hidden, s.comm_group[TL_GROUP_DP], s.dp_alone);
 	print_collectives(r, out);
 	print_stragglers(r, out);
 	if (j->check) {

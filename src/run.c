@@ -667,6 +667,12 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	run.exec.host = run.me.host;
 	if (!rc)
 		rc = run_steps(&run);
+	/* What the step's overlapped data-parallel reductions take alone, for the share of them
+	 * the steps hid (the summary's dp hidden). */
+	if (!rc && !run.result.interrupted) {
+		tl_watchdog_stage("dp alone", true);
+		rc = tl_exec_alone(&run.exec, &run.me.dp_alone_s);
+	}
 	record_peak_rss(&run.me);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
 	 * first step, and it measures the node in the state the steps left it in. With

@@ -35,6 +35,8 @@ static struct {
 	double progress;       /* when an op last finished (or the watchdog started) */
 	bool stalled;          /* TRAINLOAD_TEST_STALL stopped this rank */
 	int64_t stall_step;    /* this rank's TRAINLOAD_TEST_STALL step, or -1 */
+	char stall_stage[32];  /* this rank's TRAINLOAD_TEST_STALL stage, or "" */
+	unsigned stall_stage_s; /* and how long it lingers there */
 } wd = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
 	 .stall_step = -1 };
 
@@ -147,8 +149,17 @@ int tl_watchdog_start(uint64_t timeout_s, int rank, const char *host, const stru
 	int stall_rank;
 	long long stall_step;
 
-	if (stall && sscanf(stall, "%d:%lld", &stall_rank, &stall_step) == 2 && stall_rank == rank)
+	unsigned stage_s;
+	char stage[sizeof(wd.stall_stage)];
+
+	if (stall && sscanf(stall, "%d:%31[a-z ]:%u", &stall_rank, stage, &stage_s) == 3 &&
+	    stall_rank == rank) {
+		snprintf(wd.stall_stage, sizeof(wd.stall_stage), "%s", stage);
+		wd.stall_stage_s = stage_s;
+	} else if (stall && sscanf(stall, "%d:%lld", &stall_rank, &stall_step) == 2 &&
+		   stall_rank == rank) {
 		wd.stall_step = stall_step;
+	}
 	if (timeout_s == 0)
 		return 0;
 	wd.timeout_s = (double)timeout_s;
@@ -201,6 +212,8 @@ void tl_watchdog_stage(const char *stage, bool waits)
 	wd.entered = wd.progress = now;
 	wd.limit_s = wd.timeout_s > TL_WATCHDOG_STAGE_S ? wd.timeout_s : TL_WATCHDOG_STAGE_S;
 	pthread_mutex_unlock(&wd.lock);
+	if (*wd.stall_stage && !strcmp(stage, wd.stall_stage))
+		sleep(wd.stall_stage_s); /* TRAINLOAD_TEST_STALL: for testing only */
 }
 
 void tl_watchdog_leave(void)

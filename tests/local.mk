@@ -52,7 +52,7 @@ tests_unit_test_grid_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_grid_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_plan_SOURCES = tests/unit/test_plan.c tests/unit/tl_test.h
-tests_unit_test_plan_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_plan_CFLAGS = $(TL_UNIT_CFLAGS) -DTL_TEST_JOBS_DIR='"$(abs_top_srcdir)/jobs"'
 tests_unit_test_plan_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_schedule_SOURCES = tests/unit/test_schedule.c tests/unit/tl_test.h
@@ -163,6 +163,9 @@ TL_BAD_JOBS = \
 	tests/data/bad/memory-lean.job \
 	tests/data/bad/memory-steps.job \
 	tests/data/bad/not-implemented-cp.job \
+	tests/data/bad/cp-seq.job \
+	tests/data/bad/interleaved.job \
+	tests/data/bad/virtual-stages.job \
 	tests/data/bad/sweep-op.job \
 	tests/data/bad/sweep-min-max.job \
 	tests/data/bad/sweep-layout.job \

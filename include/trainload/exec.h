@@ -85,6 +85,14 @@ void tl_exec_fini(struct tl_exec *ex);
 /* Run one step of the plan; fills step. */
 int tl_exec_step(struct tl_exec *ex, struct tl_step *step);
 
+/*
+ * The step's non-blocking data-parallel gradient reductions (overlap = yes) once more, after the
+ * steps, each alone: started and waited at once, the best of a few runs, summed over the step
+ * into *dp_alone_s (0 when the step starts none). What the step's exposed dp time is held to:
+ * the share of it that overlapping hid (the summary's dp hidden). Collective, as the step is.
+ */
+int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s);
+
 /* The sum of a step's exposed communication over all groups (inline: the pure result code
  * uses it without the executor). */
 static inline double tl_step_comm_exposed(const struct tl_step *step)

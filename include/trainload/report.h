@@ -92,6 +92,7 @@ struct tl_rates {
 	double s_per_optimizer_byte; /* optimizer per byte its op reads and writes */
 	double bubble_per_compute;   /* pipeline wait per second of compute */
 	double dp_exposed_share;     /* exposed share of the fitted data-parallel traffic */
+	double exposed_share[TL_SHOWN_GROUPS]; /* of each group's non-blocking traffic */
 	double other_s;
 	int calibrated_on;           /* ranks of the run they come from */
 };

@@ -57,6 +57,7 @@ struct tl_rank_info {
 	double comm_exposed_s[TL_GROUPS];
 	uint64_t ops_per_step[TL_OP_KINDS];
 	uint64_t check_wrong; /* run.check: received elements found wrong, all checked steps */
+	double dp_alone_s;    /* the step's non-blocking dp reductions, each alone (tl_exec_alone) */
 };
 
 struct tl_result {

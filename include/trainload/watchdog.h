@@ -61,7 +61,8 @@ void tl_watchdog_leave(void);
  * For testing only: TRAINLOAD_TEST_STALL=RANK:STEP makes world rank RANK stop for good at the
  * first stall point of step STEP, counted from 0 with the warm-up steps (the executor's first
  * GEMM of the step; a sweep's first call of iteration STEP). The record says that the stall is
- * the test's.
+ * the test's. TRAINLOAD_TEST_STALL=RANK:STAGE:SECONDS makes it linger SECONDS in a stage of the
+ * run's end (tl_watchdog_stage: "calibration", ...) and go on: a slow stage, not a stuck one.
  */
 bool tl_watchdog_stall_due(int64_t step);
 void tl_watchdog_stall(void) __attribute__((noreturn));

@@ -185,8 +185,8 @@ int tl_cpu_group_comm(const struct tl_grid *grid, uint64_t rank, int group, MPI_
 
 static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct tl_plan *plan)
 {
-	static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
-				      TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP };
+	static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP,	 TL_GROUP_DP,  TL_GROUP_PP,
+				      TL_GROUP_EP, TL_GROUP_EDP, TL_GROUP_DPCP };
 	int world = 0;
 
 	TL_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world));

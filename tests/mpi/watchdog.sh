@@ -62,9 +62,11 @@ run_trainload healthy 2 --quiet --timeout 30 --set run.check=1 "$job"
 expect_rc healthy 0
 expect_not_in healthy.err "watchdog"
 
-# Outside the steps: start-up, the calibration GEMMs (some 0.5 to 2 s), the gathers and the
-# document are no op of a step, and take more than 1 s here.
-run_trainload short 2 --quiet --timeout 1 --set run.steps=2 --output short.json "$job"
+# Outside the steps: start-up, the calibration GEMMs, the gathers and the document are no op of
+# a step. Rank 0 lingers 5 s in the calibration stage (TRAINLOAD_TEST_STALL=0:calibration:5),
+# past the 3 s the steps' ops are held to, and the run still ends well.
+TRAINLOAD_TEST_STALL=0:calibration:5 run_trainload short 2 --quiet --timeout 3 \
+	--set run.steps=2 --output short.json "$job"
 expect_rc short 0
 expect_not_in short.err "watchdog"
 jq_true short.json '.status == "completed" and .summary.blas_peak_tflops_per_rank > 0'
