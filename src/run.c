@@ -697,6 +697,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		/* One rank's failure ends the job; no rank is left waiting in a collective. */
 		fprintf(stderr, "trainload: rank %d (%s): run failed (%s)\n", run.rank,
 			run.me.host, rc == TL_ENOMEM ? "out of memory" : "see above");
+		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
 	/* A wrong element on any rank, or steps cut short, fail the run (exit 1). */

@@ -465,6 +465,7 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 	if (rc) {
 		fprintf(stderr, "trainload: rank %d (%s): sweep failed (%s)\n", s.wrank, s.host,
 			rc == TL_ENOMEM ? "out of memory" : "see above");
+		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
 	if (s.wrank == 0) {

@@ -136,6 +136,7 @@ static void *watch(void *arg)
 		/* Let the other stuck ranks speak before the job goes down. */
 		struct timespec grace = { .tv_sec = (time_t)TL_WATCHDOG_GRACE_S };
 		nanosleep(&grace, NULL);
+		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_WATCHDOG);
 		_exit(TL_EXIT_WATCHDOG); /* in case MPI_Abort returns */
 	}

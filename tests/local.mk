@@ -22,7 +22,7 @@ TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
 	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu \
-	tests/unit/test_progress tests/unit/test_peak
+	tests/unit/test_progress tests/unit/test_peak tests/unit/test_log
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -82,6 +82,10 @@ tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_progress_SOURCES = tests/unit/test_progress.c tests/unit/tl_test.h
 tests_unit_test_progress_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_progress_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tl_test.h
+tests_unit_test_log_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(TL_UNIT_LDADD) -lpthread
 
 tests_unit_test_peak_SOURCES = tests/unit/test_peak.c tests/unit/tl_test.h
 tests_unit_test_peak_CFLAGS = $(TL_UNIT_CFLAGS)
