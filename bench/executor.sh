@@ -11,16 +11,27 @@
 #            collectives fall: GEMMs run between them; target within 5%
 #   overhead the step's "other" (step time minus its timed ops) as a share of the step, and
 #            MPI_Init / our start-up to the first step; targets < 1% and < 0.3 s
-#   overlap  a job whose data-parallel traffic is about a third of the step, overlap = yes vs no
+#   overlap  the overlap job (below) on 2 ranks, overlap = yes vs no, beside bench/overlap-loop
+#            (40 GEMMs with a 32 MiB MPI_Iallreduce progressed by MPI_Test) in the same round:
+#            step time, dp exposed, the share of the dp reductions' own time hidden (the
+#            summary's dp hidden; the loop's (gemm + comm - both) / comm), and the overlap run's
+#            GEMM rate vs gemm-standalone on its shapes; targets: yes faster than no, hidden
+#            >= 50%, GEMM rate >= 97%. Run once with the MPI's defaults and, with Open MPI, once
+#            with coll_libnbc_iallreduce_algorithm=3 (reduce-scatter + allgather: libnbc's
+#            default below 4 ranks, or in place, is a binomial reduce and broadcast)
 #   memory   peak RSS of 1-rank runs with memory = full vs the plan's memory_bytes_per_rank_max;
 #            target within 10% + 32 MiB
 # Leaves OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as the environment has them.
 #
-#   bench/executor.sh [ROUNDS]        (default 3; needs jq; run on a quiet machine)
+#   bench/executor.sh [ROUNDS [SECTION...]]   (ROUNDS default 3; SECTIONS compute comm overhead
+#                                              overlap memory, all by default; needs jq; run on
+#                                              a quiet machine)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/src/trainload
 rounds=${1:-3}
+sections=${*:2}
+want() { [ -z "$sections" ] || case " $sections " in *" $1 "*) true ;; *) false ;; esac; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -30,13 +41,14 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+
 echo "# trainload executor benchmarks: $("$bin" --version), $(nproc) cores, $(uname -n), $(date -u +%F)"
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), OpenBLAS core ${OPENBLAS_CORETYPE:-auto}, $(mpirun --version | head -1)"
 
+if want compute; then
 echo "## compute: GEMM GFLOP/s in a 1-rank run vs a plain OpenBLAS loop, 1 thread (median of $rounds)"
 printf '  %-14s %10s %12s %7s\n' job trainload standalone ratio
 for job in default cpu-small; do
 	"$bin" --dry-run --json "$top/jobs/$job.job" >"$tmp/$job.dry.json"
 	: >"$tmp/in"; : >"$tmp/alone"
 	for _ in $(seq "$rounds"); do
-		"$bin" -q -o "$tmp/r.json" --set run.threads_per_rank=1 --set run.steps=5 \
+		"$bin" -q --force -o "$tmp/r.json" --set run.threads_per_rank=1 --set run.steps=5 \
 			--peak-tflops 1 "$top/jobs/$job.job"
 		jq '.ranks[0].gemm_gflops' "$tmp/r.json" >>"$tmp/in"
 		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/$job.dry.json" 1 5 |
@@ -45,7 +57,9 @@ for job in default cpu-small; do
 	a=$(median <"$tmp/in") b=$(median <"$tmp/alone")
 	printf '  %-14s %10.2f %12.2f %6.1f%%\n' "$job" "$a" "$b" "$(awk "BEGIN{print 100*$a/$b}")"
 done
+fi
 
+if want comm; then
 echo "## comm: blocking collective mean time on 2 ranks, in a run vs a plain MPI loop (median of $rounds)"
 printf '  %-15s %12s %12s %10s %10s %8s %8s\n' op bytes trainload_us warm_us cold_us /warm /cold
 # op, the run's settings that make it a blocking collective of the data-parallel group
@@ -58,7 +72,7 @@ for c in "${cases[@]}"; do
 	: >"$tmp/in"; : >"$tmp/warm"; : >"$tmp/cold"
 	for _ in $(seq "$rounds"); do
 		# shellcheck disable=SC2086
-		"${mpirun[@]}" "$bin" -q -o "$tmp/c.json" --set run.steps=10 --peak-tflops 1 $args
+		"${mpirun[@]}" "$bin" -q --force -o "$tmp/c.json" --set run.steps=10 --peak-tflops 1 $args
 		sel=".collectives[] | select(.op == \"$op\" and .nonblocking == false)"
 		bytes=$(jq "[$sel | .bytes] | max" "$tmp/c.json")
 		jq "$sel | select(.bytes == $bytes) | .time_us_fastest_rank" "$tmp/c.json" |
@@ -74,42 +88,78 @@ for c in "${cases[@]}"; do
 	printf '  %-15s %12d %12.1f %10.1f %10.1f %7.0f%% %7.0f%%\n' "$op" "$bytes" "$a" "$w" "$c" \
 		"$(awk "BEGIN{print 100*$a/$w}")" "$(awk "BEGIN{print 100*$a/$c}")"
 done
+fi
 
+if want overhead; then
 echo "## overhead: the default job on 2 ranks (median of $rounds)"
 : >"$tmp/other"; : >"$tmp/init"; : >"$tmp/start"
 for _ in $(seq "$rounds"); do
-	"${mpirun[@]}" "$bin" -q -o "$tmp/o.json" --peak-tflops 1
+	"${mpirun[@]}" "$bin" -q --force -o "$tmp/o.json" --peak-tflops 1
 	jq '.summary.breakdown_s.other / .summary.step_time_s.p50 * 100' "$tmp/o.json" >>"$tmp/other"
 	jq '.environment.mpi_init_s' "$tmp/o.json" >>"$tmp/init"
 	jq '.environment.startup_s' "$tmp/o.json" >>"$tmp/start"
 done
 printf '  other %.3f%% of the step; MPI_Init %.3f s; MPI_Init return to first step %.3f s\n' \
 	"$(median <"$tmp/other")" "$(median <"$tmp/init")" "$(median <"$tmp/start")"
+fi
 
-echo "## overlap: cpu-small on 2 ranks, data-parallel gradients in 5 MB buckets (median of $rounds)"
-echo "#  exposed share = dp time exposed with overlap / dp time exposed without (all of it)"
-printf '  %-8s %10s %14s\n' overlap step_p50 dp_exposed_s
-for _ in $(seq "$rounds"); do
-	for ov in yes no; do
-		"${mpirun[@]}" "$bin" -q -o "$tmp/ov-$ov.json" --set parallel.overlap=$ov \
-			--set parallel.bucket_mb=5 --peak-tflops 1 "$top/jobs/cpu-small.job"
-		jq -r '[.summary.step_time_s.p50, .summary.breakdown_s.comm_exposed_by_group.dp]
-			| @tsv' "$tmp/ov-$ov.json" >>"$tmp/ov-$ov"
+if want overlap; then
+# The overlap job: cpu-small's shapes (h 384, s 256, gelu) with 12 layers and a vocabulary of
+# 2048, so that the word embedding, whose gradient comes last and cannot be hidden, is 4% of the
+# 88 MB of gradients; DDP's buckets of 4 MiB. About a third of the step is data-parallel.
+ovjob=(--set model.layers=12 --set model.vocab=2048 --set parallel.bucket_policy=ddp
+	--set parallel.bucket_mb=4 "$top/jobs/cpu-small.job")
+"$bin" --dry-run --json --ranks 2 "${ovjob[@]}" >"$tmp/ov.dry.json"
+overlap_rounds() { # MPI options for both trainload and the loop, then a label
+	local label=$1
+	shift
+	: >"$tmp/ov-yes"; : >"$tmp/ov-no"; : >"$tmp/loop"; : >"$tmp/gemm-alone"
+	for _ in $(seq "$rounds"); do
+		for ov in yes no; do
+			"${mpirun[@]}" "$@" "$bin" -q --force -o "$tmp/ov-$ov.json" --set run.threads_per_rank=1 \
+				--set parallel.overlap=$ov --peak-tflops 1 "${ovjob[@]}"
+			jq -r '[.summary.step_time_s.p50, .summary.breakdown_s.comm_exposed_by_group.dp,
+				.summary.dp_alone_s, (.summary.dp_hidden_share // 0),
+				([.ranks[].gemm_gflops] | add / length)] | @tsv' "$tmp/ov-$ov.json" \
+				>>"$tmp/ov-$ov"
+		done
+		OPENBLAS_NUM_THREADS=1 "${mpirun[@]}" "$@" \
+			"$top/bench/overlap-loop" 33554432 40 256 1024 256 5 >>"$tmp/loop"
+		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/ov.dry.json" 1 5 |
+			awk '{print $4}' >>"$tmp/gemm-alone"
 	done
-done
-for ov in yes no; do
-	step=$(cut -f1 "$tmp/ov-$ov" | median) exp=$(cut -f2 "$tmp/ov-$ov" | median)
-	printf '  %-8s %10.4f %14.4f\n' "$ov" "$step" "$exp"
-	eval "exp_$ov=$exp"
-done
-# shellcheck disable=SC2154
-printf '  exposed share of dp time with overlap = yes: %.0f%%\n' \
-	"$(awk "BEGIN{print 100*$exp_yes/$exp_no}")"
+	echo "# $label"
+	printf '  %-26s %9s %9s %9s %7s %8s\n' "" step_s dp_exp_s alone_s hidden "GEMM/alone"
+	for ov in yes no; do
+		printf '  %-26s %9.4f %9.4f %9.4f %6.0f%% %7.1f%%\n' "trainload overlap = $ov" \
+			"$(cut -f1 "$tmp/ov-$ov" | median)" "$(cut -f2 "$tmp/ov-$ov" | median)" \
+			"$(cut -f3 "$tmp/ov-$ov" | median)" \
+			"$(cut -f4 "$tmp/ov-$ov" | awk '{print 100 * $1}' | median)" \
+			"$(awk '{print $5}' "$tmp/ov-$ov" | paste - "$tmp/gemm-alone" |
+				awk '{print 100 * $1 / $2}' | median)"
+	done
+	# the loop's gemm_s, comm_s (non-blocking alone), blocking_s, both_s, hidden
+	printf '  %-26s %9.4f %9s %9.4f %6.0f%%   (GEMMs alone %.4f s, blocking %.4f s)\n' \
+		"overlap-loop, 32 MiB" "$(awk '{print $13}' "$tmp/loop" | median)" - \
+		"$(awk '{print $9}' "$tmp/loop" | median)" \
+		"$(awk '{print 100 * $15}' "$tmp/loop" | median)" \
+		"$(awk '{print $7}' "$tmp/loop" | median)" "$(awk '{print $11}' "$tmp/loop" | median)"
+}
+echo "## overlap: 12-layer cpu-small, V 2048, DDP buckets of 4 MiB, 2 ranks, 1 thread each, and the plain loop (median of $rounds)"
+echo "#  hidden = 1 - dp exposed / the dp reductions alone (trainload); (gemm + comm - both) / comm (loop)"
+echo "#  step_s of the loop: both_s; alone_s: the non-blocking collective alone; uptime: $(uptime | sed 's/.*load/load/')"
+overlap_rounds "the MPI's defaults"
+if mpirun --version 2>&1 | grep -q "Open MPI"; then
+	overlap_rounds "Open MPI with --mca coll_libnbc_iallreduce_algorithm 3" \
+		--mca coll_libnbc_iallreduce_algorithm 3
+fi
+fi
 
+if want memory; then
 echo "## memory: peak RSS of a 1-rank run with memory = full vs the plan"
 printf '  %-14s %14s %14s %14s %8s\n' job plan_MiB rss_MiB bound_MiB within
 for job in default cpu-small cpu-swiglu; do
-	"$bin" -q -o "$tmp/m.json" --set run.steps=2 --set run.warmup=0 --peak-tflops 1 \
+	"$bin" -q --force -o "$tmp/m.json" --set run.steps=2 --set run.warmup=0 --peak-tflops 1 \
 		"$top/jobs/$job.job"
 	read -r plan rss <<<"$(jq -r '[.plan.memory_bytes_per_rank_max, .ranks[0].peak_rss_bytes] | @tsv' "$tmp/m.json")"
 	awk -v j="$job" -v p="$plan" -v r="$rss" 'BEGIN {
@@ -117,3 +167,4 @@ for job in default cpu-small cpu-swiglu; do
 		printf "  %-14s %14.1f %14.1f %14.1f %8s\n", j, p / 2^20, r / 2^20, b / 2^20,
 			(r <= b && r >= p * 0.9) ? "yes" : "NO" }'
 done
+fi

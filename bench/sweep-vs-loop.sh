@@ -24,7 +24,7 @@ for op in allreduce reduce_scatter allgather alltoall; do
 	for size in 1048576 16777216 67108864; do
 		: >"$tmp/s"; : >"$tmp/l"
 		for _ in $(seq "$rounds"); do
-			"${mpirun[@]}" "$top/src/trainload" sweep -q -o "$tmp/s.json" \
+			"${mpirun[@]}" "$top/src/trainload" sweep -q --force -o "$tmp/s.json" \
 				--set sweep.op="$op" --set sweep.min_bytes="$size" \
 				--set sweep.max_bytes="$size" --set sweep.iters=20 --set sweep.check=0
 			jq '.collectives[0].busbw_gbps' "$tmp/s.json" >>"$tmp/s"

@@ -36,7 +36,10 @@ static void usage(FILE *out)
 		"  -s, --set SECTION.KEY=VALUE  override a job key (repeatable), e.g. --set "
 		"run.steps=5\n"
 		"  -o, --output FILE.json       write the result document to FILE.json and one line\n"
-		"                               per finished step to FILE.jsonl\n"
+		"                               per finished step to FILE.jsonl; refused while\n"
+		"                               another run writes them, or when they hold an\n"
+		"                               earlier run's result\n"
+		"      --force                  replace an earlier run's result at --output\n"
 		"  -q, --quiet                  no summary on stdout and no progress lines (with\n"
 		"                               no -o, nothing is kept: a warning says so)\n"
 		"      --progress N|Ns          a progress line on stderr every N steps (sweep:\n"
@@ -114,10 +117,11 @@ static int set_alias(struct tl_cli *cli, const char *key, const char *value, con
 static int parse_args(struct tl_cli *cli, int argc, char **argv)
 {
 	enum { OPT_HELP_JOB = 256, OPT_RANKS, OPT_RANKS_PER_NODE, OPT_RANK, OPT_JSON, OPT_PEAK, OPT_RANK_AGG,
-	       OPT_MIN_BUSBW, OPT_TIMEOUT, OPT_PROGRESS };
+	       OPT_MIN_BUSBW, OPT_TIMEOUT, OPT_PROGRESS, OPT_FORCE };
 	static const struct option longopts[] = {
 		{ "set", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-job", no_argument, NULL, OPT_HELP_JOB },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -247,7 +251,16 @@ static int parse_args(struct tl_cli *cli, int argc, char **argv)
 			cli->sets[cli->nsets++] = optarg;
 			break;
 		case 'o':
+			/* An empty name would become the hidden ./.jsonl and ./.tmp. */
+			if (!*optarg || optarg[strlen(optarg) - 1] == '/') {
+				tl_err("trainload: --output '%s': expected a file name (FILE.json)\n",
+				       optarg);
+				return TL_EINPUT;
+			}
 			cli->output = optarg;
+			break;
+		case OPT_FORCE:
+			cli->force = true;
 			break;
 		case 'q':
 			cli->quiet = true;

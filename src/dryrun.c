@@ -26,6 +26,14 @@ static json_t *gemm_json(const struct tl_gemm *g)
 			 "flops", (double)tl_gemm_flops(g));
 }
 
+static json_t *pass_json(const struct tl_pass_bytes *p)
+{
+	return json_pack("{s:I, s:I}", "forward", (json_int_t)p->fwd, "backward",
+			 (json_int_t)p->bwd);
+}
+
+/* A layer's elementwise passes, one microbatch on this rank (the softmax and the attention
+ * dropout: one block, cp of them a layer). */
 static json_t *layer_json(const struct tl_layer *L)
 {
 	json_t *gemms = json_array();
@@ -34,8 +42,38 @@ static json_t *layer_json(const struct tl_layer *L)
 		json_array_append_new(gemms, gemm_json(&L->attn[i]));
 	for (int i = 0; i < L->mlp_gemms; i++)
 		json_array_append_new(gemms, gemm_json(&L->mlp[i]));
-	return json_pack("{s:b, s:o, s:I, s:I}", "moe", L->moe, "gemms_forward", gemms,
-			 "params", (json_int_t)L->params, "params_rank", (json_int_t)L->params_rank);
+	json_t *passes = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "norm", pass_json(&L->norm),
+				   "activation", pass_json(&L->act), "softmax",
+				   pass_json(&L->softmax), "attention_dropout",
+				   pass_json(&L->attn_dropout), "residual", pass_json(&L->residual),
+				   "hidden_dropout", pass_json(&L->hidden_dropout));
+	return json_pack("{s:b, s:o, s:I, s:I, s:o}", "moe", L->moe, "gemms_forward", gemms,
+			 "params", (json_int_t)L->params, "params_rank", (json_int_t)L->params_rank,
+			 "elementwise_bytes", passes);
+}
+
+/* A data-parallel gradient bucket's reduction (ZeRO-3's per-layer ones belong to a layer). */
+static bool is_bucket(const struct tl_op *op)
+{
+	return op->phase == TL_PHASE_GRAD_SYNC && tl_op_is_comm(op->kind) && op->layer < 0 &&
+	       op->microbatch < 0;
+}
+
+/* The data-parallel gradient buckets of the step, in the order they are issued. */
+static json_t *buckets_json(const struct tl_plan *plan)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		if (is_bucket(op))
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I}", "op",
+							     tl_op_kind_name(op->kind), "group",
+							     tl_grid_group_name(op->group), "bytes",
+							     (json_int_t)op->bytes, "offset",
+							     (json_int_t)op->offset));
+	}
+	return arr;
 }
 
 struct shape {
@@ -88,31 +126,39 @@ static json_t *gemm_shapes_json(const struct tl_plan *plan)
 	return arr;
 }
 
-/* "F0 F1 B0 F2 B1 B2": the rank's microbatch order. */
-static char *schedule_text(const struct tl_plan *plan)
+/* "F0 F1 B0 F2 B1 B2": the rank's microbatch order; with model chunks "F0.1" is microbatch 0's
+ * forward through chunk 1. */
+static char *schedule_text(const struct tl_plan *plan, uint64_t chunks)
 {
-	size_t cap = plan->nsched * 12 + 1, used = 0;
+	size_t cap = plan->nsched * 24 + 1, used = 0;
 	char *s = malloc(cap);
 
 	if (!s)
 		return NULL;
 	s[0] = '\0';
-	for (size_t i = 0; i < plan->nsched; i++)
+	for (size_t i = 0; i < plan->nsched; i++) {
 		used += (size_t)snprintf(s + used, cap - used, "%s%c%d", i ? " " : "",
 					 plan->sched[i].dir, plan->sched[i].microbatch);
+		if (chunks > 1)
+			used += (size_t)snprintf(s + used, cap - used, ".%d", plan->sched[i].chunk);
+	}
 	return s;
 }
 
 static json_t *dry_json(const struct tl_job *job, const struct tl_model *model,
 			const struct tl_grid *grid, const struct tl_plan *plan)
 {
-	char *sched = schedule_text(plan);
+	char *sched = schedule_text(plan, model->chunks);
 	json_t *layers = json_object();
 
 	json_object_set_new(layers, "dense", layer_json(&model->dense));
 	if (job->experts)
 		json_object_set_new(layers, "moe", layer_json(&model->moe));
 	json_object_set_new(layers, "logits", gemm_json(&model->logits));
+	json_object_set_new(layers, "elementwise_bytes",
+			    json_pack("{s:o, s:o, s:o}", "embedding", pass_json(&model->embed),
+				      "final_norm", pass_json(&model->final_norm), "loss",
+				      pass_json(&model->loss)));
 	json_t *doc = json_pack("{s:i, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:s}", "schema",
 				TL_RESULT_SCHEMA, "trainload_version", PACKAGE_VERSION, "dry_run", 1,
 				"job", tl_job_to_json(job), "world",
@@ -120,6 +166,7 @@ static json_t *dry_json(const struct tl_job *job, const struct tl_model *model,
 				tl_plan_json(job, model, plan), "grid", tl_grid_json(grid, plan->rank),
 				"layers", layers, "schedule", sched ? sched : "");
 	json_object_set_new(doc, "gemm_shapes", gemm_shapes_json(plan));
+	json_object_set_new(doc, "gradient_buckets", buckets_json(plan));
 	free(sched);
 	return doc;
 }
@@ -202,14 +249,20 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 	}
 	fprintf(out, "    %-12s m %8" PRIu64 "  n %8" PRIu64 "  k %8" PRIu64 "  (last stage)\n",
 		"logits", model->logits.m, model->logits.n, model->logits.k);
+	if (job->cp > 1)
+		fprintf(out, "  attn_scores and attn_v: one of %" PRIu64 " context-parallel blocks a "
+			     "layer, each counted in full as Megatron counts attention (causal masking "
+			     "not taken off): 1/cp of the layer's attention on this rank\n",
+			job->cp);
 
 	fprintf(out, "\n# totals per step\n");
 	fprintf(out, "  parameters %s (largest rank %s); tokens %s; microbatches %" PRIu64
-		     " per data-parallel rank; bubble (pp-1)/m = %.3f\n",
+		     " per data-parallel rank; bubble (pp-1)/%s = %.3f\n",
 		human((double)model->params_total, "", a, sizeof(a)),
 		human((double)model->params_per_rank, "", b, sizeof(b)),
 		human((double)model->tokens_per_step, "", c, sizeof(c)), model->microbatches,
-		(double)(job->pp - 1) / (double)model->microbatches);
+		model->chunks > 1 ? "(v*m)" : "m",
+		model->bubble_fraction);
 	fprintf(out, "  model FLOPs %s, hardware FLOPs %s (recompute %s), this rank's GEMMs %s\n",
 		human((double)model->model_flops_per_step, "FLOP", a, sizeof(a)),
 		human((double)model->hardware_flops_per_step, "FLOP", b, sizeof(b)),
@@ -231,7 +284,22 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 	fprintf(out, "\n  ops:");
 	for (int k = 0; k < TL_OP_KINDS; k++)
 		fprintf(out, " %s %" PRIu64, tl_op_kind_name(k), plan->ops_per_kind[k]);
-	char *sched = schedule_text(plan);
+	fprintf(out, "\n  memory passes (bytes read and written):");
+	for (int k = 0; k < TL_MEM_KINDS; k++)
+		fprintf(out, " %s %s", tl_mem_kind_name(k),
+			human((double)plan->mem_bytes[k], "B", a, sizeof(a)));
+	fprintf(out, "\n  optimizer %s: %" PRIu64 " bytes read and %" PRIu64
+		     " written per parameter; elementwise fusion %s",
+		tl_job_enum_name("run", "optimizer", job->optimizer),
+		model->optimizer_read_per_param, model->optimizer_written_per_param,
+		tl_job_enum_name("run", "fusion", job->fusion));
+	fprintf(out, "\n  gradient buckets (%s, %" PRIu64 " MiB):",
+		tl_job_enum_name("parallel", "bucket_policy", job->bucket_policy), job->bucket_mb);
+	for (size_t i = 0; i < plan->count; i++) {
+		if (is_bucket(&plan->ops[i]))
+			fprintf(out, " %" PRIu64, plan->ops[i].bytes);
+	}
+	char *sched = schedule_text(plan, model->chunks);
 	fprintf(out, "\n\n# schedule (%s, stage %" PRIu64 "): %s\n",
 		tl_job_enum_name("parallel", "schedule", job->schedule), co->pp, sched ? sched : "");
 	free(sched);

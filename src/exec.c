@@ -3,7 +3,7 @@
  * The executor. Every op is timed and its time attributed: GEMMs and elementwise passes to
  * compute, the optimizer pass to optimizer, blocking collectives, the start of non-blocking ones,
  * the progress calls between compute ops and the waits to exposed communication of their group,
- * pipeline receives to bubble; what remains of the step is other (the executor's own work).
+ * pipeline (pp) receives to bubble; what remains of the step is other (the executor's own work).
  * Non-blocking ops are progressed (tested) after every compute op, so that an MPI library
  * without an asynchronous progress thread still overlaps them with backward. A backend that
  * runs compute on a device reports the device's time of each call (device_time), which then
@@ -24,12 +24,19 @@
 #include "trainload/exec.h"
 #include "trainload/watchdog.h"
 
-/* GEMMs of at least this many FLOPs are split while communication is outstanding, into this
- * many row blocks (a few, so that BLAS keeps its efficiency). */
-#define TL_EXEC_CHUNK_FLOPS 1e8
-#define TL_EXEC_GEMM_CHUNKS 4
+/* While communication is outstanding, a GEMM is split into row blocks of at least this many
+ * FLOPs (some 10 ms of a core's f32 GEMM) and rows, so that an MPI library without a progress
+ * thread still moves data during a long one; a shorter GEMM runs whole, as the BLAS runs it
+ * best, and the test after every op progresses the communication often enough. (Splitting
+ * every GEMM of 1e8 FLOPs in four cost the BLAS more than the extra tests gained: each block
+ * packs B again.) */
+#define TL_EXEC_CHUNK_FLOPS 1e9
+#define TL_EXEC_CHUNK_ROWS 128
 /* run.check: wrong results named per rank before the rest are only counted. */
 #define TL_EXEC_CHECK_NAMED 8
+/* tl_exec_alone: calls of each non-blocking collective, the best kept for dp hidden; all but
+ * the first (which lines the ranks up) are its transfer time. */
+#define TL_EXEC_ALONE_RUNS 3
 
 double tl_now_s(void)
 {
@@ -220,8 +227,13 @@ static int run_gemm(struct tl_exec *ex, const struct tl_op *op, struct tl_step *
 	uint64_t m = op->gemm.m, chunks = 1;
 
 	*device_s = -1;
-	if (ex->nopen && (double)tl_gemm_flops(&op->gemm) >= TL_EXEC_CHUNK_FLOPS)
-		chunks = m < TL_EXEC_GEMM_CHUNKS ? m : TL_EXEC_GEMM_CHUNKS;
+	if (ex->nopen) {
+		uint64_t by_flops = (uint64_t)((double)tl_gemm_flops(&op->gemm) / TL_EXEC_CHUNK_FLOPS);
+		uint64_t by_rows = m / TL_EXEC_CHUNK_ROWS;
+		chunks = by_flops < by_rows ? by_flops : by_rows;
+		if (chunks < 1)
+			chunks = 1;
+	}
 	for (uint64_t c = 0; c < chunks; c++) {
 		int rc = ex->be->ops->gemm(ex->be, op, m * c / chunks, m * (c + 1) / chunks);
 		if (rc)
@@ -245,7 +257,9 @@ static void enter(const struct tl_exec *ex, const struct tl_op *op)
 	struct tl_where w = {
 		.what = tl_op_kind_name(op->kind), .phase = tl_phase_name(op->phase),
 		.group = comm || op->kind == TL_OP_WAIT ? op->group : -1,
-		.compute = !comm && op->kind != TL_OP_WAIT, .step = ex->step,
+		.compute = !comm && op->kind != TL_OP_WAIT,
+		.step = ex->measuring ? ex->step - (int64_t)ex->warmup : ex->step,
+		.warmup = !ex->measuring,
 		.microbatch = op->microbatch, .layer = op->layer,
 		.peer = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV ? op->peer : -1,
 		.bytes = comm ? op->bytes : 0,
@@ -255,7 +269,8 @@ static void enter(const struct tl_exec *ex, const struct tl_op *op)
 		const struct tl_op *started = &ex->plan->ops[ex->slot_op[op->req]];
 		w.waits = tl_op_kind_name(started->kind);
 		w.bytes = started->bytes;
-		w.peer = started->kind == TL_OP_SEND ? started->peer : -1;
+		w.peer = started->kind == TL_OP_SEND || started->kind == TL_OP_RECV ? started->peer
+										     : -1;
 	}
 	tl_watchdog_enter(&w);
 }
@@ -324,7 +339,7 @@ static int run_op(struct tl_exec *ex, const struct tl_op *op, struct tl_step *st
 			record(ex, ex->op_stat[op - ex->plan->ops], dt);
 			arrived(ex, (size_t)(op - ex->plan->ops), t0, t0 + dt);
 		}
-		if (op->kind == TL_OP_RECV)
+		if (op->kind == TL_OP_RECV && op->group == TL_GROUP_PP)
 			step->bubble_s += dt;
 		else
 			step->comm_exposed_s[op->group] += dt;
@@ -358,31 +373,38 @@ int tl_exec_step(struct tl_exec *ex, struct tl_step *step)
 	ex->step++;
 	return 0;
 }
-int tl_exec_reference(struct tl_exec *ex, int iters)
+int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s)
 {
-	for (int k = 0; k < ex->nstats; k++) {
-		struct tl_coll_stat *st = &ex->stats[k];
-		const struct tl_op *op = NULL;
-		if (!st->nonblocking || st->kind == TL_OP_SEND || st->kind == TL_OP_RECV)
+	const struct tl_plan *plan = ex->plan;
+
+	*dp_alone_s = 0;
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct tl_op *op = &plan->ops[i];
+		struct tl_coll_stat *st = &ex->stats[ex->op_stat[i]];
+		double best = 0;
+		if (!op->nonblocking || !tl_op_is_comm(op->kind) || op->kind == TL_OP_SEND ||
+		    op->kind == TL_OP_RECV)
 			continue;
-		for (size_t i = 0; !op && i < ex->plan->count; i++)
-			if (ex->op_stat[i] == k)
-				op = &ex->plan->ops[i];
-		for (int it = 0; it <= iters; it++) {
+		for (int run = 0; run < TL_EXEC_ALONE_RUNS; run++) {
 			enter(ex, op);
 			double t0 = tl_now_s();
 			int rc = ex->be->ops->coll_start(ex->be, op);
 			if (!rc)
 				rc = ex->be->ops->coll_wait(ex->be, op->req);
-			double t1 = tl_now_s();
 			if (rc)
 				return rc;
+			double dt = tl_now_s() - t0;
 			tl_watchdog_leave();
-			if (it) {
-				st->transfer_s += t1 - t0;
+			if (run == 0 || dt < best)
+				best = dt;
+			/* The first call lines the ranks up: its time holds their arrival skew. */
+			if (run > 0) {
+				st->transfer_s += dt;
 				st->transfer_count++;
 			}
 		}
+		if (op->phase == TL_PHASE_GRAD_SYNC)
+			*dp_alone_s += best;
 	}
 	return 0;
 }

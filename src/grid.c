@@ -44,6 +44,8 @@ uint64_t tl_grid_group_size(const struct tl_grid *grid, int group)
 		return grid->ep;
 	case TL_GROUP_EDP:
 		return grid->dp / grid->ep;
+	case TL_GROUP_DPCP:
+		return grid->dp * grid->cp;
 	default:
 		return grid->world;
 	}
@@ -67,6 +69,8 @@ uint64_t tl_grid_group_index(const struct tl_grid *grid, uint64_t rank, int grou
 		return c.ep;
 	case TL_GROUP_EDP:
 		return c.edp;
+	case TL_GROUP_DPCP:
+		return c.cp + grid->cp * c.dp;
 	default:
 		return rank;
 	}
@@ -96,6 +100,10 @@ uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int gro
 	case TL_GROUP_EDP:
 		c.dp = i * grid->ep + c.ep;
 		break;
+	case TL_GROUP_DPCP:
+		c.cp = i % grid->cp;
+		c.dp = i / grid->cp;
+		break;
 	default:
 		return i;
 	}
@@ -103,7 +111,8 @@ uint64_t tl_grid_group_member(const struct tl_grid *grid, uint64_t rank, int gro
 }
 
 const int tl_grid_listed[TL_GRID_LISTED] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
-					       TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP };
+					       TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP,
+					       TL_GROUP_DPCP };
 
 uint64_t tl_grid_group_stride(const struct tl_grid *grid, uint64_t rank, int group)
 {
@@ -161,7 +170,7 @@ const char *tl_grid_group_name(int group)
 	static const char *const names[TL_GRID_GROUPS] = {
 		[TL_GROUP_WORLD] = "world", [TL_GROUP_TP] = "tp", [TL_GROUP_DP] = "dp",
 		[TL_GROUP_PP] = "pp",       [TL_GROUP_EP] = "ep", [TL_GROUP_CP] = "cp",
-		[TL_GROUP_EDP] = "edp",
+		[TL_GROUP_EDP] = "edp",     [TL_GROUP_DPCP] = "dp_cp",
 	};
 	return group >= 0 && group < TL_GRID_GROUPS ? names[group] : "?";
 }

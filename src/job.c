@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -176,12 +178,23 @@ int tl_parse_uint(const char *s, uint64_t *out, const char **why)
 		*why = "expected an unsigned integer (suffixes k, M, G, T, Ki, Mi, Gi, Ti allowed)";
 		return -1;
 	}
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		*why = "hexadecimal is not accepted: write the number in decimal";
+		return -1;
+	}
 	for (; isdigit((unsigned char)*p); p++) {
 		if (__builtin_mul_overflow(v, 10, &v) ||
 		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v)) {
 			*why = "does not fit in 64 bits";
 			return -1;
 		}
+	}
+	/* 2.5, 1e3, 1.5Mi: a fraction or an exponent, which a count cannot have. */
+	if (*p == '.' || ((*p == 'e' || *p == 'E') && (isdigit((unsigned char)p[1]) ||
+							 p[1] == '+' || p[1] == '-'))) {
+		*why = "expected a whole number: a fraction or an exponent is not accepted (write "
+		       "1e3 as 1000 or 1k)";
+		return -1;
 	}
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		if (strcmp(p, suffixes[i].suffix))
@@ -300,10 +313,15 @@ static int set_value(struct tl_job *job, const struct tl_option *opt, const char
 	case TL_OPT_DOUBLE: {
 		char *end;
 		errno = 0;
+		/* Decimal only: strtod would also read hexadecimal (0x10 as 16), inf and nan. */
 		double v = strtod(value, &end);
-		if (*end || errno || !isfinite(v)) {
-			tl_diag_add(diag, where, "bad value '%s' for key '%s' in [%s]: expected a number",
-				    value, opt->name, opt->section);
+		if (*end || errno || !isfinite(v) ||
+		    value[strspn(value, "0123456789.+-eE")] != '\0') {
+			tl_diag_add(diag, where, "bad value '%s' for key '%s' in [%s]: expected a %s",
+				    value, opt->name, opt->section,
+				    strpbrk(value, "xX") && isfinite(v) && !*end
+					    ? "decimal number (hexadecimal is not accepted)"
+					    : "number");
 			return TL_EINPUT;
 		}
 		if (v < opt->dmin || v > opt->dmax) {
@@ -349,11 +367,11 @@ struct parse_ctx {
 	FILE *file;
 	const char *name;
 	int line;
-	bool binary;      /* stop at the first binary line */
+	bool binary;      /* stop at the first binary line (or past TL_JOB_FILE_MAX bytes) */
 	bool section_ok;  /* the current section is known */
 	int settings;     /* keys seen */
-	char *buf;        /* getline buffer */
-	size_t cap;
+	uint64_t bytes;   /* read so far */
+	char buf[TL_JOB_LINE_KEPT]; /* the current line's first bytes */
 };
 
 static void where_line(const struct parse_ctx *ctx, char *buf, size_t len)
@@ -394,47 +412,100 @@ static void check_section_line(struct parse_ctx *ctx, const char *line)
 }
 
 /* Why a line (leading blanks removed) is neither blank, a comment, a [section] nor a
- * key = value (inih also takes key: value); NULL when it is one of them. */
-static const char *syntax_error(const char *line)
+ * key = value (inih also takes key: value), into why; false when it is one of them. */
+static bool syntax_error(const char *line, char *why, size_t len)
 {
+	const char *text = NULL;
+
 	if (!*line || *line == '#' || *line == ';')
-		return NULL;
-	if (*line == '[')
-		return strchr(line, ']') ? NULL : "section header without a closing ']'";
-	if (*line == '=' || *line == ':')
-		return "a value without a key";
-	return strpbrk(line, "=:") ? NULL : "expected [section] or key = value";
+		return false;
+	if (*line == '[') {
+		const char *close = strchr(line, ']');
+		if (!close) {
+			text = "section header without a closing ']'";
+		} else {
+			/* inih drops what follows the ']': "[run] steps = 5" would lose its key. */
+			const char *after = close + 1 + strspn(close + 1, " \t");
+			if (*after && *after != '#' && *after != ';') {
+				snprintf(why, len, "'%.*s' after the section header %.*s (a key = value "
+					 "goes on a line of its own)", TL_NAME_MAX, after,
+					 (int)(close - line + 1), line);
+				return true;
+			}
+		}
+	} else if (*line == '=' || *line == ':') {
+		text = "a value without a key";
+	} else if (!strpbrk(line, "=:")) {
+		text = "expected [section] or key = value";
+	}
+	if (text)
+		snprintf(why, len, "%s", text);
+	return text != NULL;
+}
+
+/*
+ * Read one line into ctx->buf, without its line end: at most TL_JOB_LINE_KEPT - 1 bytes are
+ * kept, the rest only counted, so that a line without end (a file of zeros) costs no memory.
+ * *len is the whole line's length, *bad its first byte that no text file holds (NUL, a control
+ * character other than a tab, DEL, a carriage return but the last), or -1. Returns false at the
+ * end of the file, or past TL_JOB_FILE_MAX bytes.
+ */
+static bool read_line(struct parse_ctx *ctx, size_t *len, int *bad)
+{
+	size_t n = 0;
+	bool cr = false; /* a carriage return was read and not yet judged */
+	int c;
+
+	*bad = -1;
+	while ((c = getc(ctx->file)) != EOF && c != '\n') {
+		if (++ctx->bytes > TL_JOB_FILE_MAX)
+			return false;
+		if (cr) {
+			if (*bad < 0)
+				*bad = '\r';
+			n++;
+		}
+		cr = c == '\r';
+		if (cr)
+			continue;
+		if (*bad < 0 && (c == 0 || (c < 0x20 && c != '\t') || c == 0x7f))
+			*bad = c;
+		if (n < sizeof(ctx->buf) - 1)
+			ctx->buf[n] = (char)c;
+		n++;
+	}
+	if (c == '\n')
+		ctx->bytes++;
+	ctx->buf[n < sizeof(ctx->buf) - 1 ? n : sizeof(ctx->buf) - 1] = '\0';
+	*len = n;
+	return c != EOF || n || cr;
 }
 
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
 	char where[600];
-	ssize_t got;
+	size_t len;
+	int bad;
 
 	if (ctx->binary)
 		return NULL;
-	got = getline(&ctx->buf, &ctx->cap, ctx->file);
-	if (got < 0)
+	if (!read_line(ctx, &len, &bad)) {
+		if (ctx->bytes > TL_JOB_FILE_MAX) {
+			tl_diag_add(ctx->diag, ctx->name,
+				    "more than %d MiB: not a job file (a job file is a few kB of text)",
+				    TL_JOB_FILE_MAX >> 20);
+			ctx->binary = true;
+		}
 		return NULL;
+	}
 	ctx->line++;
 	where_line(ctx, where, sizeof(where));
-
-	size_t len = (size_t)got;
-	if (len && ctx->buf[len - 1] == '\n')
-		len--;
-	if (len && ctx->buf[len - 1] == '\r')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)ctx->buf[i];
-		if (c == 0 || (c < 0x20 && c != '\t') || c == 0x7f) {
-			tl_diag_add(ctx->diag, where,
-				    "binary data (byte 0x%02x): not a job file", c);
-			ctx->binary = true;
-			return NULL;
-		}
+	if (bad >= 0) {
+		tl_diag_add(ctx->diag, where, "binary data (byte 0x%02x): not a job file", bad);
+		ctx->binary = true;
+		return NULL;
 	}
-	ctx->buf[len] = '\0';
 
 	char *start = ctx->buf;
 	/* A UTF-8 byte-order mark, as some editors write, is not part of the first line. */
@@ -452,11 +523,18 @@ static char *reader(char *str, int num, void *stream)
 	}
 	/* Syntax is checked here, line by line, so that every bad line is reported (inih tells
 	 * only of the first); the bad line reaches inih empty. */
-	const char *why = syntax_error(start);
-	if (why) {
+	char why[3 * TL_NAME_MAX];
+	if (syntax_error(start, why, sizeof(why))) {
 		tl_diag_add(ctx->diag, where, "syntax error: %s", why);
-		str[0] = '\0';
-		return str;
+		/* A header with text after it still opens its section, so that the lines after
+		 * it are judged in it. */
+		char *close = *start == '[' ? strchr(start, ']') : NULL;
+		if (!close) {
+			str[0] = '\0';
+			return str;
+		}
+		close[1] = '\0';
+		len = (size_t)(close + 1 - start);
 	}
 	check_section_line(ctx, start);
 	memcpy(str, start, len);
@@ -506,7 +584,6 @@ int tl_job_parse_stream(struct tl_job *job, void *file, const char *name, struct
 
 	snprintf(job->source, sizeof(job->source), "%s", name);
 	int rc = ini_parse_stream(reader, &ctx, handler, &ctx);
-	free(ctx.buf);
 	if (rc > 0 && diag->count + diag->dropped == before) {
 		/* inih's own complaint: a line that is neither a section nor "key = value". */
 		tl_diag_add(diag, NULL, "%s:%d: syntax error: expected [section] or key = value",
@@ -522,18 +599,53 @@ int tl_job_parse_stream(struct tl_job *job, void *file, const char *name, struct
 	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
 }
 
+/* What a job file path is when it is no regular file. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
 int tl_job_parse_file(struct tl_job *job, const char *path, struct tl_diag *diag)
 {
 	struct stat st;
-	FILE *f = fopen(path, "r");
+	/* Without O_NONBLOCK, opening a FIFO waits for a writer, forever. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
 
-	if (!f) {
+	if (fd < 0) {
 		tl_diag_add(diag, path, "cannot open job file: %s", strerror(errno));
 		return TL_EINPUT;
 	}
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		tl_diag_add(diag, path, "is a directory, not a job file");
-		fclose(f);
+	if (fstat(fd, &st) != 0) {
+		tl_diag_add(diag, path, "cannot read job file: %s", strerror(errno));
+		close(fd);
+		return TL_EINPUT;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tl_diag_add(diag, path, "is %s, not a job file", file_kind(st.st_mode));
+		close(fd);
+		return TL_EINPUT;
+	}
+	if (st.st_size > TL_JOB_FILE_MAX) {
+		tl_diag_add(diag, path, "%lld bytes, more than %d MiB: not a job file (a job file is "
+			    "a few kB of text)", (long long)st.st_size, TL_JOB_FILE_MAX >> 20);
+		close(fd);
+		return TL_EINPUT;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if (!(f = fdopen(fd, "r"))) {
+		tl_diag_add(diag, path, "cannot open job file: %s", strerror(errno));
+		close(fd);
 		return TL_EINPUT;
 	}
 	int rc = tl_job_parse_stream(job, f, path, diag);

@@ -41,7 +41,18 @@ static const struct tl_opt_enum mlp_names[] = { { "gelu", TL_MLP_GELU },
 						{ NULL, 0 } };
 static const struct tl_opt_enum schedule_names[] = { { "1f1b", TL_SCHEDULE_1F1B },
 						     { "gpipe", TL_SCHEDULE_GPIPE },
+						     { "interleaved", TL_SCHEDULE_INTERLEAVED },
 						     { NULL, 0 } };
+static const struct tl_opt_enum bucket_policy_names[] = { { "megatron", TL_BUCKETS_MEGATRON },
+							  { "ddp", TL_BUCKETS_DDP },
+							  { NULL, 0 } };
+static const struct tl_opt_enum optimizer_names[] = { { "adam_fused", TL_OPTIMIZER_ADAM_FUSED },
+						      { "adam_unfused", TL_OPTIMIZER_ADAM_UNFUSED },
+						      { "sgd", TL_OPTIMIZER_SGD },
+						      { NULL, 0 } };
+static const struct tl_opt_enum fusion_names[] = { { "megatron", TL_FUSION_MEGATRON },
+						   { "none", TL_FUSION_NONE },
+						   { NULL, 0 } };
 static const struct tl_opt_enum compute_dtype_names[] = { { "f32", TL_DTYPE_F32 },
 							  { "f64", TL_DTYPE_F64 },
 							  { "bf16", TL_DTYPE_BF16 },
@@ -75,6 +86,7 @@ static const struct tl_opt_enum group_names[] = { { "world", TL_GROUP_WORLD },
 						  { "dp", TL_GROUP_DP },
 						  { "pp", TL_GROUP_PP },
 						  { "ep", TL_GROUP_EP },
+						  { "cp", TL_GROUP_CP },
 						  { NULL, 0 } };
 
 const char *const tl_job_sections[] = { "model", "parallel", "run", "sweep", NULL };
@@ -99,6 +111,8 @@ const struct tl_option tl_job_options[] = {
 	U("model", "experts", experts, 0, MAX_DIM, "0", "experts per MoE layer (0: dense model)"),
 	U("model", "topk", topk, 1, MAX_DIM, "2", "experts each token is routed to"),
 	U("model", "moe_every", moe_every, 1, MAX_DIM, "1", "every n-th layer is an MoE layer"),
+	D("model", "dropout", dropout, 0.0, 1.0, "0",
+	  "dropout probability; above 0 the step adds the dropout passes and their masks"),
 
 	U("parallel", "tp", tp, 1, TL_MAX_RANKS, "1", "tensor-parallel group size"),
 	U("parallel", "pp", pp, 1, TL_MAX_RANKS, "1", "pipeline-parallel stages"),
@@ -115,11 +129,18 @@ const struct tl_option tl_job_options[] = {
 	UAUTO("parallel", "grad_accum", grad_accum, 1, MAX_DIM,
 	      "microbatches per step per data-parallel rank (auto: global_batch/(microbatch*dp), "
 	      "or 1)"),
-	E("parallel", "schedule", schedule, schedule_names, "1f1b", "pipeline schedule"),
+	E("parallel", "schedule", schedule, schedule_names, "1f1b",
+	  "pipeline schedule: 1f1b, gpipe or interleaved (Megatron's interleaved 1F1B)"),
+	U("parallel", "virtual_stages", virtual_stages, 1, MAX_DIM, "1",
+	  "model chunks per pipeline stage with schedule = interleaved (Megatron's virtual "
+	  "pipeline stages); bubble (pp-1)/(virtual_stages*m)"),
 	B("parallel", "overlap", overlap, "yes",
 	  "overlap data-parallel gradient reduction with backward"),
 	U("parallel", "bucket_mb", bucket_mb, 1, 1 << 20, "25",
-	  "data-parallel gradient bucket size in MB (1e6 bytes)"),
+	  "data-parallel gradient bucket size in MiB (2^20 bytes), as DDP's bucket_cap_mb reads it"),
+	E("parallel", "bucket_policy", bucket_policy, bucket_policy_names, "megatron",
+	  "gradient buckets as megatron (Megatron-LM's DDP) or ddp (PyTorch DDP: first bucket "
+	  "1 MiB) fills them"),
 
 	U("run", "steps", steps, 1, 1 << 30, "10", "measured training steps"),
 	U("run", "warmup", warmup, 0, 1 << 30, "2", "unmeasured steps run first"),
@@ -146,6 +167,12 @@ const struct tl_option tl_job_options[] = {
 	S("run", "log_interval", log_interval, "10s",
 	  "progress lines on stderr: every N steps (sweep: sizes) or every Ns seconds, besides "
 	  "the first and the last; 0: those two only (a terminal gets every step in place)"),
+	E("run", "optimizer", optimizer, optimizer_names, "adam_fused",
+	  "the optimizer pass's bytes per parameter: adam_fused, adam_unfused (torch.optim.Adam, "
+	  "one kernel per operation) or sgd (with momentum)"),
+	E("run", "fusion", fusion, fusion_names, "megatron",
+	  "elementwise passes as megatron (fused kernels) or none (one kernel per operation, as "
+	  "eager PyTorch) runs them"),
 
 	S("sweep", "op", sweep_op, "allreduce",
 	  "collectives to sweep, comma-separated: allreduce, reduce_scatter, allgather, "
@@ -166,7 +193,7 @@ const struct tl_option tl_job_options[] = {
 	U("sweep", "check", sweep_check, 0, 1 << 30, "1",
 	  "validate the received data every N-th timed iteration (0: off)"),
 	E("sweep", "group", sweep_group, group_names, "world",
-	  "communicator to sweep on: world, tp, dp, pp or ep, laid out by [parallel]; every "
+	  "communicator to sweep on: world, tp, dp, pp, ep or cp, laid out by [parallel]; every "
 	  "group of that kind sweeps at once"),
 	U("sweep", "rotate_mb", rotate_mb, 0, 1 << 20, "0",
 	  "rotate among buffers totalling at least this many MB (1e6 bytes), so that no "

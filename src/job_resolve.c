@@ -158,12 +158,52 @@ static void resolve_run(struct tl_job *job, struct tl_diag *diag)
 		job->comm_dtype = job->compute_dtype;
 }
 
+/* Context parallelism splits each sequence into 2*cp chunks, two per rank, as Megatron does to
+ * balance causal attention over the ring. */
+static void resolve_cp(struct tl_job *job, struct tl_diag *diag)
+{
+	if (job->cp > 1 && job->seq % (2 * job->cp))
+		BLAME("parallel", "cp",
+		      "cp = %" PRIu64 ": seq = %" PRIu64 " is not a multiple of 2*cp = %" PRIu64
+		      " (each rank holds two of 2*cp chunks of every sequence)",
+		      job->cp, job->seq, 2 * job->cp);
+}
+
+/* Megatron's interleaved 1F1B: virtual_stages model chunks per stage, each of
+ * layers/(pp*virtual_stages) layers, the microbatches taken pp at a time. */
+static void resolve_schedule(struct tl_job *job, struct tl_diag *diag)
+{
+	if (job->schedule != TL_SCHEDULE_INTERLEAVED) {
+		if (job->virtual_stages > 1)
+			BLAME("parallel", "virtual_stages",
+			      "virtual_stages = %" PRIu64 " needs schedule = interleaved",
+			      job->virtual_stages);
+		return;
+	}
+	if (job->pp < 2) {
+		BLAME("parallel", "schedule", "schedule = interleaved needs pp > 1");
+		return;
+	}
+	if (job->layers % (job->pp * job->virtual_stages))
+		BLAME("parallel", "virtual_stages",
+		      "pp*virtual_stages = %" PRIu64 "*%" PRIu64 " does not divide layers = %" PRIu64,
+		      job->pp, job->virtual_stages, job->layers);
+	if (job->grad_accum % job->pp)
+		BLAME("parallel", tl_job_batch_key(job),
+		      "schedule = interleaved needs the microbatches per step (%" PRIu64
+		      ") to be a multiple of pp = %" PRIu64,
+		      job->grad_accum, job->pp);
+}
+
 /* What no part of this version can plan: refused for runs and dry runs alike. The executor
  * refuses, in the same way, what it cannot run yet (tl_exec_check). */
 static void refuse_unplannable(struct tl_job *job, struct tl_diag *diag)
 {
-	if (job->cp > 1)
-		BLAME("parallel", "cp", "context parallelism (cp > 1) is not implemented yet");
+	/* Expert gradients would reduce over the dp and cp ranks together, a group the grid does
+	 * not carve out of the expert-data-parallel one. */
+	if (job->cp > 1 && job->experts)
+		BLAME("parallel", "cp",
+		      "context parallelism (cp > 1) with experts > 0 is not implemented yet");
 }
 
 int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *diag)
@@ -182,6 +222,9 @@ int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *dia
 	} else {
 		resolve_model(job, diag);
 		resolve_parallel(job, world_ranks, diag);
+		resolve_cp(job, diag);
+		if (job->grad_accum)
+			resolve_schedule(job, diag);
 	}
 	resolve_run(job, diag);
 	refuse_unplannable(job, diag);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 
 #include "trainload/log.h"
 
@@ -136,4 +138,16 @@ void tl_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+}
+
+void tl_stderr_drain(void)
+{
+	/* On Linux, FIONREAD on either end of a pipe counts the bytes not yet read from it. */
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	int unread;
+	for (double waited = 0; waited < 1.0; waited += 0.01) {
+		if (ioctl(2, FIONREAD, &unread) != 0 || unread <= 0)
+			return;
+		nanosleep(&tick, NULL);
+	}
 }

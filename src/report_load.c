@@ -10,7 +10,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,8 +140,168 @@ static void figures(struct tl_run *run)
 	f->exposed_share = f->p50 > 0 ? f->comm_exposed / f->p50 : 0;
 }
 
+/* An integer member (false when missing or not an integer). */
+static bool integer(const json_t *obj, const char *key, json_int_t *v)
+{
+	const json_t *x = json_object_get(obj, key);
+
+	if (!json_is_integer(x))
+		return false;
+	*v = json_integer_value(x);
+	return true;
+}
+
+/* A count the document must hold: a positive integer; otherwise why, into run. */
+static bool positive(struct tl_run *run, const char *name, const json_t *obj, const char *where,
+		     const char *key, json_int_t *v)
+{
+	json_int_t x = 0;
+
+	if (!integer(obj, key, &x) || x < 1) {
+		char got[64];
+		const json_t *j = json_object_get(obj, key);
+		if (json_is_integer(j))
+			snprintf(got, sizeof(got), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		else
+			snprintf(got, sizeof(got), "%s", j ? "not an integer" : "missing");
+		set_why(run, TL_RUN_UNUSABLE, "%s: %s.%s = %s: not a positive count", name, where,
+			key, got);
+		return false;
+	}
+	if (v)
+		*v = x;
+	return true;
+}
+
+static int by_number(const void *a, const void *b)
+{
+	json_int_t x = *(const json_int_t *)a, y = *(const json_int_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The first number that numbers[0..n) holds twice (sorting them), or -1. */
+static json_int_t twice(json_int_t *numbers, size_t n)
+{
+	qsort(numbers, n, sizeof(*numbers), by_number);
+	for (size_t i = 1; i < n; i++)
+		if (numbers[i] == numbers[i - 1])
+			return numbers[i];
+	return -1;
+}
+
+/*
+ * Whether the document can be what a run wrote, and if not why (run unusable): every count
+ * positive; world.ranks = dp·tp·pp·cp, and the job's [parallel] the same as the world's; the
+ * nodes no more than the ranks; each rank listed once and in range.
+ */
+static bool consistent(struct tl_run *run, const char *name)
+{
+	const json_t *doc = run->doc, *world = json_object_get(doc, "world");
+	const json_t *job = json_object_get(doc, "job"), *par = json_object_get(job, "parallel");
+	const json_t *model = json_object_get(job, "model"), *plan = json_object_get(doc, "plan");
+	static const char *const dims[] = { "dp", "tp", "pp", "cp" };
+	static const char *const sizes[] = { "layers", "hidden", "heads", "seq", "vocab" };
+	json_int_t ranks, nodes, product = 1, v, w;
+	bool fits = true;
+
+	if (!positive(run, name, world, "world", "ranks", &ranks))
+		return false;
+	for (size_t i = 0; i < sizeof(dims) / sizeof(*dims); i++) {
+		if (!json_object_get(world, dims[i]) && !strcmp(dims[i], "cp"))
+			continue; /* cp: added beside the first keys */
+		if (!positive(run, name, world, "world", dims[i], &v))
+			return false;
+		fits = fits && !__builtin_mul_overflow(product, v, &product);
+	}
+	if (!fits || product != ranks) {
+		char got[32] = "more than 64 bits hold";
+		if (fits)
+			snprintf(got, sizeof(got), "%" JSON_INTEGER_FORMAT, product);
+		set_why(run, TL_RUN_UNUSABLE, "%s: world.ranks = %" JSON_INTEGER_FORMAT
+			" but world's dp*tp*pp*cp = %s", name, ranks, got);
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(dims) / sizeof(*dims); i++) {
+		if (integer(par, dims[i], &w) && integer(world, dims[i], &v) && w != v) {
+			set_why(run, TL_RUN_UNUSABLE, "%s: job.parallel.%s = %" JSON_INTEGER_FORMAT
+				" but world.%s = %" JSON_INTEGER_FORMAT, name, dims[i], w, dims[i], v);
+			return false;
+		}
+	}
+	if (json_object_get(world, "nodes")) {
+		if (!positive(run, name, world, "world", "nodes", &nodes))
+			return false;
+		if (nodes > ranks) {
+			set_why(run, TL_RUN_UNUSABLE, "%s: world.nodes = %" JSON_INTEGER_FORMAT
+				", more than its %" JSON_INTEGER_FORMAT " ranks", name, nodes, ranks);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++)
+		if (!positive(run, name, model, "job.model", sizes[i], NULL))
+			return false;
+	if (!positive(run, name, plan, "plan", "tokens_per_step", NULL) ||
+	    !positive(run, name, plan, "plan", "microbatches", NULL))
+		return false;
+
+	/* each rank once, in range */
+	const json_t *list = json_object_get(doc, "ranks"), *e;
+	size_t n = json_array_size(list), i;
+	json_int_t *numbers = malloc((n ? n : 1) * sizeof(*numbers));
+	if (!numbers)
+		return false;
+	json_array_foreach (list, i, e) {
+		if (!integer(e, "rank", &numbers[i]) || numbers[i] < 0 || numbers[i] >= ranks) {
+			set_why(run, TL_RUN_UNUSABLE, "%s: ranks[%zu].rank is not a rank of 0 to %"
+				JSON_INTEGER_FORMAT, name, i, ranks - 1);
+			free(numbers);
+			return false;
+		}
+	}
+	v = twice(numbers, n);
+	free(numbers);
+	if (v >= 0)
+		set_why(run, TL_RUN_UNUSABLE, "%s: rank %" JSON_INTEGER_FORMAT " is listed twice in "
+			"ranks", name, v);
+	return v < 0;
+}
+
+/* Each step numbered once, from 0 up, with a positive time. jsonl: its steps came from one. */
+static bool steps_consistent(struct tl_run *run, const char *name, bool jsonl)
+{
+	const json_t *steps = json_object_get(run->doc, "steps"), *e;
+	size_t n = json_array_size(steps), i;
+	json_int_t *numbers = malloc((n ? n : 1) * sizeof(*numbers)), dup;
+
+	if (!numbers)
+		return false;
+	json_array_foreach (steps, i, e) {
+		const json_t *t = json_object_get(e, "time_s");
+		if (!integer(e, "step", &numbers[i]) || numbers[i] < 0) {
+			set_why(run, TL_RUN_UNUSABLE, "%s: steps[%zu] has no step number (a count "
+				"from 0)", name, i);
+			free(numbers);
+			return false;
+		}
+		if (!json_is_number(t) || !(json_number_value(t) > 0) ||
+		    !isfinite(json_number_value(t))) {
+			set_why(run, TL_RUN_UNUSABLE, "%s: step %" JSON_INTEGER_FORMAT ": time_s is "
+				"%s, not a positive number of seconds", name, numbers[i],
+				json_is_number(t) ? "zero or negative" : t ? "not a number" : "missing");
+			free(numbers);
+			return false;
+		}
+	}
+	dup = twice(numbers, n);
+	free(numbers);
+	if (dup >= 0)
+		set_why(run, TL_RUN_UNUSABLE, "%s: step %" JSON_INTEGER_FORMAT " appears twice%s",
+			name, dup, jsonl ? " (two runs wrote to one JSONL?)" : "");
+	return dup < 0;
+}
+
 /* What every usable document must hold; run->doc is set. */
-static void interpret(struct tl_run *run, const char *name)
+static void interpret(struct tl_run *run, const char *name, bool jsonl)
 {
 	json_t *doc = run->doc, *job = json_object_get(doc, "job");
 	json_t *world = json_object_get(doc, "world"), *plan = json_object_get(doc, "plan");
@@ -160,10 +322,15 @@ static void interpret(struct tl_run *run, const char *name)
 	}
 	json_t *model = json_object_get(job, "model"), *par = json_object_get(job, "parallel");
 	if (!json_is_object(model) || !json_is_object(par) || !json_is_object(world) ||
-	    !json_is_object(plan) || count(world, "ranks") < 1 || count(world, "ranks") > INT_MAX ||
-	    count(world, "nodes") > INT_MAX || !json_is_array(json_object_get(doc, "steps"))) {
-		set_why(run, TL_RUN_UNUSABLE, "%s: lacks job, world (ranks 1 to %d), plan or steps",
-			name, INT_MAX);
+	    !json_is_object(plan) || !json_is_array(json_object_get(doc, "steps"))) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: lacks job, world, plan or steps", name);
+		return;
+	}
+	if (!consistent(run, name) || !steps_consistent(run, name, jsonl))
+		return;
+	if (count(world, "ranks") > INT_MAX) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: world.ranks = %" PRIu64 ", more than the %d ranks "
+			"a report handles", name, count(world, "ranks"), INT_MAX);
 		return;
 	}
 	curve_key(job, run->key);
@@ -184,50 +351,82 @@ static void interpret(struct tl_run *run, const char *name)
 	else if (run->state == TL_RUN_COMPLETE && status && strcmp(status, "completed"))
 		set_why(run, TL_RUN_PARTIAL, "status %s", status);
 	figures(run);
-	if (!run->fig.steps && run->state != TL_RUN_UNUSABLE)
+	if (!run->fig.steps && run->state == TL_RUN_COMPLETE)
+		set_why(run, TL_RUN_UNUSABLE, "%s: no step in its steps (a run that finished has "
+			"one at least)", name);
+	else if (!run->fig.steps && run->state != TL_RUN_UNUSABLE)
 		set_why(run, run->state, "%s%sno finished step", run->why, *run->why ? "; " : "");
 }
 
-/* What jansson made of a document (doc, or NULL and err); empty: it had no bytes at all. */
-static void take_doc(struct tl_run *run, const char *name, json_t *doc, const json_error_t *err,
-		     bool empty)
+/* Why jansson could not read a document of size bytes, and whether it was cut short: input
+ * that ends where the file does, with the document unfinished. A parse that stopped before the
+ * end met binary data (jansson takes a NUL byte for the end) or data after the document. */
+static bool unread(const json_error_t *err, size_t size, char *why, size_t len)
 {
+	enum json_error_code code = json_error_code(err);
+
+	if (code == json_error_premature_end_of_input && (size_t)err->position >= size) {
+		snprintf(why, len, "%s", size ? "cut short: " : "empty: no JSON document in it");
+		return size > 0;
+	}
+	if (code == json_error_end_of_input_expected)
+		snprintf(why, len, "data after the JSON document: ");
+	else if (code == json_error_premature_end_of_input || code == json_error_null_character)
+		snprintf(why, len, "binary data (a NUL byte): not JSON");
+	else
+		snprintf(why, len, "not JSON: ");
+	return false;
+}
+
+/* What jansson made of a document of size bytes (doc, or NULL and err). */
+static void take_doc(struct tl_run *run, const char *name, json_t *doc, const json_error_t *err,
+		     size_t size)
+{
+	char why[96];
+
 	run->state = TL_RUN_COMPLETE;
 	run->doc = doc;
 	if (!doc) {
-		/* A file cut short fails at its very end; anything else is not JSON at all. */
-		bool cut = !empty && (strstr(err->text, "end of file") ||
-				      strstr(err->text, "premature end"));
+		bool cut = unread(err, size, why, sizeof(why));
+		bool text = why[strlen(why) - 1] == ' '; /* jansson's words follow */
 		set_why(run, cut ? TL_RUN_PARTIAL : TL_RUN_UNUSABLE, "%s:%d: %s%s", name, err->line,
-			cut ? "cut short: " : "not JSON: ", err->text);
+			why, text ? err->text : "");
 		return;
 	}
-	interpret(run, name);
+	interpret(run, name, false);
 }
 
 void tl_report_read_doc(struct tl_run *run, const char *name, const char *text, size_t len)
 {
 	json_error_t err;
 
-	take_doc(run, name, json_loadb(text, len, 0, &err), &err, len == 0);
+	take_doc(run, name, json_loadb(text, len, 0, &err), &err, len);
 }
 
-/* A JSONL: its header line, then steps; a last line cut short by a kill is skipped. */
+/* A JSONL: its header line, then steps. Only the last line may be cut short (by a kill), and is
+ * then skipped; a line that is not JSON anywhere else makes the file unusable. */
 static void read_jsonl(struct tl_run *run, const char *path, FILE *f)
 {
-	char *line = NULL;
-	size_t cap = 0, lineno = 0, bad = 0;
+	char *line = NULL, why[96];
+	size_t cap = 0, lineno = 0;
 	ssize_t len;
 	json_t *steps = json_array();
+	bool cut = false;
 
 	run->state = TL_RUN_PARTIAL;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while (run->state != TL_RUN_UNUSABLE && (len = getline(&line, &cap, f)) > 0) {
 		json_error_t err;
 		json_t *rec = json_loadb(line, (size_t)len, 0, &err);
+		bool whole = line[len - 1] == '\n';
 
 		lineno++;
 		if (!rec) {
-			bad++;
+			if (unread(&err, (size_t)len, why, sizeof(why)) && !whole) {
+				cut = true; /* the last line, cut short */
+				continue;
+			}
+			set_why(run, TL_RUN_UNUSABLE, "%s:%zu: %s%s", path, lineno, why,
+				why[strlen(why) - 1] == ' ' ? err.text : "");
 			continue;
 		}
 		if (lineno == 1 && json_object_get(rec, "job")) {
@@ -239,17 +438,20 @@ static void read_jsonl(struct tl_run *run, const char *path, FILE *f)
 		json_decref(rec);
 	}
 	free(line);
-	if (!run->doc) {
-		set_why(run, TL_RUN_UNUSABLE, "%s: no header line (written by trainload before "
-					      "0.1.0's JSONL header?)", path);
+	if (run->state == TL_RUN_UNUSABLE || !run->doc) {
+		if (!run->doc)
+			set_why(run, TL_RUN_UNUSABLE, "%s: no header line (written by trainload "
+				"before 0.1.0's JSONL header?)", path);
+		json_decref(run->doc);
+		run->doc = NULL;
 		json_decref(steps);
 		return;
 	}
 	json_object_set_new(run->doc, "steps", steps);
-	interpret(run, path);
+	interpret(run, path, true);
 	if (run->state != TL_RUN_UNUSABLE)
 		set_why(run, TL_RUN_PARTIAL, "no JSON document; %zu finished step(s) in the JSONL%s",
-			run->fig.steps, bad ? " (a line cut short skipped)" : "");
+			run->fig.steps, cut ? " (its last line, cut short, skipped)" : "");
 }
 
 static struct tl_run *add_run(struct tl_report_inputs *in, const char *path)
@@ -267,19 +469,6 @@ static struct tl_run *add_run(struct tl_report_inputs *in, const char *path)
 	return run;
 }
 
-/* path.json → path.jsonl. */
-static char *jsonl_of(const char *json_path)
-{
-	size_t n = strlen(json_path);
-	char *p = malloc(n + 2);
-
-	if (p) {
-		memcpy(p, json_path, n);
-		memcpy(p + n, "l", 2);
-	}
-	return p;
-}
-
 static int load_file(struct tl_report_inputs *in, const char *path)
 {
 	struct tl_run *run = add_run(in, path);
@@ -289,6 +478,24 @@ static int load_file(struct tl_report_inputs *in, const char *path)
 		return -1;
 	if (stat(path, &st) != 0) {
 		set_why(run, TL_RUN_UNUSABLE, "%s: %s", path, strerror(errno));
+		return 0;
+	}
+	/* Read no further than a result can be: a FIFO would wait for ever, a device go on. */
+	if (S_ISDIR(st.st_mode)) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: a directory %s", path,
+			has_suffix(path, "/") ? "with no .json or .jsonl file in it"
+					      : "inside one given: only a given directory's own "
+						"files are read");
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: not a regular file (%s)", path,
+			S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a device" : "special");
+		return 0;
+	}
+	if ((uint64_t)st.st_size > TL_REPORT_FILE_MAX) {
+		set_why(run, TL_RUN_UNUSABLE, "%s: %lld bytes, more than the %d GiB a result is read "
+			"up to", path, (long long)st.st_size, (int)(TL_REPORT_FILE_MAX >> 30));
 		return 0;
 	}
 	FILE *file = fopen(path, "r");
@@ -302,12 +509,12 @@ static int load_file(struct tl_report_inputs *in, const char *path)
 		return 0;
 	}
 	json_error_t err;
-	take_doc(run, path, json_loadf(file, 0, &err), &err, st.st_size == 0);
+	take_doc(run, path, json_loadf(file, 0, &err), &err, (size_t)st.st_size);
 	fclose(file);
 	if (run->state != TL_RUN_PARTIAL || run->fig.steps)
 		return 0;
 	/* A JSON cut short: the JSONL beside it may hold the finished steps. */
-	char *jl = jsonl_of(path);
+	char *jl = tl_jsonl_path(path);
 	FILE *f = jl ? fopen(jl, "r") : NULL;
 	if (f) {
 		struct tl_run from_jsonl = { 0 };
@@ -347,6 +554,41 @@ static int by_path(const void *a, const void *b)
 
 /* The files to read: directories expanded to their *.json and *.jsonl, duplicates dropped,
  * and a .jsonl dropped when its .json is there too (the JSON reads it when it needs to). */
+/* dir/name (dir/ when name is ""), malloc'd. */
+static char *joined(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *full = malloc(len);
+
+	if (full)
+		snprintf(full, len, "%s%s%s", dir, has_suffix(dir, "/") ? "" : "/", name);
+	return full;
+}
+
+/* Append name (taken over; NULL: out of memory) to list; false when out of memory. */
+static bool push(char ***list, size_t *n, size_t *cap, char *name)
+{
+	if (name && *n == *cap) {
+		char **grown = realloc(*list, (*cap = 2 * *cap + 16) * sizeof(**list));
+		if (!grown) {
+			free(name);
+			return false;
+		}
+		*list = grown;
+	}
+	if (name)
+		(*list)[(*n)++] = name;
+	return name != NULL;
+}
+
+static char **free_list(char **list, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		free(list[j]);
+	free(list);
+	return NULL;
+}
+
 static char **expand(char *const *paths, size_t npaths, size_t *count)
 {
 	char **list = NULL;
@@ -356,55 +598,27 @@ static char **expand(char *const *paths, size_t npaths, size_t *count)
 		struct stat st;
 		DIR *dir = stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode) ? opendir(paths[i]) : NULL;
 		struct dirent *e;
+		size_t before = n;
+		bool ok = true;
 
-		do {
-			const char *name = paths[i];
-			char *full = NULL;
-			if (dir) {
-				if (!(e = readdir(dir)))
-					break;
-				if (!has_suffix(e->d_name, ".json") && !has_suffix(e->d_name, ".jsonl"))
-					continue;
-				size_t len = strlen(paths[i]) + strlen(e->d_name) + 2;
-				if (!(full = malloc(len)))
-					goto oom;
-				snprintf(full, len, "%s%s%s", paths[i],
-					 has_suffix(paths[i], "/") ? "" : "/", e->d_name);
-				name = full;
-			}
-			if (n == cap) {
-				char **grown = realloc(list, (cap = 2 * cap + 16) * sizeof(*list));
-				if (!grown) {
-					free(full);
-					goto oom;
-				}
-				list = grown;
-			}
-			list[n] = full ? full : strdup(name);
-			if (!list[n])
-				goto oom;
-			n++;
-		} while (dir);
+		if (!dir)
+			ok = push(&list, &n, &cap, strdup(paths[i]));
+		while (ok && dir && (e = readdir(dir)))
+			if (has_suffix(e->d_name, ".json") || has_suffix(e->d_name, ".jsonl"))
+				ok = push(&list, &n, &cap, joined(paths[i], e->d_name));
+		/* A directory with no result in it is said to be so ("DIR/"), not passed over. */
+		if (ok && dir && n == before)
+			ok = push(&list, &n, &cap, joined(paths[i], ""));
 		if (dir)
 			closedir(dir);
-		continue;
-oom:
-		if (dir)
-			closedir(dir);
-		for (size_t j = 0; j < n; j++)
-			free(list[j]);
-		free(list);
-		return NULL;
+		if (!ok)
+			return free_list(list, n);
 	}
 	if (n)
 		qsort(list, n, sizeof(*list), by_name);
 	bool *drop = calloc(n ? n : 1, sizeof(*drop));
-	if (!drop) {
-		for (size_t j = 0; j < n; j++)
-			free(list[j]);
-		free(list);
-		return NULL;
-	}
+	if (!drop)
+		return free_list(list, n);
 	for (size_t i = 0; i < n; i++) {
 		drop[i] = i && !strcmp(list[i - 1], list[i]);
 		if (!drop[i] && has_suffix(list[i], ".jsonl")) {

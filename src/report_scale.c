@@ -8,7 +8,8 @@
  * grid and plan code as --dry-run) and prices it:
  *   compute    = plan GEMM FLOPs × s_per_flop
  *   comm(g)    = Σ over the plan's blocking collectives of group g of α + β·bus bytes, and for
- *                data-parallel gradient buckets (non-blocking) that sum × dp_exposed_share
+ *                its non-blocking ops (data-parallel gradient buckets, the context-parallel
+ *                ring) that sum × the group's exposed share
  *   bubble     = compute × bubble_per_compute
  *   optimizer  = optimizer op bytes × s_per_optimizer_byte
  *   step       = max over stages of their sum, + other
@@ -51,11 +52,12 @@ static bool usable(const struct tl_run *run)
 	       run->fig.p50 > 0;
 }
 
-/* Report groups: dp and edp are one row of the breakdown (expert gradients are data-parallel
- * traffic); -1 for a group the breakdown does not show. */
+/* Report groups: dp, edp and dp_cp are one row of the breakdown (expert gradients, and those
+ * reduced over the dp and cp ranks together, are data-parallel traffic); -1 for a group the
+ * breakdown does not show. */
 static int breakdown_index(int group)
 {
-	if (group == TL_GROUP_EDP)
+	if (group == TL_GROUP_EDP || group == TL_GROUP_DPCP)
 		group = TL_GROUP_DP;
 	for (int g = 0; g < TL_SHOWN_GROUPS; g++)
 		if (tl_shown_groups[g] == group)
@@ -393,8 +395,8 @@ static int job_at(struct tl_job *job, const struct tl_run *run, enum tl_scaling 
 struct stage_cost {
 	double flops, optimizer_bytes;
 	double comm_s[TL_SHOWN_GROUPS];
-	double dp_overlapped_s; /* non-blocking data-parallel traffic, before exposure */
-	char note[192];         /* the first collective priced beyond what was measured */
+	double overlapped_s[TL_SHOWN_GROUPS]; /* non-blocking traffic, before exposure */
+	char note[192]; /* the first collective priced beyond what was measured */
 };
 
 static int price_plan(struct tl_report_group *grp, const struct tl_grid *grid,
@@ -409,7 +411,10 @@ static int price_plan(struct tl_report_group *grp, const struct tl_grid *grid,
 		const struct tl_op *op = &plan->ops[i];
 		if (op->kind == TL_OP_OPTIMIZER)
 			cost->optimizer_bytes += (double)op->bytes;
-		if (!tl_op_is_comm(op->kind) || op->kind == TL_OP_SEND)
+		/* Sends are waited at the end of the step; a pipeline receive's time is the
+		 * bubble's (a run counts it there), priced with bubble_per_compute. */
+		if (!tl_op_is_comm(op->kind) || op->kind == TL_OP_SEND ||
+		    (op->kind == TL_OP_RECV && op->group == TL_GROUP_PP))
 			continue;
 		uint64_t n = tl_grid_group_size(grid, op->group), k = nodes[op->group];
 		int b = breakdown_index(op->group);
@@ -433,8 +438,8 @@ static int price_plan(struct tl_report_group *grp, const struct tl_grid *grid,
 		if (note[0] && !cost->note[0])
 			snprintf(cost->note, sizeof(cost->note), "%s", note);
 		double t = fit_time(fit, (double)op->bytes * tl_busbw_factor(op->kind, n), (double)n);
-		if (op->nonblocking && tl_shown_groups[b] == TL_GROUP_DP)
-			cost->dp_overlapped_s += t;
+		if (op->nonblocking)
+			cost->overlapped_s[b] += t;
 		else
 			cost->comm_s[b] += t;
 	}
@@ -513,14 +518,16 @@ static void calibrate(struct tl_report_group *grp, const struct tl_report_inputs
 		r->s_per_optimizer_byte = c->optimizer_bytes > 0 ? f->optimizer / c->optimizer_bytes
 								  : 0;
 		r->bubble_per_compute = f->compute > 0 ? f->bubble / f->compute : 0;
-		/* What of the fitted bucket traffic the run did not hide: the exposed dp time
-		 * beyond what its blocking dp collectives (ZeRO's) account for. */
-		double hidden_part = f->comm[dp] - c->comm_s[dp];
-		r->dp_exposed_share = c->dp_overlapped_s > 0 ? hidden_part / c->dp_overlapped_s : 1;
-		if (r->dp_exposed_share < 0)
-			r->dp_exposed_share = 0;
-		if (r->dp_exposed_share > 1)
-			r->dp_exposed_share = 1;
+		/* What of each group's fitted non-blocking traffic (dp buckets, the cp ring) the
+		 * run did not hide: its exposed time beyond what its blocking collectives (ZeRO's)
+		 * account for. */
+		for (int g = 0; g < TL_SHOWN_GROUPS; g++) {
+			double share = c->overlapped_s[g] > 0
+					       ? (f->comm[g] - c->comm_s[g]) / c->overlapped_s[g]
+					       : 1;
+			r->exposed_share[g] = fmin(1, fmax(0, share));
+		}
+		r->dp_exposed_share = r->exposed_share[dp];
 		r->other_s = f->other;
 		r->calibrated_on = run->ranks;
 		grp->have_rates = true;
@@ -551,9 +558,7 @@ static void predict(struct tl_report_group *grp, const struct tl_run *largest,
 			double compute = c->flops * r->s_per_flop, comm = 0;
 			double comm_g[TL_SHOWN_GROUPS];
 			for (int g = 0; g < TL_SHOWN_GROUPS; g++) {
-				comm_g[g] = c->comm_s[g];
-				if (tl_shown_groups[g] == TL_GROUP_DP)
-					comm_g[g] += c->dp_overlapped_s * r->dp_exposed_share;
+				comm_g[g] = c->comm_s[g] + c->overlapped_s[g] * r->exposed_share[g];
 				comm += comm_g[g];
 			}
 			double bubble = compute * r->bubble_per_compute;

@@ -6,11 +6,18 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "trainload/grid.h"
 #include "trainload/metrics.h"
@@ -29,10 +36,12 @@ const int tl_shown_groups[TL_SHOWN_GROUPS] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROU
 const char *const tl_comm_part_names[TL_SHOWN_GROUPS] = { "tp_comm", "cp_comm", "pp_comm",
 							  "dp_comm", "ep_comm" };
 
-/* Exposed communication of a group as reported: expert-data-parallel traffic counts as dp. */
+/* Exposed communication of a group as reported: expert-data-parallel traffic, and the dp·cp
+ * group's, count as dp. */
 static double group_exposed(const double *per_group, int group)
 {
-	return per_group[group] + (group == TL_GROUP_DP ? per_group[TL_GROUP_EDP] : 0.0);
+	return per_group[group] +
+	       (group == TL_GROUP_DP ? per_group[TL_GROUP_EDP] + per_group[TL_GROUP_DPCP] : 0.0);
 }
 
 /* The figures of the summary, derived from the measured steps. */
@@ -44,6 +53,10 @@ struct summary {
 	double mfu_blas; /* against the calibrated BLAS peak (0: not calibrated) */
 	double compute, comm_exposed, bubble, optimizer, other; /* p50 of the slowest rank's */
 	double comm_group[TL_GROUPS];                           /* p50, per group */
+	/* Overlap: what the step's non-blocking dp reductions take alone (the largest of the
+	 * ranks'), and the share of it the step hid: 1 - dp exposed / that, within [0, 1]; -1
+	 * when the step starts none. */
+	double dp_alone, dp_hidden;
 };
 
 enum field { F_TIME, F_COMPUTE, F_COMM, F_BUBBLE, F_OPTIMIZER, F_OTHER, F_GROUP };
@@ -99,6 +112,11 @@ static struct summary summarise(const struct tl_result *r)
 	s.other = steps_percentile(r, F_OTHER, 0, 50);
 	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
 		s.comm_group[tl_shown_groups[g]] = steps_percentile(r, F_GROUP, tl_shown_groups[g], 50);
+	for (int i = 0; i < r->ranks; i++)
+		s.dp_alone = fmax(s.dp_alone, r->rank_info[i].dp_alone_s);
+	s.dp_hidden = s.dp_alone > 0
+			      ? fmin(1, fmax(0, 1 - s.comm_group[TL_GROUP_DP] / s.dp_alone))
+			      : -1;
 	if (s.p50 > 0) {
 		double flops = (double)r->model->model_flops_per_step;
 		s.tokens_per_s = tl_tokens_per_s(r->model->tokens_per_step, s.p50);
@@ -182,9 +200,21 @@ json_t *tl_plan_json(const struct tl_job *job, const struct tl_model *model,
 			      (json_int_t)model->memory_bytes_per_rank, "tokens_per_step",
 			      (json_int_t)model->tokens_per_step, "microbatches",
 			      (json_int_t)model->microbatches, "bubble_fraction",
-			      (double)(job->pp - 1) / (double)model->microbatches, "ops_per_step",
+			      model->bubble_fraction, "ops_per_step",
 			      ops_json(plan->ops_per_kind), "comm_bytes_per_step", bytes, "rank",
 			      (json_int_t)plan->rank, "requests", plan->reqs);
+	json_t *moved = json_object();
+	for (int k = 0; k < TL_MEM_KINDS; k++)
+		json_object_set_new(moved, tl_mem_kind_name(k),
+				    json_integer((json_int_t)plan->mem_bytes[k]));
+	json_object_set_new(p, "memory_bytes_moved_per_step", moved);
+	json_object_set_new(p, "optimizer",
+			    json_pack("{s:s, s:I, s:I}", "name",
+				      tl_job_enum_name("run", "optimizer", job->optimizer),
+				      "bytes_read_per_param",
+				      (json_int_t)model->optimizer_read_per_param,
+				      "bytes_written_per_param",
+				      (json_int_t)model->optimizer_written_per_param));
 	json_object_set_new(p, "memory_bytes_per_rank",
 			    json_pack("{s:I, s:I, s:I, s:I}", "weights",
 				      (json_int_t)model->weight_bytes, "gradients",
@@ -202,6 +232,27 @@ json_t *tl_step_json(const struct tl_result *r, size_t i)
 			 "slowest_rank", r->step_rank[i], "breakdown_s",
 			 breakdown_json(s->compute_s, tl_step_comm_exposed(s), s->bubble_s,
 					s->optimizer_s, s->other_s, s->comm_exposed_s));
+}
+
+void tl_env_set_mpi_version(struct tl_env *env, const char *library_version)
+{
+	size_t out = 0;
+	bool blank = false;
+
+	for (const char *p = library_version; *p && *p != '\n' && *p != ','; p++) {
+		bool space = isspace((unsigned char)*p) || iscntrl((unsigned char)*p);
+		if (space) {
+			blank = out > 0;
+			continue;
+		}
+		if (out + 1 + blank >= sizeof(env->mpi_version))
+			break;
+		if (blank)
+			env->mpi_version[out++] = ' ';
+		blank = false;
+		env->mpi_version[out++] = *p;
+	}
+	env->mpi_version[out] = '\0';
 }
 
 void tl_json_hash(const json_t *value, char out[17])
@@ -589,6 +640,15 @@ static json_t *ranks_json(const struct tl_result *r)
 
 	for (int i = 0; i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
+		if (r->ranks_unmeasured) {
+			/* Where it ran; its figures were never gathered. */
+			json_array_append_new(arr, json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:i}",
+							     "rank", ri->rank, "stage", ri->stage,
+							     "host", ri->host, "cpuset", ri->cpuset,
+							     "numa", ri->numa, "binding", ri->binding,
+							     "threads", ri->threads));
+			continue;
+		}
 		json_t *entry = json_pack(
 			"{s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, "
 			"s:o}",
@@ -631,6 +691,7 @@ static json_t *ranks_json(const struct tl_result *r)
 			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
 		json_object_set_new(entry, "check_wrong_elements",
 				    json_integer((json_int_t)ri->check_wrong));
+		json_object_set_new(entry, "dp_alone_s", json_real(ri->dp_alone_s));
 		json_array_append_new(arr, entry);
 	}
 	free(all);
@@ -849,6 +910,9 @@ json_t *tl_result_json(const struct tl_result *r)
 			  "mfu_of_blas_peak",
 			  s.mfu_blas > 0 ? json_real(s.mfu_blas) : json_null(),
 			  "warnings", warnings_json(r, &s)));
+	json_object_set_new(summary, "dp_alone_s", json_real(s.dp_alone));
+	json_object_set_new(summary, "dp_hidden_share",
+			    s.dp_hidden >= 0 ? json_real(s.dp_hidden) : json_null());
 	json_object_update_new(doc, json_pack("{s:o, s:o, s:o, s:o, s:o}", "steps", steps,
 					      "summary", summary, "ranks", ranks_json(r),
 					      "collectives", collectives_json(r), "twin",
@@ -858,24 +922,270 @@ json_t *tl_result_json(const struct tl_result *r)
 	if (r->grid)
 		json_object_set_new(doc, "grid",
 				    tl_grid_json(r->grid, r->plan ? r->plan->rank : 0));
+	/* A signal's document, written at once from what rank 0 held (the run's own, written at
+	 * its end, replaces it when the run gets there). */
+	if (r->interrupted_by)
+		json_object_set_new(doc, "interrupted_by",
+				    json_pack("{s:s, s:b}", "signal", r->interrupted_by,
+					      "ranks_gathered", !r->ranks_unmeasured));
 	return doc;
 }
 
 int tl_json_write(json_t *doc, const char *path)
 {
+	return tl_json_write_as(doc, path, true);
+}
+
+/* json_dumpfd writes each token with a system call of its own (seconds for a document of 10,000
+ * steps): the document goes through this buffer instead. */
+struct fd_buffer {
+	int fd;
+	size_t used;
+	int err; /* the first write error, 0: none */
+	char data[1 << 16];
+};
+
+static void fd_flush(struct fd_buffer *b)
+{
+	for (size_t done = 0; done < b->used && !b->err;) {
+		ssize_t n = write(b->fd, b->data + done, b->used - done);
+		if (n > 0)
+			done += (size_t)n;
+		else
+			b->err = n < 0 ? errno : ENOSPC;
+	}
+	b->used = 0;
+}
+
+static int fd_put(const char *text, size_t len, void *arg)
+{
+	struct fd_buffer *b = arg;
+
+	while (len && !b->err) {
+		size_t room = sizeof(b->data) - b->used, n = len < room ? len : room;
+		memcpy(b->data + b->used, text, n);
+		b->used += n;
+		text += n;
+		len -= n;
+		if (b->used == sizeof(b->data))
+			fd_flush(b);
+	}
+	return b->err ? -1 : 0;
+}
+
+/* doc into fd, whole: 0, or an errno. */
+static int dump_fd(json_t *doc, int fd)
+{
+	struct fd_buffer *b = malloc(sizeof(*b));
+	int err = ENOMEM;
+
+	if (b) {
+		b->fd = fd;
+		b->used = 0;
+		b->err = 0;
+		if (json_dump_callback(doc, fd_put, b, JSON_INDENT(2)) == 0)
+			fd_flush(b);
+		else if (!b->err)
+			b->err = ENOMEM; /* jansson's own failure: out of memory */
+		err = b->err;
+		free(b);
+	}
+	return err;
+}
+
+int tl_json_write_as(json_t *doc, const char *path, bool durable)
+{
 	size_t len = strlen(path) + 5;
 	char *tmp = malloc(len);
-	int rc = TL_EIO;
+	int fd = -1, rc = TL_EIO, err = ENOMEM;
 
 	if (tmp && doc) {
 		snprintf(tmp, len, "%s.tmp", path);
-		if (json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0)
-			rc = 0;
-		else
-			tl_err("trainload: cannot write %s: %m\n", path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		err = errno;
 	}
+	/* Every step checked: a full disk shows in a write, in fsync (NFS), or in close. */
+	if (fd >= 0) {
+		err = dump_fd(doc, fd);
+		if (!err && durable && fsync(fd) != 0)
+			err = errno;
+		if (close(fd) != 0 && !err)
+			err = errno;
+		if (!err && rename(tmp, path) != 0)
+			err = errno;
+		if (err)
+			unlink(tmp);
+		else
+			rc = 0;
+	}
+	if (rc)
+		tl_err("trainload: cannot write %s: %s\n", path, strerror(err));
 	free(tmp);
 	return rc;
+}
+
+char *tl_jsonl_path(const char *output)
+{
+	size_t len = strlen(output);
+	char *p = malloc(len + 7);
+
+	if (!p)
+		return NULL;
+	if (len > 5 && !strcmp(output + len - 5, ".json"))
+		snprintf(p, len + 7, "%sl", output);
+	else
+		snprintf(p, len + 7, "%s.jsonl", output);
+	return p;
+}
+
+/* What a path that should be a regular file is instead. */
+static const char *not_regular(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : "not a regular file";
+}
+
+/* Open (or create) the JSONL and take its lock; 0, or TL_EINPUT with a message. */
+static int lock_jsonl(struct tl_output *out)
+{
+	/* A run that ends unlinks nothing, but one that started with --force and failed may: the
+	 * file locked must be the one the name leads to, checked after the lock is taken. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct stat held, named;
+		out->jsonl_created = false;
+		out->jsonl_fd = open(out->jsonl_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (out->jsonl_fd >= 0)
+			out->jsonl_created = true;
+		else if (errno == EEXIST)
+			out->jsonl_fd = open(out->jsonl_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (out->jsonl_fd < 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			return TL_EINPUT;
+		}
+		if (fstat(out->jsonl_fd, &held) != 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			return TL_EINPUT;
+		}
+		if (!S_ISREG(held.st_mode)) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path,
+			       not_regular(held.st_mode));
+			return TL_EINPUT;
+		}
+		if (flock(out->jsonl_fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno == EWOULDBLOCK) {
+				tl_err("trainload: %s is in use: another trainload run with --output "
+				       "%s is still going (it holds the lock on %s); wait for it to "
+				       "end, or choose another --output\n",
+				       out->path, out->path, out->jsonl_path);
+				return TL_EINPUT;
+			}
+			/* A file system without locks (some NFS and Lustre mounts): the run goes
+			 * on, and says that a second one would not be noticed. */
+			tl_err("trainload: warning: cannot lock %s (%s): a second run with the same "
+			       "--output would not be noticed\n",
+			       out->jsonl_path, strerror(errno));
+		}
+		if (stat(out->jsonl_path, &named) == 0 && named.st_ino == held.st_ino &&
+		    named.st_dev == held.st_dev) {
+			out->jsonl_bytes = (uint64_t)held.st_size;
+			return 0;
+		}
+		close(out->jsonl_fd);
+		out->jsonl_fd = -1;
+	}
+	tl_err("trainload: cannot write %s: it keeps being replaced\n", out->jsonl_path);
+	return TL_EINPUT;
+}
+
+int tl_output_open(struct tl_output *out, const char *path, bool jsonl, bool force)
+{
+	struct stat st;
+	char *dir = strdup(path);
+	int rc = 0;
+
+	*out = (struct tl_output){ .path = path, .jsonl_fd = -1 };
+	if (!dir || (jsonl && !(out->jsonl_path = tl_jsonl_path(path)))) {
+		free(dir);
+		return TL_ENOMEM;
+	}
+	/* The document is written at the end, through a temporary file and a rename, so that an
+	 * earlier result of the same name is never half-overwritten: here it is only checked
+	 * that it can be. */
+	bool exists = stat(path, &st) == 0;
+	if (exists && !S_ISREG(st.st_mode)) {
+		tl_err("trainload: cannot write %s: %s\n", path, not_regular(st.st_mode));
+		rc = TL_EINPUT;
+	} else if (access(dirname(dir), W_OK) != 0 || (exists && access(path, W_OK) != 0)) {
+		tl_err("trainload: cannot write %s: %s\n", path, strerror(errno));
+		rc = TL_EINPUT;
+	} else if (jsonl) {
+		rc = lock_jsonl(out);
+	}
+	free(dir);
+	/* An earlier run's result (a document, or the steps of one that was killed) is kept:
+	 * a resubmitted job must not destroy it. */
+	if (!rc && (exists || out->jsonl_bytes) && !force) {
+		tl_err("trainload: %s already holds the result of an earlier run%s: --force "
+		       "replaces it, or choose another --output\n",
+		       exists ? path : out->jsonl_path,
+		       exists ? "" : " (its finished steps)");
+		rc = TL_EINPUT;
+	}
+	if (!rc && out->jsonl_fd >= 0 && out->jsonl_bytes) {
+		if (ftruncate(out->jsonl_fd, 0) != 0) {
+			tl_err("trainload: cannot write %s: %s\n", out->jsonl_path, strerror(errno));
+			rc = TL_EINPUT;
+		}
+		out->jsonl_bytes = 0;
+	}
+	if (rc)
+		tl_output_close(out);
+	return rc;
+}
+
+int tl_output_append(struct tl_output *out, json_t *value)
+{
+	char *line = json_dumps(value, JSON_COMPACT);
+	size_t len = line ? strlen(line) : 0, done = 0;
+	int err = ENOMEM;
+
+	json_decref(value);
+	if (line) {
+		line[len++] = '\n'; /* over the terminator: the line is written by its length */
+		while (done < len) {
+			ssize_t n = pwrite(out->jsonl_fd, line + done, len - done,
+					   (off_t)(out->jsonl_bytes + done));
+			if (n <= 0) {
+				err = n < 0 ? errno : ENOSPC;
+				break;
+			}
+			done += (size_t)n;
+		}
+		free(line);
+	}
+	if (line && done == len) {
+		out->jsonl_bytes += len;
+		return 0;
+	}
+	/* What was written stays whole lines: the part of this one is taken back. */
+	if (ftruncate(out->jsonl_fd, (off_t)out->jsonl_bytes) != 0)
+		tl_err("trainload: cannot cut %s back to its whole lines: %s\n", out->jsonl_path,
+		       strerror(errno));
+	tl_err("trainload: cannot write %s: %s (it keeps the %" PRIu64 " bytes of whole lines "
+	       "written before)\n",
+	       out->jsonl_path, strerror(err), out->jsonl_bytes);
+	return TL_EIO;
+}
+
+void tl_output_close(struct tl_output *out)
+{
+	/* A JSONL with nothing in it (the run stopped before its first line) is no result:
+	 * removed, while its lock is still held, so that no other run's file goes with it. */
+	if (out->jsonl_fd >= 0 && !out->jsonl_bytes && out->jsonl_created)
+		unlink(out->jsonl_path);
+	if (out->jsonl_fd >= 0)
+		close(out->jsonl_fd);
+	free(out->jsonl_path);
+	*out = (struct tl_output){ .jsonl_fd = -1 };
 }
 
 const char *tl_grouped(double v, char *buf, size_t len)
@@ -1036,12 +1346,17 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 	for (size_t g = 0; g < TL_SHOWN_GROUPS; g++)
 		if (tl_grid_group_size(r->grid, tl_shown_groups[g]) > 1 ||
 		    (tl_shown_groups[g] == TL_GROUP_DP &&
-		     tl_grid_group_size(r->grid, TL_GROUP_EDP) > 1))
+		     (tl_grid_group_size(r->grid, TL_GROUP_EDP) > 1 ||
+		      tl_grid_group_size(r->grid, TL_GROUP_DPCP) > 1)))
 			fprintf(out, " %s %.4f", tl_comm_part_names[g],
 				s.comm_group[tl_shown_groups[g]]);
 	fprintf(out, "  bubble %.4f (planned %.3f of the step)  optimizer %.4f  other %.4f\n",
-		s.bubble, (double)(j->pp - 1) / (double)r->model->microbatches, s.optimizer,
+		s.bubble, r->model->bubble_fraction, s.optimizer,
 		s.other);
+	if (s.dp_hidden >= 0)
+		fprintf(out, "# dp hidden %.0f%%: %.4f s of dp exposed against the %.4f s the step's "
+			     "non-blocking dp reductions take alone\n",
+			100 * s.dp_hidden, s.comm_group[TL_GROUP_DP], s.dp_alone);
 	print_collectives(r, out);
 	print_links(r, out);
 	print_stragglers(r, out);

@@ -3,16 +3,18 @@
  * A run: MPI up, the job resolved against the world (every rank reaches the same verdict without
  * communicating), the plan built, the watchdog started, the backend initialised, warm-up and
  * measured steps, and the results written by rank 0 as they come: each step's JSONL line is
- * flushed as it ends, so a run killed on any rank keeps every finished step, and SIGINT or
- * SIGTERM ends the steps early with a final document that says so.
+ * written whole as it ends (a write that fails stops the run), so a run killed on any rank keeps
+ * every finished step; SIGINT or SIGTERM has rank 0 write the document from the steps it holds
+ * at once, and ends the steps after the one under way with a final document that says so.
  */
 #include "config.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "trainload/check.h"
 #include "trainload/cli.h"
 #include "trainload/exec.h"
+#include "trainload/interrupt.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
@@ -37,29 +40,6 @@
 #include "trainload/sweep.h"
 #include "trainload/topo.h"
 #include "trainload/watchdog.h"
-
-/* SIGINT or SIGTERM arrived: the steps stop at the end of the current one, on every rank, and
- * rank 0 writes what they measured with "status": "interrupted". */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-/* While the steps run (on: true) the first SIGINT or SIGTERM only asks them to stop; a second
- * one, or one outside the steps, ends the process as usual, so a rank stuck for good can
- * still be stopped. */
-static void catch_signals(bool on)
-{
-	struct sigaction sa = { .sa_handler = on ? on_signal : SIG_DFL,
-				.sa_flags = on ? SA_RESETHAND : 0 };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
 
 struct run {
 	const struct tl_cli *cli;
@@ -80,7 +60,13 @@ struct run {
 	struct tl_step *gathered; /* rank 0: one record per rank */
 	char *hosts;
 	uint32_t *node_of_rank; /* rank 0: each rank's host, numbered in order of first rank */
-	FILE *jsonl;
+	struct tl_output out; /* rank 0, with --output */
+	/* Rank 0: what the signal thread (on_signal) shares with the steps: result's steps, ranks
+	 * and figures, and the document's file. holding: from the JSONL's header to the final
+	 * document, when a signal has the document written from what is held. */
+	pthread_mutex_t held;
+	bool holding;
+	bool ranks_gathered; /* rank_info holds the ranks' measurements, not only where they ran */
 	int rank, ranks;
 	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
 	int oversubscribed; /* this rank shares a core with another */
@@ -121,51 +107,57 @@ static bool any_rank_failed(struct run *run, int rc)
 	return any != INT_MAX;
 }
 
-/* JSONL path: FILE.json → FILE.jsonl; any other name gets ".jsonl" appended. */
-static char *jsonl_path(const char *output)
-{
-	size_t len = strlen(output);
-	char *p = malloc(len + 7);
-
-	if (!p)
-		return NULL;
-	if (len > 5 && !strcmp(output + len - 5, ".json"))
-		snprintf(p, len + 7, "%sl", output);
-	else
-		snprintf(p, len + 7, "%s.jsonl", output);
-	return p;
-}
-
-/* Rank 0 opens the output; every rank learns whether that worked. */
+/* Rank 0 opens the output (a sweep has no JSONL); every rank learns whether that worked. */
 static int open_outputs(struct run *run)
 {
 	int ok = 1;
 
 	if (run->rank == 0 && run->cli->output) {
-		/* The result document is written at the end, through a temporary file and a
-		 * rename, so that an earlier result of the same name is never half-overwritten;
-		 * here it is only checked that it can be. */
-		const char *out = run->cli->output;
-		char *dir = strdup(out), *path = jsonl_path(out);
-		struct stat st;
-		bool exists = stat(out, &st) == 0;
-		bool writable = dir && access(dirname(dir), W_OK) == 0 &&
-				(!exists || (S_ISREG(st.st_mode) && access(out, W_OK) == 0));
-		if (exists && !S_ISREG(st.st_mode)) {
-			tl_err("trainload: cannot write %s: not a regular file\n", out);
-			ok = 0;
-		} else if (!writable) {
-			tl_err("trainload: cannot write %s: %m\n", out);
-			ok = 0;
-		} else if (!path || (!run->job->has_sweep && !(run->jsonl = fopen(path, "w")))) {
-			tl_err("trainload: cannot write %s: %m\n", path ? path : out);
-			ok = 0;
-		}
-		free(dir);
-		free(path);
+		pthread_mutex_lock(&run->held);
+		ok = tl_output_open(&run->out, run->cli->output, !run->job->has_sweep,
+				    run->cli->force) == 0;
+		pthread_mutex_unlock(&run->held);
 	}
 	TL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
 	return ok ? 0 : TL_EINPUT;
+}
+
+/* Rank 0: the document from what the run holds, written (under held). A signal's document is
+ * written from the steps measured so far, with the ranks as far as they were gathered. */
+static int write_document(struct run *run, int sig)
+{
+	struct tl_result r = run->result;
+
+	if (sig) {
+		r.interrupted = true;
+		r.interrupted_by = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	}
+	r.ranks_unmeasured = !run->ranks_gathered;
+	json_t *doc = tl_result_json(&r);
+	int rc = tl_json_write_as(doc, run->cli->output, !sig);
+	json_decref(doc);
+	return rc;
+}
+
+/*
+ * SIGINT or SIGTERM (src/interrupt.c calls this in its thread). While the run holds steps
+ * (holding), rank 0 writes the document from them at once, since mpirun may follow with SIGKILL
+ * a second later, and every rank carries on to the end of the step under way, where the ranks
+ * agree to stop. Before that there is nothing to keep: the process ends, rank 0 having removed
+ * the JSONL it created and never wrote to.
+ */
+static bool on_signal(int sig, void *arg)
+{
+	struct run *run = arg;
+
+	pthread_mutex_lock(&run->held);
+	bool go_on = run->holding;
+	if (go_on && run->rank == 0 && run->cli->output)
+		write_document(run, sig);
+	if (!go_on && run->out.jsonl_created && !run->out.jsonl_bytes)
+		unlink(run->out.jsonl_path);
+	pthread_mutex_unlock(&run->held);
+	return go_on;
 }
 
 /*
@@ -233,6 +225,53 @@ out:
 	return rc;
 }
 
+/*
+ * What the ranks of a node will hold must fit in its memory: each rank's buffers for its plan,
+ * as its backend would allocate them (memory = full: the model's weights, gradients, optimizer
+ * state and activations besides; lean: less, but one layer's weights and the largest op's
+ * buffers), and on rank 0 the measured steps' records (TL_STEP_HELD_BYTES each). Every rank
+ * learns of any node where they do not, before anything is allocated; the node's first rank
+ * blames the key: run.steps when the records alone do not fit, run.memory otherwise. (A device
+ * backend holds the plan on its device and checks it there.) Collective.
+ */
+static int check_node_memory(struct run *run, MPI_Comm local, int local_rank, int local_size)
+{
+	const struct tl_job *job = run->job;
+	uint64_t buffers = 0;
+	int rc = 0;
+
+	if (!job->has_sweep && run->backend.ops->host_bytes)
+		rc = run->backend.ops->host_bytes(job, &run->model, &run->grid, &run->plan,
+						  &buffers);
+	double mine[2] = { (double)buffers,
+			   run->rank == 0 && !job->has_sweep
+				   ? (double)job->steps * TL_STEP_HELD_BYTES
+				   : 0.0 },
+	       node[2];
+	int too_big, any_too_big;
+	TL_MPI_CHECK(MPI_Allreduce(mine, node, 2, MPI_DOUBLE, MPI_SUM, local));
+	too_big = node[0] + node[1] > (double)run->node_memory;
+	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+	if (rc || !any_too_big)
+		return rc;
+	if (too_big && local_rank == 0 && node[1] > (double)run->node_memory)
+		tl_job_blame(job, "run", "steps", &run->diag,
+			     "steps = %" PRIu64 ": rank 0 would hold %.4g GB of step records (%d "
+			     "bytes a step), more than the %.3g GB of %s",
+			     job->steps, node[1] / 1e9, TL_STEP_HELD_BYTES,
+			     (double)run->node_memory / 1e9, run->me.host);
+	else if (too_big && local_rank == 0)
+		tl_job_blame(job, "run", "memory", &run->diag,
+			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB%s",
+			     node[0] / local_size / 1e9, local_size, run->me.host,
+			     (double)run->node_memory / 1e9,
+			     job->memory == TL_MEMORY_FULL
+				     ? " (memory = lean reuses buffers and runs in less)"
+				     : ", even with memory = lean (one layer's weights and the "
+				       "largest op's buffers)");
+	return TL_EINPUT;
+}
+
 /* Hosts, node count, binding, threads, library versions. */
 static int collect_environment(struct run *run)
 {
@@ -246,25 +285,11 @@ static int collect_environment(struct run *run)
 	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
 	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
 	rc = place_rank(run, local, local_rank, local_size);
+	if (!rc)
+		rc = check_node_memory(run, local, local_rank, local_size);
 	MPI_Comm_free(&local);
 	if (rc)
 		return rc;
-	/* What memory = full will allocate must fit on the node; every rank learns of any node
-	 * where it does not, before anything is allocated. (The cuda backend holds it on the GPU
-	 * and checks it there.) */
-	uint64_t planned = run->model.memory_bytes_per_rank;
-	int too_big = run->job->memory == TL_MEMORY_FULL && run->job->backend != TL_BACKEND_CUDA &&
-		      (double)planned * local_size > (double)run->node_memory;
-	int any_too_big;
-	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-	if (too_big && local_rank == 0)
-		tl_job_blame(run->job, "run", "memory", &run->diag,
-			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB "
-			     "(memory = lean reuses buffers and runs in less)",
-			     (double)planned / 1e9, local_size, run->me.host,
-			     (double)run->node_memory / 1e9);
-	if (any_too_big)
-		return TL_EINPUT;
 	first_on_node = local_rank == 0;
 	TL_MPI_CHECK(MPI_Allreduce(&first_on_node, &env->nodes, 1, MPI_INT, MPI_SUM,
 				   MPI_COMM_WORLD));
@@ -276,8 +301,14 @@ static int collect_environment(struct run *run)
 		       "(oversubscribed; ranks[].binding says which)\n");
 
 	tl_slurm_read(&env->slurm);
-	MPI_Get_library_version(env->mpi_version, &len);
-	env->mpi_version[strcspn(env->mpi_version, ",\n")] = '\0';
+	/* MPI_Get_library_version writes up to MPI_MAX_LIBRARY_VERSION_STRING bytes: 8192 under
+	 * MPICH, which fills some 2,000 of them. */
+	char *library = malloc(MPI_MAX_LIBRARY_VERSION_STRING);
+	if (!library)
+		return TL_ENOMEM;
+	TL_MPI_CHECK(MPI_Get_library_version(library, &len));
+	tl_env_set_mpi_version(env, library);
+	free(library);
 	/* openblas_get_config() reads "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …". */
 	const char *config = openblas_get_config();
 	if (!strncmp(config, "OpenBLAS ", 9))
@@ -297,29 +328,36 @@ static int collect_environment(struct run *run)
 	return 0;
 }
 
-/* Gather every rank's description to rank 0, list the distinct hosts and place the ranks on
- * them in the grid (which groups cross nodes, ranks per node where every node holds as many). */
-static int gather_ranks(struct run *run)
+/* Gather every rank's description to rank 0: before the steps (where each rank runs), and after
+ * them (what each measured). The first time, list the distinct hosts and place the ranks on them
+ * in the grid (which groups cross nodes, ranks per node where every node holds as many). The
+ * array is replaced under held, so that a signal's document reads a whole one. */
+static int gather_ranks(struct run *run, bool measured)
 {
 	struct tl_rank_info *all = NULL;
 	uint32_t nodes = 0, *count = NULL;
 
-	if (run->rank == 0) {
-		all = calloc((size_t)run->ranks, sizeof(*all));
-		run->hosts = calloc((size_t)run->ranks, sizeof(all->host) + 1);
-		run->node_of_rank = calloc((size_t)run->ranks, sizeof(*run->node_of_rank));
-		count = calloc((size_t)run->ranks, sizeof(*count));
-		if (!all || !run->hosts || !run->node_of_rank || !count) {
-			free(all);
-			free(count);
-			return TL_ENOMEM;
-		}
-	}
+	if (run->rank == 0 && !(all = calloc((size_t)run->ranks, sizeof(*all))))
+		return TL_ENOMEM;
 	TL_MPI_CHECK(MPI_Gather(&run->me, (int)sizeof(run->me), MPI_BYTE, all,
 				(int)sizeof(run->me), MPI_BYTE, 0, MPI_COMM_WORLD));
 	if (run->rank != 0)
 		return 0;
+	pthread_mutex_lock(&run->held);
+	struct tl_rank_info *before = run->result.rank_info;
 	run->result.rank_info = all;
+	run->ranks_gathered = measured;
+	pthread_mutex_unlock(&run->held);
+	free(before);
+	if (run->hosts)
+		return 0;
+	run->hosts = calloc((size_t)run->ranks, sizeof(all->host) + 1);
+	run->node_of_rank = calloc((size_t)run->ranks, sizeof(*run->node_of_rank));
+	count = calloc((size_t)run->ranks, sizeof(*count));
+	if (!run->hosts || !run->node_of_rank || !count) {
+		free(count);
+		return TL_ENOMEM;
+	}
 	for (int i = 0; i < run->ranks; i++) {
 		int j = 0;
 		while (j < i && strcmp(all[i].host, all[j].host))
@@ -344,22 +382,48 @@ static int gather_ranks(struct run *run)
 	return 0;
 }
 
-/* One line of the JSONL, flushed at once so that a killed run keeps it; value is consumed. */
-static void jsonl_append(FILE *jsonl, json_t *value)
+/* A measured step: added to this rank's totals and kept for its judgement; on rank 0, the
+ * slowest rank's record (gathered[worst]) goes into the result and the JSONL. */
+static int keep_step(struct run *run, const struct tl_step *mine, size_t worst)
 {
-	json_dumpf(value, jsonl, JSON_COMPACT);
-	fputc('\n', jsonl);
-	fflush(jsonl);
-	json_decref(value);
+	struct tl_rank_info *me = &run->me;
+
+	me->gemm_s += mine->gemm_s;
+	me->gemm_flops += mine->gemm_flops;
+	me->compute_s += mine->compute_s;
+	me->bubble_s += mine->bubble_s;
+	me->optimizer_s += mine->optimizer_s;
+	for (int g = 0; g < TL_GROUPS; g++) {
+		me->comm_exposed_s[g] += mine->comm_exposed_s[g];
+		me->comm_wait_s[g] += mine->comm_wait_s[g];
+		me->comm_late_s[g] += mine->comm_late_s[g];
+	}
+	memcpy(me->ops_per_step, mine->ops, sizeof(mine->ops));
+	run->measured[run->nmeasured++] = *mine;
+	if (run->rank != 0)
+		return 0;
+	size_t i = run->result.nsteps;
+	run->result.steps[i] = run->gathered[worst];
+	run->result.step_rank[i] = (int)worst;
+	pthread_mutex_lock(&run->held);
+	run->result.nsteps++;
+	pthread_mutex_unlock(&run->held);
+	/* A line that cannot be written stops the run at once (exit 1), rather than at its end
+	 * with steps missing. */
+	if (run->out.jsonl_fd >= 0)
+		return tl_output_append(&run->out, tl_step_json(&run->result, i));
+	return 0;
 }
 
-/* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one. */
+/* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one, and
+ * writes it to the JSONL as the step ends. */
 static int run_steps(struct run *run)
 {
 	const struct tl_job *job = run->job;
 	uint64_t total = job->warmup + job->steps;
 	struct tl_step mine;
 	struct tl_rank_info *me = &run->me;
+	int rc = 0;
 
 	run->measured = calloc(job->steps + 1, sizeof(*run->measured));
 	if (!run->measured)
@@ -371,9 +435,18 @@ static int run_steps(struct run *run)
 		if (!run->gathered || !run->result.steps || !run->result.step_rank)
 			return TL_ENOMEM;
 	}
-	if (run->jsonl)
-		jsonl_append(run->jsonl, tl_result_header_json(&run->result));
-	run->result.env.startup_s = tl_now_s() - run->start;
+	/* From the header on, a signal has rank 0 write the document from the steps it holds. */
+	pthread_mutex_lock(&run->held);
+	if (run->out.jsonl_fd >= 0)
+		rc = tl_output_append(&run->out, tl_result_header_json(&run->result));
+	run->holding = true;
+	pthread_mutex_unlock(&run->held);
+	if (rc)
+		return rc;
+	double startup_s = tl_now_s() - run->start;
+	pthread_mutex_lock(&run->held);
+	run->result.env.startup_s = startup_s;
+	pthread_mutex_unlock(&run->held);
 	tl_progress_start(&run->progress, run->rank == 0 && run->cli->progress ? stderr : NULL,
 			  isatty(STDERR_FILENO), job->log_interval, tl_now_s());
 	if (job->warmup)
@@ -387,7 +460,7 @@ static int run_steps(struct run *run)
 	/* A step under way when a signal comes is finished and kept. */
 	for (uint64_t s = 0; s < total && !run->result.interrupted; s++) {
 		run->exec.measuring = s >= job->warmup;
-		int rc = tl_exec_step(&run->exec, &mine);
+		rc = tl_exec_step(&run->exec, &mine);
 		if (!rc)
 			rc = tl_skew_step(&run->skew, &run->exec, &mine);
 		if (rc)
@@ -404,34 +477,17 @@ static int run_steps(struct run *run)
 					 tl_tokens_per_s(run->model.tokens_per_step, time_s),
 					 tl_now_s());
 		}
-		if (s >= job->warmup) {
-			me->gemm_s += mine.gemm_s;
-			me->gemm_flops += mine.gemm_flops;
-			me->compute_s += mine.compute_s;
-			me->bubble_s += mine.bubble_s;
-			me->optimizer_s += mine.optimizer_s;
-			for (int g = 0; g < TL_GROUPS; g++) {
-				me->comm_exposed_s[g] += mine.comm_exposed_s[g];
-				me->comm_wait_s[g] += mine.comm_wait_s[g];
-				me->comm_late_s[g] += mine.comm_late_s[g];
-			}
-			memcpy(me->ops_per_step, mine.ops, sizeof(mine.ops));
-			run->measured[run->nmeasured++] = mine;
-		}
-		if (s >= job->warmup && run->rank == 0) {
-			size_t i = run->result.nsteps++;
-			run->result.steps[i] = run->gathered[worst];
-			run->result.step_rank[i] = (int)worst;
-			if (run->jsonl)
-				jsonl_append(run->jsonl, tl_step_json(&run->result, i));
-		}
+		if (s >= job->warmup && (rc = keep_step(run, &mine, worst)))
+			return rc;
 		/* A signal on any rank stops every rank after this step. Last, after rank 0's
 		 * writing: every rank leaves it at once, so the next step starts on all of them
 		 * together, and no rank waits in it for rank 0's bookkeeping (which would count
 		 * as rank 0 arriving late). */
-		int stop = interrupted, any_stop = 0;
+		int stop = tl_interrupt_requested(), any_stop = 0;
 		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+		pthread_mutex_lock(&run->held);
 		run->result.interrupted = any_stop;
+		pthread_mutex_unlock(&run->held);
 	}
 	me->check_wrong = run->exec.wrong;
 	/* Every rank learns of any wrong element, for the exit status. */
@@ -483,6 +539,7 @@ static int calibrate(struct run *run)
 				MPI_COMM_WORLD));
 	if (run->rank == 0) {
 		struct tl_result *r = &run->result;
+		pthread_mutex_lock(&run->held);
 		r->blas_peak_flops_per_rank = tl_percentile(blas, (size_t)run->ranks, 50);
 		r->hw_peak = hw;
 		r->hw_peak.flops_per_s =
@@ -493,6 +550,7 @@ static int calibrate(struct run *run)
 		r->peak_flops_per_rank = given			      ? run->cli->peak_tflops * 1e12
 					 : r->hw_peak.flops_per_s > 0 ? r->hw_peak.flops_per_s
 								      : r->blas_peak_flops_per_rank;
+		pthread_mutex_unlock(&run->held);
 	}
 	free(blas);
 	free(hws);
@@ -501,35 +559,52 @@ static int calibrate(struct run *run)
 
 static int report(struct run *run)
 {
-	int rc = gather_ranks(run);
+	struct tl_coll_stat *colls = NULL;
+	int ncolls = 0, rc;
+
+	tl_watchdog_stage("gather", true);
+	rc = gather_ranks(run, true);
 
 	if (!rc)
-		rc = tl_stats_gather_colls(run->exec.stats, run->exec.nstats, &run->result.colls,
-					   &run->result.ncolls, MPI_COMM_WORLD);
+		rc = tl_stats_gather_colls(run->exec.stats, run->exec.nstats, &colls, &ncolls,
+					   MPI_COMM_WORLD);
 	if (rc || run->rank != 0)
 		return rc;
+	tl_watchdog_stage("report", false);
+	pthread_mutex_lock(&run->held);
+	run->result.colls = colls;
+	run->result.ncolls = ncolls;
+	pthread_mutex_unlock(&run->held);
 	if (!run->cli->quiet) {
 		tl_result_print(&run->result, stdout);
-		fflush(stdout);
+		/* A summary redirected to a full disk is an output lost too (exit 1); the
+		 * document is still written. */
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			tl_err("trainload: cannot write the summary on standard output: %s\n",
+			       strerror(errno));
+			rc = TL_EIO;
+		}
 	}
-	if (run->cli->output) {
-		json_t *doc = tl_result_json(&run->result);
-		rc = tl_json_write(doc, run->cli->output);
-		json_decref(doc);
-	}
+	/* The run's own document replaces any a signal had written; no signal writes after it. */
+	pthread_mutex_lock(&run->held);
+	if (run->cli->output && write_document(run, 0))
+		rc = TL_EIO;
+	run->holding = false;
+	pthread_mutex_unlock(&run->held);
 	return rc;
 }
 
 static void cleanup(struct run *run)
 {
+	/* A signal from here on ends the process as usual, once the signal thread is done. */
+	tl_interrupt_on(NULL, NULL);
 	tl_watchdog_stop();
 	tl_exec_fini(&run->exec);
 	tl_skew_fini(&run->skew);
 	free(run->measured);
 	if (run->backend.ops)
 		run->backend.ops->fini(&run->backend);
-	if (run->jsonl)
-		fclose(run->jsonl);
+	tl_output_close(&run->out);
 	tl_plan_free(&run->plan);
 	free(run->gathered);
 	free(run->result.steps);
@@ -538,17 +613,22 @@ static void cleanup(struct run *run)
 	free(run->result.colls);
 	free(run->hosts);
 	free(run->node_of_rank);
+	pthread_mutex_destroy(&run->held);
 }
 
 int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 {
-	struct run run = { .cli = cli, .job = job, .start = tl_now_s() };
+	struct run run = { .cli = cli, .job = job, .start = tl_now_s(),
+			   .held = PTHREAD_MUTEX_INITIALIZER, .out = { .jsonl_fd = -1 } };
 	int rc;
 
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload: MPI_Init failed\n");
 		return TL_EXIT_RUN_FAILED;
 	}
+	/* After MPI_Init, whose library might set handlers of its own. */
+	if (tl_interrupt_start() == 0)
+		tl_interrupt_on(on_signal, &run);
 	double mpi_init_s = tl_now_s() - run.start;
 	run.start = tl_now_s();
 	time_t started = time(NULL);
@@ -579,7 +659,10 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		return TL_EXIT_BAD_INPUT;
 	}
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
-					 .ranks = run.ranks, .grid = &run.grid };
+					 .ranks = run.ranks, .grid = &run.grid,
+					 .peak_source = cli->peak_tflops > 0 ? TL_PEAK_GIVEN
+									     : TL_PEAK_UNKNOWN,
+					 .peak_flops_per_rank = cli->peak_tflops * 1e12 };
 	run.result.env.mpi_init_s = mpi_init_s;
 	/* When the run started, in UTC (ISO 8601): every result says when it was obtained. */
 	strftime(run.result.env.start_time, sizeof(run.result.env.start_time), "%Y-%m-%dT%H:%M:%SZ",
@@ -590,10 +673,12 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	rc = tl_watchdog_start(job->timeout_s, run.rank, run.me.host, &run.grid);
 	if (!rc)
 		rc = collect_environment(&run);
+	/* Where every rank runs, for the JSONL's header and a signal's document. */
+	if (!rc)
+		rc = gather_ranks(&run, false);
 	if (!rc && job->has_sweep) {
 		/* A sweep is measured and reported by src/sweep.c, which returns the status. */
-		rc = gather_ranks(&run);
-		if (!rc) {
+		{
 			int status = tl_sweep_run(cli, job, &run.result.env, run.result.env.nodes);
 			cleanup(&run);
 			MPI_Finalize();
@@ -609,20 +694,26 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	if (!rc)
 		rc = tl_skew_init(&run.skew, &run.grid, &run.plan);
 	run.exec.check = job->check;
+	run.exec.warmup = job->warmup;
 	run.exec.host = run.me.host;
-	catch_signals(true);
 	if (!rc)
 		rc = run_steps(&run);
-	catch_signals(false);
+	/* The overlapped collectives alone: their blocking transfer times for the scaling model,
+	 * and what the step's dp reductions take without overlap, for the share of them the steps
+	 * hid (the summary's dp hidden). None when a signal cut the steps short. */
+	if (!rc && !run.result.interrupted) {
+		tl_watchdog_stage("dp alone", true);
+		rc = tl_exec_alone(&run.exec, &run.me.dp_alone_s);
+	}
 	record_peak_rss(&run.me);
-	/* The overlapped collectives' blocking transfer times, for the scaling model; none
-	 * when the steps were cut short (a signal asks for a quick end). */
-	if (!rc && !run.result.interrupted)
-		rc = tl_exec_reference(&run.exec, TL_EXEC_REFERENCE_ITERS);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
-	 * first step, and it measures the node in the state the steps left it in. */
-	if (!rc)
+	 * first step, and it measures the node in the state the steps left it in. With
+	 * --peak-tflops none runs (calibrate derives the hardware peak alone); when a signal
+	 * asked the run to stop, nothing is calibrated. */
+	if (!rc && !run.result.interrupted) {
+		tl_watchdog_stage("calibration", false);
 		rc = calibrate(&run);
+	}
 	/* The nodes' links, for stragglers: after the steps too, on a quiet network. */
 	if (!rc)
 		rc = tl_link_probe(&run.me.link);
@@ -644,6 +735,7 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		/* One rank's failure ends the job; no rank is left waiting in a collective. */
 		fprintf(stderr, "trainload: rank %d (%s): run failed (%s)\n", run.rank,
 			run.me.host, rc == TL_ENOMEM ? "out of memory" : "see above");
+		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
 	/* A wrong element on any rank, or steps cut short, fail the run (exit 1). */

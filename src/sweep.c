@@ -120,7 +120,7 @@ static int issue(struct sweep *s, enum tl_sweep_op op, const struct tl_sweep_poi
 		nreq = 2;
 		break;
 	}
-	TL_MPI_CHECK(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+	TL_MPI_CHECK(tl_mpi_waitall(nreq, req));
 	return 0;
 }
 
@@ -465,6 +465,7 @@ int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struc
 	if (rc) {
 		fprintf(stderr, "trainload: rank %d (%s): sweep failed (%s)\n", s.wrank, s.host,
 			rc == TL_ENOMEM ? "out of memory" : "see above");
+		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
 	if (s.wrank == 0) {

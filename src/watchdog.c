@@ -26,6 +26,7 @@ static struct {
 	pthread_cond_t wake;
 	bool stop;
 	double timeout_s;
+	double limit_s;        /* under lock: the stage's timeout (timeout_s during the steps) */
 	int rank;
 	char host[64];
 	const struct tl_grid *grid;
@@ -34,6 +35,8 @@ static struct {
 	double progress;       /* when an op last finished (or the watchdog started) */
 	bool stalled;          /* TRAINLOAD_TEST_STALL stopped this rank */
 	int64_t stall_step;    /* this rank's TRAINLOAD_TEST_STALL step, or -1 */
+	char stall_stage[32];  /* this rank's TRAINLOAD_TEST_STALL stage, or "" */
+	unsigned stall_stage_s; /* and how long it lingers there */
 } wd = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
 	 .stall_step = -1 };
 
@@ -49,7 +52,7 @@ static void describe(const struct tl_where *w, char *buf, size_t len)
 	} while (0)
 	buf[0] = '\0';
 	if (w->step >= 0)
-		ADD("step %" PRId64, w->step);
+		ADD("%sstep %" PRId64, w->warmup ? "warm-up " : "", w->step);
 	if (w->microbatch >= 0)
 		ADD("%smicrobatch %" PRId64, used ? ", " : "", w->microbatch);
 	if (w->layer >= 0)
@@ -92,10 +95,15 @@ static void fire(double idle)
 	members(&w, with, sizeof(with));
 	if (w.bytes)
 		snprintf(bytes, sizeof(bytes), " of %" PRIu64 " B", w.bytes);
+	char limit[64] = "";
+
+	if (wd.limit_s > wd.timeout_s)
+		snprintf(limit, sizeof(limit), ", %g s outside the steps", wd.limit_s);
 	fprintf(stderr,
-		"trainload: rank %d (%s): watchdog: no op finished for %.1f s (timeout_s = %g): "
+		"trainload: rank %d (%s): watchdog: no op finished for %.1f s (timeout_s = %g%s): "
 		"stuck in %s%s%s%s%s (%s)%s%s, entered %.1f s ago\n",
-		wd.rank, wd.host, idle, wd.timeout_s, w.what ? w.what : "?", w.waits ? " for " : "",
+		wd.rank, wd.host, idle, wd.timeout_s, limit, w.what ? w.what : "?",
+		w.waits ? " for " : "",
 		w.waits ? w.waits : "", bytes, with,
 		wd.stalled    ? "stalled on purpose by TRAINLOAD_TEST_STALL"
 		: w.compute ? "computing: waits for no other rank"
@@ -121,13 +129,14 @@ static void *watch(void *arg)
 		if (wd.stop || (rc && rc != ETIMEDOUT))
 			break;
 		double idle = tl_now_s() - wd.progress;
-		if (idle < wd.timeout_s)
+		if (idle < wd.limit_s)
 			continue;
 		fire(idle);
 		pthread_mutex_unlock(&wd.lock);
 		/* Let the other stuck ranks speak before the job goes down. */
 		struct timespec grace = { .tv_sec = (time_t)TL_WATCHDOG_GRACE_S };
 		nanosleep(&grace, NULL);
+		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_WATCHDOG);
 		_exit(TL_EXIT_WATCHDOG); /* in case MPI_Abort returns */
 	}
@@ -141,24 +150,32 @@ int tl_watchdog_start(uint64_t timeout_s, int rank, const char *host, const stru
 	int stall_rank;
 	long long stall_step;
 
-	if (stall && sscanf(stall, "%d:%lld", &stall_rank, &stall_step) == 2 && stall_rank == rank)
+	unsigned stage_s;
+	char stage[sizeof(wd.stall_stage)];
+
+	if (stall && sscanf(stall, "%d:%31[a-z ]:%u", &stall_rank, stage, &stage_s) == 3 &&
+	    stall_rank == rank) {
+		snprintf(wd.stall_stage, sizeof(wd.stall_stage), "%s", stage);
+		wd.stall_stage_s = stage_s;
+	} else if (stall && sscanf(stall, "%d:%lld", &stall_rank, &stall_step) == 2 &&
+		   stall_rank == rank) {
 		wd.stall_step = stall_step;
+	}
 	if (timeout_s == 0)
 		return 0;
 	wd.timeout_s = (double)timeout_s;
 	wd.rank = rank;
 	wd.grid = grid;
 	snprintf(wd.host, sizeof(wd.host), "%s", host);
-	wd.where = (struct tl_where){ .what = "start-up", .group = -1, .compute = true,
-				      .step = -1, .microbatch = -1, .layer = -1, .peer = -1 };
-	wd.entered = wd.progress = tl_now_s();
 	wd.stop = false;
+	wd.on = true;
+	tl_watchdog_stage("start-up", false);
 	if (pthread_create(&wd.thread, NULL, watch, NULL)) {
 		fprintf(stderr, "trainload: rank %d (%s): pthread_create failed at %s:%d: "
 			"no watchdog\n", rank, host, __FILE__, __LINE__);
+		wd.on = false;
 		return TL_ERUN;
 	}
-	wd.on = true;
 	return 0;
 }
 
@@ -181,7 +198,23 @@ void tl_watchdog_enter(const struct tl_where *where)
 	pthread_mutex_lock(&wd.lock);
 	wd.where = *where;
 	wd.entered = tl_now_s();
+	wd.limit_s = wd.timeout_s;
 	pthread_mutex_unlock(&wd.lock);
+}
+
+void tl_watchdog_stage(const char *stage, bool waits)
+{
+	if (!wd.on)
+		return;
+	double now = tl_now_s();
+	pthread_mutex_lock(&wd.lock);
+	wd.where = (struct tl_where){ .what = stage, .group = -1, .compute = !waits, .step = -1,
+				      .microbatch = -1, .layer = -1, .peer = -1 };
+	wd.entered = wd.progress = now;
+	wd.limit_s = wd.timeout_s > TL_WATCHDOG_STAGE_S ? wd.timeout_s : TL_WATCHDOG_STAGE_S;
+	pthread_mutex_unlock(&wd.lock);
+	if (*wd.stall_stage && !strcmp(stage, wd.stall_stage))
+		sleep(wd.stall_stage_s); /* TRAINLOAD_TEST_STALL: for testing only */
 }
 
 void tl_watchdog_leave(void)

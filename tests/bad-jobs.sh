@@ -14,8 +14,8 @@
 #
 # Files that git holds awkwardly (a NUL byte, CRLF line ends, a huge line) are written here
 # instead, and so is the per-key part of the matrix (tests/bad-keys.sh, from the option table).
-# Paths that are no job file at all (empty, a directory, missing) are checked alone and at 2
-# ranks with their message.
+# Paths that are no job file at all (empty, a directory, missing, a FIFO, /dev/zero) are checked
+# alone and at 2 ranks with their message.
 #
 # Under mpirun, errors found before MPI starts are still printed by rank 0 alone, and every rank
 # exits 2 together (run_bad, tests/lib.sh, takes no retry).
@@ -117,6 +117,12 @@ check_path directory "$TL_TMP/generated" "is a directory, not a job file" >>path
 check_path missing "$TL_TMP/generated/missing.job" \
 	"cannot open job file: No such file or directory" >>paths.log 2>&1 ||
 	echo missing >>failed.list
+# A FIFO (no writer: opening it to read would wait for ever) and /dev/zero (an endless line).
+mkfifo generated/fifo.job
+check_path fifo "$TL_TMP/generated/fifo.job" "is a FIFO, not a job file" >>paths.log 2>&1 ||
+	echo fifo >>failed.list
+check_path zero /dev/zero "is a character device, not a job file" >>paths.log 2>&1 ||
+	echo zero >>failed.list
 
 # Open MPI takes a second or two to end a job in which a rank exited non-zero, mostly waiting:
 # the files are checked by TL_PARALLEL workers at once (default 8), each file's output in

@@ -4,7 +4,8 @@
 # Generates the per-key part of the bad-input matrix from the option table, as `trainload
 # --help-job` prints it: for every key of every section, a job file for each way its value can
 # be wrong (wrong type, negative, below and above its range, zero where its range starts at 1,
-# past 64 bits, multiplied past 64 bits by a suffix, empty, set twice), each with the exact
+# past 64 bits, multiplied past 64 bits by a suffix, a fraction, an exponent or hexadecimal where
+# a count goes, hexadecimal where a number goes, empty, set twice), each with the exact
 # message it must give, naming its line and key. Sourced by tests/bad-jobs.sh, which writes
 # the files into generated/keys/ and runs them:
 #   KEY-CASE.job            one key, one case: run alone (no MPI: it is all parsing)
@@ -57,6 +58,9 @@ while read -r section key kind lo hi def list; do
 	case $kind in
 	uint)
 		add_case type x "bad value 'x' $where: expected an unsigned integer"
+		add_case fraction 2.5 "bad value '2.5' $where: expected a whole number: a fraction or an exponent is not accepted"
+		add_case exponent 1e3 "bad value '1e3' $where: expected a whole number: a fraction or an exponent is not accepted"
+		add_case hex 0x10 "bad value '0x10' $where: hexadecimal is not accepted: write the number in decimal"
 		add_case negative -1 "bad value '-1' $where: negative values are not allowed"
 		add_case digits 18446744073709551616 \
 			"bad value '18446744073709551616' $where: does not fit in 64 bits"
@@ -68,6 +72,7 @@ while read -r section key kind lo hi def list; do
 		;;
 	number)
 		add_case type fast "bad value 'fast' $where: expected a number"
+		add_case hex 0x10 "bad value '0x10' $where: expected a decimal number (hexadecimal is not accepted)"
 		add_case negative -1 "$in_key is -1, outside its range $lo..$hi"
 		add_case above $((hi + 1)) "$in_key is $((hi + 1)), outside its range $lo..$hi"
 		;;

@@ -65,28 +65,101 @@ run() {
 	fi
 }
 
-# mpirun's options for N ranks: oversubscribed past one rank, so that the tests run on machines
-# with fewer cores than ranks.
+# The launcher's family, from its --version: "openmpi" (Open MPI's mpirun) or "hydra" (the
+# MPICH family's mpiexec: MPICH, Intel MPI, MVAPICH); read once, as the script starts.
+case ${MPIRUN:+$("$MPIRUN" --version 2>&1)} in
+*"Open MPI"* | *OpenRTE*) TL_LAUNCHER_FAMILY=openmpi ;;
+*HYDRA* | *"Intel(R) MPI"* | *MVAPICH*) TL_LAUNCHER_FAMILY=hydra ;;
+*) TL_LAUNCHER_FAMILY= ;;
+esac
+
+launcher_family() {
+	[ -n "$MPIRUN" ] || fail "mpirun not found"
+	[ -n "$TL_LAUNCHER_FAMILY" ] ||
+		fail "$MPIRUN: neither Open MPI's mpirun nor MPICH's Hydra (see $MPIRUN --version)"
+	echo "$TL_LAUNCHER_FAMILY"
+}
+
+# The variable in which the launcher gives each rank its world rank.
+rank_var() {
+	case $(launcher_family) in
+	openmpi) echo OMPI_COMM_WORLD_RANK ;;
+	*) echo PMI_RANK ;;
+	esac
+}
+
+# The launcher's options for N ranks. Open MPI refuses more ranks than cores without
+# --oversubscribe, so that the tests run on machines with fewer cores than ranks; Hydra never
+# refuses.
 mpirun_cmd() {
-	if [ "$1" -gt 1 ]; then
+	if [ "$1" -gt 1 ] && [ "$(launcher_family)" = openmpi ]; then
 		printf '%s' "--oversubscribe -np $1"
 	else
 		printf '%s' "-np $1"
 	fi
 }
 
-# run_trainload LABEL N ARGS...: trainload on N ranks (0: no mpirun) through run().
+# descendants PID: the pids of PID's descendants, children first, at most 4 generations down
+# (Open MPI's ranks are mpirun's children; Hydra's are children of its hydra_pmi_proxy). Read
+# from /proc: ps is not on a minimal system.
+descendants() {
+	# field 4 of /proc/PID/stat, after the command name in parentheses, is the parent's pid
+	ds_table=$(for ds_st in /proc/[0-9]*/stat; do
+		sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$ds_st" 2>/dev/null
+	done)
+	ds_family=$1
+	for _ in 1 2 3 4; do
+		ds_next=
+		for ds_parent in $ds_family; do
+			ds_next="$ds_next $(echo "$ds_table" | awk -v p="$ds_parent" '$2 == p { print $1 }')"
+		done
+		echo $ds_next
+		ds_family=$ds_next
+		[ -n "$(echo $ds_family)" ] || return 0
+	done
+}
+
+# rank_pid LAUNCHER_PID R: the pid of world rank R among the launcher's descendants, found by
+# the launcher's rank variable in their environment.
+rank_pid() {
+	rp_var=$(rank_var) || return
+	for rp in $(descendants "$1"); do
+		if tr '\0' '\n' <"/proc/$rp/environ" 2>/dev/null | grep -qx "$rp_var=$2"; then
+			echo "$rp"
+			return
+		fi
+	done
+}
+
+# kill_tree PID: SIGKILL to PID and all its descendants (a launcher killed alone can leave its
+# ranks running: Hydra's proxy keeps them), for a test's way out.
+kill_tree() {
+	kt_all="$1 $(descendants "$1")"
+	# shellcheck disable=SC2086
+	kill -KILL $kt_all 2>/dev/null
+	return 0
+}
+
+# run_launched LABEL N CMD...: CMD on N ranks under the launcher (0: alone) through run().
+run_launched() {
+	rl_label=$1
+	rl_n=$2
+	shift 2
+	if [ "$rl_n" -eq 0 ]; then
+		run "$rl_label" "$@"
+	else
+		launcher_family >/dev/null || exit 1
+		# shellcheck disable=SC2046
+		run "$rl_label" "$MPIRUN" $(mpirun_cmd "$rl_n") "$@"
+	fi
+}
+
+# run_trainload LABEL N ARGS...: trainload on N ranks (0: no launcher) through run().
 run_trainload() {
 	rt_label=$1
 	rt_n=$2
 	shift 2
-	if [ "$rt_n" -eq 0 ]; then
-		run "$rt_label" "$TRAINLOAD" "$@"
-	else
-		[ -n "$MPIRUN" ] || fail "mpirun not found"
-		# shellcheck disable=SC2046
-		run "$rt_label" "$MPIRUN" $(mpirun_cmd "$rt_n") "$TRAINLOAD" "$@"
-	fi
+	run_launched "$rt_label" "$rt_n" "$TRAINLOAD" "$@"
 }
 
 # Print a command's captured output.

@@ -22,7 +22,7 @@ TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
 	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu \
-	tests/unit/test_progress tests/unit/test_peak
+	tests/unit/test_progress tests/unit/test_peak tests/unit/test_log
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -52,7 +52,7 @@ tests_unit_test_grid_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_grid_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_plan_SOURCES = tests/unit/test_plan.c tests/unit/tl_test.h
-tests_unit_test_plan_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_plan_CFLAGS = $(TL_UNIT_CFLAGS) -DTL_TEST_JOBS_DIR='"$(abs_top_srcdir)/jobs"'
 tests_unit_test_plan_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_schedule_SOURCES = tests/unit/test_schedule.c tests/unit/tl_test.h
@@ -82,6 +82,10 @@ tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_progress_SOURCES = tests/unit/test_progress.c tests/unit/tl_test.h
 tests_unit_test_progress_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_progress_LDADD = $(TL_UNIT_LDADD)
+
+tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tl_test.h
+tests_unit_test_log_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(TL_UNIT_LDADD) -lpthread
 
 tests_unit_test_peak_SOURCES = tests/unit/test_peak.c tests/unit/tl_test.h
 tests_unit_test_peak_CFLAGS = $(TL_UNIT_CFLAGS)
@@ -160,18 +164,25 @@ TL_BAD_JOBS = \
 	tests/data/bad/sweep-points.job \
 	tests/data/bad/ffn-tp.job \
 	tests/data/bad/memory-node.job \
+	tests/data/bad/memory-lean.job \
+	tests/data/bad/memory-steps.job \
 	tests/data/bad/not-implemented-cp.job \
+	tests/data/bad/cp-seq.job \
+	tests/data/bad/interleaved.job \
+	tests/data/bad/virtual-stages.job \
 	tests/data/bad/sweep-op.job \
 	tests/data/bad/sweep-min-max.job \
 	tests/data/bad/sweep-layout.job \
 	tests/data/bad/sweep-dtype.job \
 	tests/data/bad/syntax-errors.job \
 	tests/data/bad/unterminated-section.job \
+	tests/data/bad/section-text.job \
 	tests/data/bad/plan-too-large.job
 
-TL_SCRIPT_TESTS = \
+# The script tests that start ranks through the MPI launcher (mpirun, mpiexec): what a build with
+# another MPI family runs beside the unit tests (.ci/run: MPICH).
+TL_LAUNCHER_TESTS = \
 	tests/bad-jobs.sh \
-	tests/fuzz-replay.sh \
 	tests/mpi/cli.sh \
 	tests/mpi/progress.sh \
 	tests/mpi/run-1rank.sh \
@@ -180,6 +191,7 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/run-np4.sh \
 	tests/mpi/overrides.sh \
 	tests/mpi/output-errors.sh \
+	tests/mpi/disk-full.sh \
 	tests/mpi/dryrun.sh \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
@@ -188,7 +200,12 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
 	tests/mpi/rank-error.sh \
-	tests/report/scaling.sh \
+	tests/report/scaling.sh
+
+# The rest need no launcher of their own: fixed files, srun and PMIx (Slurm), a GPU.
+TL_SCRIPT_TESTS = \
+	$(TL_LAUNCHER_TESTS) \
+	tests/fuzz-replay.sh \
 	tests/report/golden.sh \
 	tests/slurm/scaling-cli.sh \
 	tests/slurm/sbatch.sh \
@@ -197,6 +214,7 @@ TL_SCRIPT_TESTS = \
 	tests/cluster/run.sh \
 	tests/cluster/attribution.sh \
 	tests/cluster/slurm.sh \
+	tests/slurm/scancel.sh \
 	tests/cuda/cuda.sh
 
 TESTS = $(TL_UNIT_TESTS) $(TL_SCRIPT_TESTS)

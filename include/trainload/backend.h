@@ -37,6 +37,13 @@ struct tl_backend_ops {
 	int (*init)(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
 		    const struct tl_grid *grid, const struct tl_plan *plan);
 
+	/* Optional (NULL: none): the host memory init would allocate on this rank for the plan,
+	 * in bytes, found without allocating it, so that a plan a node cannot hold is refused
+	 * (exit 2, naming the key) before any rank allocates. Called on every rank. Returns 0 or a
+	 * negative TL_E*. */
+	int (*host_bytes)(const struct tl_job *job, const struct tl_model *model,
+			  const struct tl_grid *grid, const struct tl_plan *plan, uint64_t *bytes);
+
 	/* Run rows [row_begin, row_end) of C of one TL_OP_GEMM (all of its batch), with the op's
 	 * shapes and transposes; [0, op->gemm.m) is the whole GEMM. The executor splits long
 	 * GEMMs this way to progress outstanding communication in between. */

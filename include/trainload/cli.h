@@ -32,6 +32,7 @@ struct tl_cli {
 	char *progress_set;   /* --progress X as "run.log_interval=X" */
 	int nsets;
 	const char *output;   /* --output FILE.json, or NULL */
+	bool force;           /* --force: replace an earlier run's result at --output */
 	bool quiet;
 	bool progress;        /* progress lines on stderr: on unless -q, or --progress given */
 	double peak_tflops;   /* --peak-tflops: MFU's peak per rank; 0: calibrate */

@@ -60,7 +60,7 @@ struct tl_coll_stat {
 	 * model's input (DESIGN.md §7). A blocking op's is its time after the last rank of the
 	 * group arrived (tl_skew_step, measured steps); a non-blocking one's, whose time in the
 	 * steps holds the compute it overlapped, comes from calls of it made back to back after
-	 * the steps, each started and at once waited for (tl_exec_reference): the same MPI
+	 * the steps, each started and at once waited for (tl_exec_alone): the same MPI
 	 * call as in the steps (a library runs its non-blocking collectives with algorithms of
 	 * their own), with nothing to overlap. Summed over transfer_count calls; merged over
 	 * ranks, transfer_s is the largest of the ranks' means per call. */
@@ -84,6 +84,8 @@ struct tl_exec {
 	int measuring;      /* collect stats (off during warm-up) */
 	size_t *slot_op;    /* per slot: the index of the op started in it */
 	int64_t step;       /* the step under way, from 0, warm-up steps included */
+	uint64_t warmup;    /* warm-up steps: the watchdog numbers the measured ones from 0, as the
+			     * JSONL does */
 	/* run.check: every check-th step (from step 0) the backend fills each communication
 	 * op's buffers with a seeded pattern and compares what arrives (include/trainload/
 	 * check.h), outside the timed calls. 0: off. */
@@ -105,12 +107,16 @@ void tl_exec_fini(struct tl_exec *ex);
 /* Run one step of the plan; fills step. */
 int tl_exec_step(struct tl_exec *ex, struct tl_step *step);
 
-/* The plan's non-blocking collectives after the steps, each started and waited for at once,
- * for their transfer times without overlap (struct tl_coll_stat): of each, one untimed call
- * that lines the ranks up, then iters timed ones back to back, as nccl-tests times its
- * iterations. Collective: every rank calls it after its last step. */
-#define TL_EXEC_REFERENCE_ITERS 2
-int tl_exec_reference(struct tl_exec *ex, int iters);
+/*
+ * The plan's non-blocking collectives once more, after the steps, each alone: started and
+ * waited for at once, a few times back to back (the same MPI call as in the steps: a library
+ * runs its non-blocking collectives with algorithms of their own), with nothing to overlap.
+ * For two readers: their transfer times (struct tl_coll_stat: the scaling model's input), and
+ * the step's data-parallel gradient reductions summed, the best of the calls of each, into
+ * *dp_alone_s (0 when the step starts none): what the step's exposed dp time is held to, for
+ * the share of it that overlapping hid (the summary's dp hidden). Collective, as the step is.
+ */
+int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s);
 
 /* The sum of a step's exposed communication over all groups (inline: the pure result code
  * uses it without the executor). */

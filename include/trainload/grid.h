@@ -14,9 +14,12 @@
 
 #include "trainload/job.h"
 
-/* The groups a rank belongs to. TL_GROUP_* of job.h, plus the expert-data-parallel one. */
+/* The groups a rank belongs to. TL_GROUP_* of job.h, plus the expert-data-parallel one and the
+ * data-parallel one with its context-parallel ranks (the dp·cp ranks that hold the same weights,
+ * over which Megatron reduces gradients when cp > 1). */
 #define TL_GROUP_EDP (TL_GROUP_CP + 1)
-#define TL_GRID_GROUPS (TL_GROUP_EDP + 1)
+#define TL_GROUP_DPCP (TL_GROUP_EDP + 1)
+#define TL_GRID_GROUPS (TL_GROUP_DPCP + 1)
 
 struct tl_grid {
 	uint64_t tp, cp, dp, pp, ep, world;
@@ -39,7 +42,7 @@ void tl_grid_init(struct tl_grid *grid, const struct tl_job *job, uint64_t world
 void tl_grid_coords(const struct tl_grid *grid, uint64_t rank, struct tl_coords *c);
 uint64_t tl_grid_rank(const struct tl_grid *grid, const struct tl_coords *c);
 
-/* Size of a group (TL_GROUP_* or TL_GROUP_EDP); the world for TL_GROUP_WORLD. */
+/* Size of a group (TL_GROUP_*, TL_GROUP_EDP or TL_GROUP_DPCP); the world for TL_GROUP_WORLD. */
 uint64_t tl_grid_group_size(const struct tl_grid *grid, int group);
 /* This rank's index inside its group. */
 uint64_t tl_grid_group_index(const struct tl_grid *grid, uint64_t rank, int group);
@@ -57,12 +60,12 @@ bool tl_grid_group_crosses_nodes(const struct tl_grid *grid, uint64_t rank, int 
 /* Nodes the world spans (ranks_per_node given), or 0 when unknown. */
 uint64_t tl_grid_nodes(const struct tl_grid *grid);
 
-/* "tp", "dp", … and "edp". */
+/* "tp", "dp", … "edp" and "dp_cp". */
 const char *tl_grid_group_name(int group);
 
 /* The groups that a dry run and a result list (their grid key), in this order: tp, cp, dp, pp,
- * ep, edp. */
-#define TL_GRID_LISTED 6
+ * ep, edp, dp_cp. */
+#define TL_GRID_LISTED 7
 extern const int tl_grid_listed[TL_GRID_LISTED];
 
 #endif

@@ -18,7 +18,15 @@
 #include "trainload/log.h"
 
 enum tl_mlp { TL_MLP_GELU, TL_MLP_SWIGLU };
-enum tl_schedule { TL_SCHEDULE_1F1B, TL_SCHEDULE_GPIPE };
+enum tl_schedule { TL_SCHEDULE_1F1B, TL_SCHEDULE_GPIPE, TL_SCHEDULE_INTERLEAVED };
+/* Whose rules gradient buckets follow (src/plan.c): Megatron-LM's DistributedDataParallel or
+ * PyTorch's DDP (its first bucket capped at 1 MiB). */
+enum tl_bucket_policy { TL_BUCKETS_MEGATRON, TL_BUCKETS_DDP };
+/* The optimizer step's byte model (src/model.c, tl_optimizer_bytes). */
+enum tl_optimizer { TL_OPTIMIZER_ADAM_FUSED, TL_OPTIMIZER_ADAM_UNFUSED, TL_OPTIMIZER_SGD };
+/* The elementwise passes' byte model: Megatron-LM's fused kernels, or one kernel per operation
+ * as eager PyTorch runs them (src/model.c). */
+enum tl_fusion { TL_FUSION_MEGATRON, TL_FUSION_NONE };
 /* TL_DTYPE_SAME is comm_dtype's "same as compute"; the resolved job never holds it. */
 enum tl_dtype { TL_DTYPE_SAME, TL_DTYPE_F32, TL_DTYPE_F64, TL_DTYPE_BF16, TL_DTYPE_F16 };
 enum tl_recompute { TL_RECOMPUTE_NONE, TL_RECOMPUTE_SELECTIVE, TL_RECOMPUTE_FULL };
@@ -31,6 +39,10 @@ enum tl_group { TL_GROUP_WORLD, TL_GROUP_TP, TL_GROUP_DP, TL_GROUP_PP, TL_GROUP_
 /* The largest world trainload plans for: 2^32 ranks. */
 #define TL_MAX_RANKS (UINT64_C(1) << 32)
 #define TL_SWEEP_OPS_MAX 128
+/* A job file is a few kB of text: more is refused unread (a file of zeros, a log by mistake). */
+#define TL_JOB_FILE_MAX (16 << 20)
+/* The bytes of a job-file line that are kept (longer lines are refused, their length counted). */
+#define TL_JOB_LINE_KEPT 4096
 
 struct tl_job {
 	/* [model] */
@@ -39,15 +51,20 @@ struct tl_job {
 	uint64_t experts, topk, moe_every;
 	int mlp; /* enum tl_mlp */
 	bool tied_embeddings;
+	double dropout; /* probability; > 0 adds the dropout passes */
 	/* [parallel] */
 	uint64_t tp, pp, cp, ep, dp, zero, microbatch, global_batch, grad_accum, bucket_mb;
+	uint64_t virtual_stages; /* model chunks per pipeline stage (schedule = interleaved) */
 	bool sequence_parallel, overlap;
-	int schedule; /* enum tl_schedule */
+	int schedule;      /* enum tl_schedule */
+	int bucket_policy; /* enum tl_bucket_policy */
 	/* [run] */
 	uint64_t steps, warmup, threads_per_rank, check, timeout_s;
 	double straggler_pct;
 	char log_interval[32]; /* progress lines: "N" steps, "Ns" seconds (trainload/progress.h) */
 	int compute_dtype, comm_dtype, recompute, memory, backend, bind;
+	int optimizer; /* enum tl_optimizer */
+	int fusion;    /* enum tl_fusion */
 	/* [sweep] */
 	char sweep_op[TL_SWEEP_OPS_MAX];
 	uint64_t min_bytes, max_bytes, factor, step, iters, warmup_iters, sweep_check, rotate_mb;

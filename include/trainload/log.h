@@ -64,4 +64,13 @@ uint64_t tl_launcher_local_size(void);
 void tl_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Before a rank ends the job (MPI_Abort): wait, at most a second, until whoever reads this
+ * process's stderr through a pipe (the launcher) has read all of it. MPICH's Hydra can take the
+ * abort and kill the job before it has drained the rank's pipe, and the message saying why the
+ * job failed was then lost (seen once in CI, a rank's out-of-memory report). Returns at once when
+ * stderr is no pipe.
+ */
+void tl_stderr_drain(void);
+
 #endif

@@ -19,6 +19,9 @@
 #include "trainload/plan.h"
 #include "trainload/result.h"
 
+/* A result file is read up to this size (a document of a million steps is some 500 MB). */
+#define TL_REPORT_FILE_MAX (UINT64_C(1) << 30)
+
 enum tl_run_state {
 	TL_RUN_COMPLETE, /* a document with its summary */
 	TL_RUN_PARTIAL,  /* killed or cut short: its finished steps are used */
@@ -102,6 +105,7 @@ struct tl_rates {
 	double s_per_optimizer_byte; /* optimizer per byte its op reads and writes */
 	double bubble_per_compute;   /* pipeline wait per second of compute */
 	double dp_exposed_share;     /* exposed share of the fitted data-parallel traffic */
+	double exposed_share[TL_SHOWN_GROUPS]; /* of each group's non-blocking traffic */
 	double other_s;
 	int calibrated_on;           /* ranks of the run they come from */
 };

@@ -28,7 +28,7 @@ struct tl_env {
 	char start_time[32];   /* when MPI_Init returned, ISO 8601 UTC: "2026-05-01T09:30:00Z" */
 	char cpu_model[128];   /* rank 0's CPU, as hwloc names it ("" when it does not) */
 	bool oversubscribed;   /* some node ran more ranks than it has cores */
-	char mpi_version[256];
+	char mpi_version[256]; /* one line: tl_env_set_mpi_version */
 	char blas_version[64]; /* "0.3.21" */
 	char blas_config[256]; /* openblas_get_config(): build options and core type */
 	char blas_core[64];
@@ -87,6 +87,7 @@ struct tl_rank_info {
 	double judged_noise[TL_JUDGED];
 	uint64_t ops_per_step[TL_OP_KINDS];
 	uint64_t check_wrong; /* run.check: received elements found wrong, all checked steps */
+	double dp_alone_s;    /* the step's non-blocking dp reductions, each alone (tl_exec_alone) */
 };
 
 struct tl_result {
@@ -107,11 +108,30 @@ struct tl_result {
 	struct tl_coll_stat *colls;     /* merged over ranks (tl_stats_gather_colls) */
 	int ncolls;
 	bool interrupted;               /* SIGINT or SIGTERM ended the steps early */
+	const char *interrupted_by;     /* "SIGTERM", "SIGINT": a signal's document; NULL: not */
+	bool ranks_unmeasured;          /* rank_info says where the ranks ran, not yet what they
+					 * measured (a signal's document before the end) */
 };
 
 /* A rank's judged values (median over steps) and their noise, from its measured steps; the
  * link's from ri->link. */
 void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, size_t n);
+
+/* The memory rank 0 holds per measured step, in bytes: the slowest rank's record, its rank,
+ * and the step's part of the document while it is built (tests/unit/test_result.c holds it to
+ * what jansson allocates). A run's step count is checked against its node's memory with it. */
+#define TL_STEP_HELD_BYTES 6144
+
+/* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
+ * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
+#define TL_SHOWN_GROUPS 5
+extern const int tl_shown_groups[TL_SHOWN_GROUPS];
+
+/* The breakdown's parts of exposed communication, one name each wherever a breakdown is shown
+ * (summary, stragglers, report tables, plots), in tl_shown_groups' order: "tp_comm", "cp_comm",
+ * "pp_comm", "dp_comm", "ep_comm". The other parts are "compute", "bubble" (pipeline wait),
+ * "optimizer" and "other", as the JSON's breakdown_s names them. */
+extern const char *const tl_comm_part_names[TL_SHOWN_GROUPS];
 
 /* The conventions every output states in its header. */
 extern const char tl_conventions[];
@@ -152,14 +172,52 @@ json_t *tl_step_json(const struct tl_result *r, size_t i);
 json_t *tl_result_header_json(const struct tl_result *r);
 json_t *tl_result_json(const struct tl_result *r);
 
+/* env->mpi_version from MPI_Get_library_version's text: its first line up to a comma ("Open MPI
+ * v4.1.4", "MPICH Version: 4.0.2"), each run of blanks or control characters one space, cut to
+ * fit; so that it prints on one line of the summary's header. */
+void tl_env_set_mpi_version(struct tl_env *env, const char *library_version);
+
 /* A 16-hex-digit hash of a JSON value: FNV-1a over its canonical text (compact, keys sorted). */
 void tl_json_hash(const json_t *value, char out[17]);
 /* The resolved job's (environment.job_hash). */
 void tl_job_hash(const struct tl_job *job, char out[17]);
 
-/* Write doc to path through path.tmp and a rename, so that an earlier file of that name is
- * never left half-overwritten; 0 or TL_EIO (with a message). */
+/* Write doc to path through path.tmp (every write checked, then fsync) and a rename, so that an
+ * earlier file of that name is never left half-overwritten; on any failure path.tmp is removed.
+ * 0 or TL_EIO (with a message naming the file and the error). */
 int tl_json_write(json_t *doc, const char *path);
+/* The same, with fsync before the rename only when durable: a document that must be on disk
+ * within a second (a signal's) skips it, as a process killed loses nothing the kernel holds;
+ * only a crash of the machine does. */
+int tl_json_write_as(json_t *doc, const char *path, bool durable);
+
+/* The JSONL beside a document: FILE.json → FILE.jsonl, any other name + ".jsonl". Malloc'd. */
+char *tl_jsonl_path(const char *output);
+
+/*
+ * A run's --output, held by rank 0 from before the first step to the end. Opening it checks that
+ * the document can be written and, with a JSONL, takes an exclusive lock on it (flock), which
+ * the run holds to its end: a second run with the same --output is refused while the first
+ * lives. An earlier run's result, a document or a non-empty JSONL, is refused too unless force
+ * (--force), which replaces it. Every line appended is checked and whole: a write that fails
+ * is taken back, so that the JSONL holds only whole lines, and reported.
+ */
+struct tl_output {
+	const char *path;    /* FILE.json */
+	char *jsonl_path;    /* FILE.jsonl; NULL without one */
+	int jsonl_fd;        /* -1: none */
+	bool jsonl_created;  /* this run created it (so may remove it while empty) */
+	uint64_t jsonl_bytes; /* whole lines written */
+};
+
+/* 0, or TL_EINPUT (a message said why: cannot be written, in use, an earlier result) or
+ * TL_ENOMEM. jsonl: whether the run writes FILE.jsonl (a sweep does not). */
+int tl_output_open(struct tl_output *out, const char *path, bool jsonl, bool force);
+/* Append value (consumed) as one line of the JSONL; 0, or TL_EIO with a message naming the file
+ * and the error, the line taken back. */
+int tl_output_append(struct tl_output *out, json_t *value);
+/* Release the lock; a JSONL this run created and never wrote to is removed. */
+void tl_output_close(struct tl_output *out);
 
 /* v rounded to a whole number with its thousands grouped: 1234567.8 → "1,234,568", as
  * summaries and reports print throughput; buf is returned. */

@@ -185,8 +185,8 @@ int tl_cpu_group_comm(const struct tl_grid *grid, uint64_t rank, int group, MPI_
 
 static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct tl_plan *plan)
 {
-	static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
-				      TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP };
+	static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP,	 TL_GROUP_DP,  TL_GROUP_PP,
+				      TL_GROUP_EP, TL_GROUP_EDP, TL_GROUP_DPCP };
 	int world = 0;
 
 	TL_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world));
@@ -305,6 +305,22 @@ static int allocate(struct cpu *cpu)
 			tl_dtype_fill(p, dtype, 1e-3, (size_t)(r->size / tl_dtype_bytes(dtype)));
 	}
 	return 0;
+}
+
+/* The regions' sizes, as init would allocate them (with memory = lean too, which reuses
+ * buffers but still needs one layer's and the largest op's). */
+static int cpu_host_bytes(const struct tl_job *job, const struct tl_model *model,
+			  const struct tl_grid *grid, const struct tl_plan *plan, uint64_t *bytes)
+{
+	struct operands o;
+	int rc = tl_operands_plan(&o, job, model, grid, plan);
+
+	*bytes = 0;
+	for (int i = 0; !rc && i < R_COUNT; i++)
+		if (__builtin_add_overflow(*bytes, o.r[i].size, bytes))
+			*bytes = UINT64_MAX;
+	tl_operands_free(&o);
+	return rc;
 }
 
 static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
@@ -548,7 +564,7 @@ static int cpu_coll_test(struct tl_backend *be, int req, int *done)
 
 	*done = 1;
 	if (s->n)
-		TL_MPI_CHECK(MPI_Testall(s->n, s->reqs, done, MPI_STATUSES_IGNORE));
+		TL_MPI_CHECK(tl_mpi_testall(s->n, s->reqs, done));
 	if (*done && s->op) {
 		finish(cpu, s->op);
 		s->op = NULL;
@@ -562,7 +578,7 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 	struct slot *s = &cpu->slots[req];
 
 	if (s->n)
-		TL_MPI_CHECK(MPI_Waitall(s->n, s->reqs, MPI_STATUSES_IGNORE));
+		TL_MPI_CHECK(tl_mpi_waitall(s->n, s->reqs));
 	if (s->op) {
 		finish(cpu, s->op);
 		s->op = NULL;
@@ -723,6 +739,7 @@ static void cpu_fini(struct tl_backend *be)
 const struct tl_backend_ops tl_backend_cpu = {
 	.name = "cpu",
 	.init = cpu_init,
+	.host_bytes = cpu_host_bytes,
 	.gemm = cpu_gemm,
 	.pass = cpu_pass,
 	.coll_run = cpu_coll_run,

@@ -271,8 +271,8 @@ out:
 
 static int make_comms(struct cuda *cu, const struct tl_grid *grid, const struct tl_plan *plan)
 {
-	static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
-				      TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP };
+	static const int groups[] = { TL_GROUP_TP, TL_GROUP_CP,	 TL_GROUP_DP,  TL_GROUP_PP,
+				      TL_GROUP_EP, TL_GROUP_EDP, TL_GROUP_DPCP };
 	ncclUniqueId id;
 	int world = 0, rank = world_rank();
 
@@ -503,9 +503,10 @@ static int enqueue(struct cuda *cu, const struct tl_op *op, cudaStream_t *stream
 	ncclDataType_t t = cu->nccl_type;
 
 	if (op->kind == TL_OP_SEND || op->kind == TL_OP_RECV) {
-		struct tl_coords peer;
-		tl_grid_coords(&cu->grid, (uint64_t)op->peer, &peer);
-		bool later = peer.pp > cu->plan->coords.pp;
+		/* Messages to a higher world rank (a later pipeline stage, or the next rank of the
+		 * context-parallel ring) go over the world communicator, those to a lower one over
+		 * `up`: both ends agree on it. */
+		bool later = (uint64_t)op->peer > cu->plan->rank;
 		bool down = op->kind == TL_OP_SEND ? later : !later;
 		comm = down ? cu->comm[TL_GROUP_WORLD] : cu->up;
 		s = down ? cu->stream[TL_GROUP_WORLD] : cu->up_stream;

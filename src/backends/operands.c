@@ -96,7 +96,7 @@ static uint64_t block_elems(const struct tl_op *op)
 static int place_blocks(struct layout *lay, const struct tl_job *job,
 			const struct tl_model *model, const struct tl_plan *plan)
 {
-	uint64_t stage = plan->coords.pp, lps = model->layers_per_stage, first = stage * lps;
+	uint64_t stage = plan->coords.pp, lps = model->layers_per_stage;
 	uint64_t expert, params = tl_model_stage_params(model, job, stage, &expert);
 	uint64_t *dense_at = calloc(lps + 1, sizeof(*dense_at));
 	uint64_t *expert_at = calloc(lps + 1, sizeof(*expert_at));
@@ -110,7 +110,8 @@ static int place_blocks(struct layout *lay, const struct tl_job *job,
 	if (stage == job->pp - 1)
 		cur += model->head_params_rank;
 	for (uint64_t l = lps; l-- > 0;) {
-		const struct tl_layer *L = tl_model_layer(model, job, first + l);
+		const struct tl_layer *L =
+			tl_model_layer(model, job, tl_model_stage_layer(model, job, stage, l));
 		dense_at[l] = cur;
 		cur += L->params_rank - L->expert_params_rank;
 	}
@@ -118,7 +119,8 @@ static int place_blocks(struct layout *lay, const struct tl_job *job,
 	cur = params - expert;
 	for (uint64_t l = lps; l-- > 0;) {
 		expert_at[l] = cur;
-		cur += tl_model_layer(model, job, first + l)->expert_params_rank;
+		cur += tl_model_layer(model, job, tl_model_stage_layer(model, job, stage, l))
+			       ->expert_params_rank;
 	}
 	lay->extra = params;
 
@@ -139,9 +141,9 @@ static int place_blocks(struct layout *lay, const struct tl_job *job,
 					 ? &head_at
 					 : &embed_at;
 		else if (!strncmp(op->gemm.name, "expert_", 7))
-			cursor = &expert_at[(uint64_t)op->layer - first];
+			cursor = &expert_at[tl_model_layer_slot(model, job, (uint64_t)op->layer)];
 		else
-			cursor = &dense_at[(uint64_t)op->layer - first];
+			cursor = &dense_at[tl_model_layer_slot(model, job, (uint64_t)op->layer)];
 		lay->tile[key] = *cursor;
 		*cursor += block_elems(op);
 	}
@@ -229,7 +231,8 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 	uint64_t ce = o->comm_elem, elem = o->elem;
 	uint64_t total = op->bytes / ce, n = tl_grid_group_size(grid, op->group);
 	uint64_t per = n ? total / n : 0;
-	bool dp = op->group == TL_GROUP_DP || op->group == TL_GROUP_EDP;
+	bool dp = op->group == TL_GROUP_DP || op->group == TL_GROUP_EDP ||
+		  op->group == TL_GROUP_DPCP;
 	bool grad_sync = dp && op->phase == TL_PHASE_GRAD_SYNC &&
 			 (op->kind == TL_OP_ALLREDUCE || op->kind == TL_OP_REDUCE_SCATTER);
 	bool gather_back = dp && op->phase == TL_PHASE_OPTIMIZER && op->kind == TL_OP_ALLGATHER;
@@ -304,7 +307,8 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 	case TL_OP_SEND:
 		/* With run.check, pipeline sends (started, and outstanding while tensor-parallel
 		 * collectives fill the send buffer with their own pattern) have their own. */
-		co->x = span(job->check ? R_PSEND : R_SEND, true, 0, total * ce);
+		co->x = span(job->check && op->group == TL_GROUP_PP ? R_PSEND : R_SEND, true, 0,
+			     total * ce);
 		co->y = span(R_RECV, true, 0, 0);
 		break;
 	default: /* TL_OP_RECV */

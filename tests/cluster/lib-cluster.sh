@@ -44,6 +44,8 @@
 #   cluster_slurm_start     Slurm on the nodes: munged and slurmctld in this namespace (the
 #                           controller on the bridge's address), one slurmd -N NODE on each
 #                           node; exports SLURM_CONF (tests/slurm/lib-slurm.sh does the rest)
+#                           and, for the jobs' ranks (sbatch's --export=ALL), the Open MPI
+#                           settings cluster_mpirun_args gives mpirun, as OMPI_MCA_* variables
 #
 # After cluster_up: CLUSTER_NODES ("node1 node2 ..."), CLUSTER_HOSTS ("node1,node2,..."),
 # CLUSTER_SUBNET (10.213.I.0/24), CLUSTER_HEAD (the bridge's address, where mpirun and slurmctld
@@ -532,16 +534,25 @@ cluster_cap_cpu() {
 	esac
 }
 
+# The Open MPI settings of every launch across the nodes, NAME=VALUE: TCP on the cluster's subnet
+# only (ob1 over tcp, vader within a node); and, since the nodes share this machine's cores and
+# ranks that spin in MPI waits starve the other nodes, mpi_yield_when_idle. Without these, 2 of 12
+# srun launches of 4 ranks crashed in Open MPI 4.1.4's TCP transport here; with them, none.
+cluster_ompi_mca() {
+	printf '%s\n' pml=ob1 btl=self,vader,tcp "btl_tcp_if_include=$CLUSTER_SUBNET" \
+		"oob_tcp_if_include=$CLUSTER_SUBNET" mpi_yield_when_idle=1
+}
+
 cluster_mpirun_args() {
 	case $CLUSTER_DIR in *[!A-Za-z0-9_./-]*) fail "virtual cluster: odd characters in $CLUSTER_DIR" ;; esac
 	# Each daemon's hwloc sees the whole machine: without --bind-to none, Open MPI binds every
-	# node's rank to core 0; the agent's taskset gives each node its own cores instead. The
-	# nodes share this machine's cores, so ranks that spin in MPI waits starve the other nodes:
-	# mpi_yield_when_idle.
+	# node's rank to core 0; the agent's taskset gives each node its own cores instead.
 	printf '%s' "--hostfile $CLUSTER_DIR/hostfile --mca plm rsh --mca plm_rsh_agent $CLUSTER_AGENT" \
-		" --mca plm_rsh_no_tree_spawn 1 --mca pml ob1 --mca btl self,vader,tcp" \
-		" --mca btl_tcp_if_include $CLUSTER_SUBNET --mca oob_tcp_if_include $CLUSTER_SUBNET" \
-		" --mca mpi_yield_when_idle 1 --bind-to none --oversubscribe --map-by ${1:-ppr:1:node}"
+		" --mca plm_rsh_no_tree_spawn 1"
+	for cma_kv in $(cluster_ompi_mca); do
+		printf ' --mca %s %s' "${cma_kv%%=*}" "${cma_kv#*=}"
+	done
+	printf '%s' " --bind-to none --oversubscribe --map-by ${1:-ppr:1:node}"
 }
 
 cluster_mpirun() {
@@ -582,4 +593,7 @@ cluster_slurm_start() {
 }NodeName=$css_node NodeAddr=$(cluster_addr "$css_node") CPUs=2 RealMemory=$css_mem"
 	done
 	slurm_boot "$css_base" "$CLUSTER_HEAD" "$css_lines" cluster_exec
+	for css_kv in $(cluster_ompi_mca); do
+		export "OMPI_MCA_$css_kv"
+	done
 }

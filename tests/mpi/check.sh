@@ -5,8 +5,9 @@
 # element is compared with its expected value:
 #   - layouts that use every kind of communication (dp allreduce in buckets, pipeline send and
 #     recv, tensor-parallel allreduce and, with sequence parallelism, allgather and
-#     reduce-scatter, ZeRO-1 with bf16 gradients, ZeRO-3, MoE alltoall) check clean: exit 0,
-#     0 wrong elements in the summary and in the JSON, per rank;
+#     reduce-scatter, ZeRO-1 with bf16 gradients, ZeRO-3, MoE alltoall, the context-parallel
+#     ring with the dp·cp gradient reduction, the interleaved schedule's messages) check clean:
+#     exit 0, 0 wrong elements in the summary and in the JSON, per rank;
 #   - TRAINLOAD_TEST_CORRUPT=1 (for testing only) makes rank 1 change an element it received:
 #     exit 1, rank 1 and its host named with the op, counted on rank 1 alone.
 # Runs through tests/run-test.sh.
@@ -37,6 +38,12 @@ clean zero1-bf16 2 --set run.check=1 --set parallel.zero=1 --set run.comm_dtype=
 clean zero3 2 --set run.check=1 --set parallel.zero=3
 clean moe 2 --set run.check=1 --set model.experts=2 --set parallel.ep=2
 clean tp-pp 4 --set run.check=1 --set parallel.tp=2 --set parallel.pp=2
+clean cp 4 --set run.check=1 --set parallel.cp=2 --set parallel.pp=2 --set parallel.grad_accum=2
+clean cp-dp 4 --set run.check=1 --set parallel.cp=2 --set run.recompute=selective
+clean interleaved 2 --set run.check=1 --set model.layers=4 --set parallel.pp=2 \
+	--set parallel.schedule=interleaved --set parallel.virtual_stages=2 --set parallel.grad_accum=2
+# The ring and the dp·cp reduction were among the checked ops.
+jq_true cp-dp.json '[.collectives[] | select(.group == "cp" or .group == "dp_cp")] | length == 3'
 # The pattern reached the gradient buckets: the dp allreduce was among the checked ops.
 jq_true dp.json '[.collectives[] | select(.op == "allreduce" and .group == "dp")] | length > 0'
 

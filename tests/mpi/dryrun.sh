@@ -73,6 +73,32 @@ run_trainload gpipe 0 --dry-run --ranks 8 --rank 5 --set parallel.pp=4 --set par
 expect_rc gpipe 0
 expect_in gpipe.out "# schedule (gpipe, stage 2): F0 F1 F2 B0 B1 B2"
 
+# Interleaved 1F1B, 2 chunks: stage 1 of 2 warms up with 2 forwards; "F0.1" is microbatch 0
+# through chunk 1; the bubble (pp - 1)/(v·m)
+run_trainload inter 0 --dry-run --ranks 2 --rank 1 --set parallel.pp=2 \
+	--set parallel.schedule=interleaved --set parallel.virtual_stages=2 --set parallel.grad_accum=4
+expect_rc inter 0
+expect_in inter.out "# schedule (interleaved, stage 1): F0.0 F1.0 F0.1 B0.1 F1.1 B1.1 F2.0 B0.0 F3.0 B1.0 F2.1 B2.1 F3.1 B3.1 B2.0 B3.0"
+expect_in inter.out "bubble (pp-1)/(v*m) = 0.125"
+
+# Context parallelism: per rank 1/cp of the tokens, the ring's bytes, the gradient buckets over
+# dp_cp, and the byte models of the passes and the optimizer in the JSON
+run_trainload cp 0 --dry-run --ranks 8 --json --set parallel.cp=4 --set parallel.bucket_policy=ddp
+expect_rc cp 0
+run_trainload cptext 0 --dry-run --ranks 8 --set parallel.cp=4
+expect_rc cptext 0
+expect_in cptext.out "attn_scores and attn_v: one of 4 context-parallel blocks a layer, each counted in full as Megatron counts attention (causal masking not taken off)"
+expect_in cptext.out "bytes this rank passes to collectives and sends (payload): tp 0 B pp 0 B dp 29.7 MB ep 0 B cp 6.29 MB"
+# K and V of b·s/cp tokens, h·a_kv/a = 256 wide, f32: 2·64·256·4 bytes a ring step; 3 steps a
+# layer forward and 3 backward, sent and received, 4 layers
+jq_true cp.out '.world.cp == 4 and .world.dp == 2 and .plan.comm_bytes_per_step.cp == 2 * 2 * 3 * 4 * (2 * 64 * 256 * 4)'
+jq_true cp.out '.layers.dense.gemms_forward[1] | .name == "attn_scores" and .m == 64 and .n == 64'
+jq_true cp.out '.plan.comm_bytes_per_step.dp == 4 * 7419392 and [.gradient_buckets[] | .group] == ["dp_cp", "dp_cp"]'
+jq_true cp.out '[.gradient_buckets[].bytes] == [8388608, 21288960]'
+jq_true cp.out '.plan.optimizer == {name: "adam_fused", bytes_read_per_param: 16, bytes_written_per_param: 12}'
+jq_true cp.out '.layers.dense.elementwise_bytes.norm == {forward: (2 * 64 * 256 * 4), backward: (3 * 64 * 256 * 4)}'
+jq_true cp.out '.plan.memory_bytes_moved_per_step.optimizer == 28 * 7419392'
+
 # --- well under a second for 100,000 ranks: one rank's plan, never the world's -------------
 start=$(date +%s%N)
 run_trainload big 0 --dry-run --ranks 100000 --rank 99999 --json

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # Integration (issue 4): the plan runs for real on every parallel layout, under mpirun at 1, 2
-# and 4 ranks (oversubscribed). For each layout:
+# and 4 ranks (oversubscribed), context parallelism and the interleaved schedule included. For
+# each layout:
 #   - the run exits 0 (no hang: run() has a timeout);
 #   - every rank's measured ops_per_step equals its own plan's, from --dry-run --rank R --json
 #     of the same job on the same world (and rank 0's equals plan.ops_per_step of the result);
@@ -25,7 +26,13 @@ layouts='1|
 4|--set parallel.zero=2 --set parallel.bucket_mb=1
 4|--set parallel.zero=3 --set run.recompute=selective
 4|--set model.experts=4 --set parallel.ep=2 --set parallel.tp=2
-4|--set model.experts=4 --set parallel.ep=4 --set parallel.zero=1 --set run.memory=lean'
+4|--set model.experts=4 --set parallel.ep=4 --set parallel.zero=1 --set run.memory=lean
+2|--set parallel.cp=2
+4|--set parallel.cp=2 --set parallel.tp=2 --set run.recompute=selective
+4|--set parallel.cp=2 --set parallel.zero=1 --set parallel.bucket_policy=ddp --set parallel.bucket_mb=1
+2|--set parallel.pp=2 --set parallel.schedule=interleaved --set parallel.virtual_stages=2 --set parallel.grad_accum=4
+4|--set parallel.pp=2 --set parallel.tp=2 --set parallel.schedule=interleaved --set parallel.virtual_stages=2 --set parallel.grad_accum=2
+4|--set parallel.pp=2 --set parallel.cp=2 --set parallel.schedule=interleaved --set parallel.virtual_stages=2 --set parallel.grad_accum=2 --set run.fusion=none --set run.optimizer=adam_unfused'
 
 # A small model, so that each run takes a second or two on two cores; no calibration GEMM.
 common='--set model.layers=4 --set model.hidden=128 --set model.heads=4 --set model.vocab=2048

@@ -9,14 +9,14 @@
 . "$TL_SRCDIR/lib.sh"
 
 job=$TL_SRCDIR/data/good/tiny.job
-[ -n "$MPIRUN" ] || fail "mpirun not found"
+var=$(rank_var) || exit 1
 
 # limited LABEL N R: N ranks, rank R under the address-space limit; must exit 1 in time.
 limited() {
-	# shellcheck disable=SC2016,SC2046
-	run "$1" "$MPIRUN" $(mpirun_cmd "$2") sh -c \
-		'if [ "$OMPI_COMM_WORLD_RANK" = "$0" ]; then ulimit -v 1200000; fi; shift; exec "$@"' \
-		"$3" x "$TRAINLOAD" --quiet --set model.hidden=1536 --set model.layers=4 "$job"
+	# shellcheck disable=SC2016
+	run_launched "$1" "$2" sh -c \
+		'eval "r=\${$1:-}"; if [ "$r" = "$0" ]; then ulimit -v 1200000; fi; shift 2; exec "$@"' \
+		"$3" "$var" x "$TRAINLOAD" --quiet --set model.hidden=1536 --set model.layers=4 "$job"
 	expect_rc "$1" 1
 	expect_in "$1.err" "trainload: rank $3 ("
 	expect_in "$1.err" "): posix_memalign("

@@ -4,7 +4,8 @@
 #   - `trainload sweep` without a file: the table from 8 B to 1 MiB, #wrong 0 on every row, exit 0,
 #     the JSON document's collectives;
 #   - every op once at 2 ranks, blocking and not; allreduce on the tp groups of a 4-rank tp=2
-#     layout; bf16 allreduce through the user-defined sum, correct;
+#     layout, sendrecv on the cp groups of a cp=2 one; bf16 allreduce through the user-defined
+#     sum, correct;
 #   - TRAINLOAD_TEST_CORRUPT=1 (for testing only) makes rank 1 flip an element it received: exit
 #     1, #wrong > 0 and rank 1 named; --min-busbw 1e9: exit 1 naming the op;
 #   - one rank without mpirun; --dry-run lists the sizes as counted;
@@ -74,6 +75,14 @@ all_right tp 14
 expect_in tp.out "ranks 4 = dp 2 x pp 1 x tp 2"
 expect_in tp.out "# group tp of 2 ranks: 2 group(s) sweeping at once"
 jq_true tp.json 'all(.collectives[]; .group == "tp" and .group_size == 2) and .world.tp == 2'
+
+# --- sendrecv on the context-parallel groups of a 4-rank cp=2 layout --------------------------
+run_trainload cp 4 sweep --set parallel.cp=2 --set sweep.group=cp --set sweep.op=sendrecv \
+	--set sweep.max_bytes=64Ki --set sweep.iters=3 --output cp.json
+expect_rc cp 0
+expect_in cp.out "# group cp of 2 ranks: 2 group(s) sweeping at once"
+jq_true cp.json 'all(.collectives[]; .group == "cp" and .group_size == 2 and .wrong == 0)
+	and (.collectives | length) > 0 and .world.cp == 2 and .world.dp == 2'
 
 # --- bf16 through the user-defined sum; rotation among buffers -------------------------------
 run_trainload bf16 2 sweep --set sweep.dtype=bf16 --set sweep.max_bytes=256Ki --set sweep.iters=3 \

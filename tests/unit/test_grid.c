@@ -4,7 +4,9 @@
  *   rank = tp + TP·(cp + CP·(dp + DP·pp))          (tp varies fastest, pp slowest)
  * A group of kind g holds the ranks that agree with this one on every coordinate but g's. Expert
  * groups are carved out of the data-parallel group: EP = ep consecutive dp indices (dp / ep
- * equal), EDP = the ranks holding the same experts (dp % ep equal). Every grid up to
+ * equal), EDP = the ranks holding the same experts (dp % ep equal); DPCP = the dp and cp ranks
+ * together (the same tp and pp: what holds the same weights with context parallelism). Every
+ * grid up to
  * tp 4 x cp 2 x dp 4 x pp 3 with every ep that divides dp, every rank, every group.
  */
 #include "config.h"
@@ -65,6 +67,8 @@ static bool same_group(const struct dims *d, uint64_t a, uint64_t b, int g)
 		return x[0] == y[0] && x[1] == y[1] && x[3] == y[3] && x[2] / d->ep == y[2] / d->ep;
 	case TL_GROUP_EDP: /* the same experts: the same place inside the block */
 		return x[0] == y[0] && x[1] == y[1] && x[3] == y[3] && x[2] % d->ep == y[2] % d->ep;
+	case TL_GROUP_DPCP:
+		return x[0] == y[0] && x[3] == y[3];
 	}
 	fail_msg("no group %d", g);
 	return false;
@@ -85,13 +89,15 @@ static uint64_t expected_size(const struct dims *d, int g)
 		return d->ep;
 	case TL_GROUP_EDP:
 		return d->dp / d->ep;
+	case TL_GROUP_DPCP:
+		return d->dp * d->cp;
 	default:
 		return d->tp * d->cp * d->dp * d->pp;
 	}
 }
 
-static const int all_groups[] = {TL_GROUP_WORLD, TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
-                                 TL_GROUP_PP,    TL_GROUP_EP, TL_GROUP_EDP};
+static const int all_groups[] = {TL_GROUP_WORLD, TL_GROUP_TP, TL_GROUP_CP,  TL_GROUP_DP,
+                                 TL_GROUP_PP,    TL_GROUP_EP, TL_GROUP_EDP, TL_GROUP_DPCP};
 
 /* Every check of one grid. */
 static void check_grid(const struct dims *d)
@@ -379,6 +385,7 @@ static void test_names(void **state)
 	assert_string_equal(tl_grid_group_name(TL_GROUP_EP), "ep");
 	assert_string_equal(tl_grid_group_name(TL_GROUP_CP), "cp");
 	assert_string_equal(tl_grid_group_name(TL_GROUP_EDP), "edp");
+	assert_string_equal(tl_grid_group_name(TL_GROUP_DPCP), "dp_cp");
 }
 
 int main(void)

@@ -82,6 +82,13 @@ static const struct good_value good_values[] = {
     {"model", "mlp", "GELU", .u = TL_MLP_GELU},
     {"parallel", "schedule", "gpipe", .u = TL_SCHEDULE_GPIPE},
     {"parallel", "schedule", "1f1b", .u = TL_SCHEDULE_1F1B},
+    {"parallel", "schedule", "interleaved", .u = TL_SCHEDULE_INTERLEAVED},
+    {"parallel", "virtual_stages", "4", .u = 4},
+    {"parallel", "bucket_policy", "ddp", .u = TL_BUCKETS_DDP},
+    {"parallel", "bucket_policy", "Megatron", .u = TL_BUCKETS_MEGATRON},
+    {"run", "optimizer", "adam_unfused", .u = TL_OPTIMIZER_ADAM_UNFUSED},
+    {"run", "optimizer", "sgd", .u = TL_OPTIMIZER_SGD},
+    {"run", "fusion", "none", .u = TL_FUSION_NONE},
     {"run", "compute_dtype", "f64", .u = TL_DTYPE_F64},
     {"run", "compute_dtype", "bf16", .u = TL_DTYPE_BF16},
     {"run", "compute_dtype", "f16", .u = TL_DTYPE_F16},
@@ -95,6 +102,7 @@ static const struct good_value good_values[] = {
     {"run", "bind", "numa", .u = TL_BIND_NUMA},
     {"run", "bind", "none", .u = TL_BIND_NONE},
     {"sweep", "group", "ep", .u = TL_GROUP_EP},
+    {"sweep", "group", "cp", .u = TL_GROUP_CP},
     /* strings */
     {"model", "name", "llama-3-8b", .s = "llama-3-8b"},
     {"model", "name", "my model", .s = "my model"},
@@ -107,6 +115,8 @@ static const struct good_value good_values[] = {
     {"run", "straggler_pct", "2.5", .d = 2.5},
     {"run", "straggler_pct", "1e2", .d = 100.0},
     {"run", "straggler_pct", "0.001", .d = 0.001},
+    {"model", "dropout", "0.1", .d = 0.1},
+    {"model", "dropout", "1", .d = 1.0},
 };
 
 static void check_good_value(const struct tl_job *job, const struct good_value *g, const char *how)
@@ -215,6 +225,10 @@ struct bad_value {
 #define SUFFIXES                                                                                   \
 	"unknown suffix (use k, M, G, T for powers of 1000, Ki, Mi, Gi, Ti for powers of 1024)"
 #define NOT_UINT "expected an unsigned integer (suffixes k, M, G, T, Ki, Mi, Gi, Ti allowed)"
+#define WHOLE                                                                                      \
+	"expected a whole number: a fraction or an exponent is not accepted (write 1e3 as 1000 or "  \
+	"1k)"
+#define HEX "hexadecimal is not accepted: write the number in decimal"
 
 static const struct bad_value bad_values[] = {
     /* ranges: just outside min and max */
@@ -263,9 +277,18 @@ static const struct bad_value bad_values[] = {
     {"sweep", "max_bytes", "2K", "bad value '2K' for key 'max_bytes' in [sweep]: " SUFFIXES},
     {"sweep", "max_bytes", "64mi", "bad value '64mi' for key 'max_bytes' in [sweep]: " SUFFIXES},
     {"sweep", "max_bytes", "64MiB", "bad value '64MiB' for key 'max_bytes' in [sweep]: " SUFFIXES},
-    {"sweep", "max_bytes", "1.5k", "bad value '1.5k' for key 'max_bytes' in [sweep]: " SUFFIXES},
     {"sweep", "max_bytes", "10 k", "bad value '10 k' for key 'max_bytes' in [sweep]: " SUFFIXES},
-    {"sweep", "max_bytes", "0x10", "bad value '0x10' for key 'max_bytes' in [sweep]: " SUFFIXES},
+    /* fractions, exponents and hexadecimal are named for what they are */
+    {"sweep", "max_bytes", "1.5k", "bad value '1.5k' for key 'max_bytes' in [sweep]: " WHOLE},
+    {"run", "steps", "2.5", "bad value '2.5' for key 'steps' in [run]: " WHOLE},
+    {"run", "steps", "1e3", "bad value '1e3' for key 'steps' in [run]: " WHOLE},
+    {"run", "steps", "1E+3", "bad value '1E+3' for key 'steps' in [run]: " WHOLE},
+    {"sweep", "max_bytes", "0x10", "bad value '0x10' for key 'max_bytes' in [sweep]: " HEX},
+    {"run", "straggler_pct", "0x10",
+     "bad value '0x10' for key 'straggler_pct' in [run]: expected a decimal number "
+     "(hexadecimal is not accepted)"},
+    {"run", "straggler_pct", "inf",
+     "bad value 'inf' for key 'straggler_pct' in [run]: expected a number"},
     /* negative numbers and non-numbers */
     {"run", "steps", "-1",
      "bad value '-1' for key 'steps' in [run]: negative values are not allowed"},
@@ -298,8 +321,20 @@ static const struct bad_value bad_values[] = {
      "bad value 'some' for key 'recompute' in [run]: expected one of none, selective, full"},
     {"run", "compute_dtype", "fp32",
      "bad value 'fp32' for key 'compute_dtype' in [run]: expected one of f32, f64, bf16, f16"},
-    {"sweep", "group", "cp",
-     "bad value 'cp' for key 'group' in [sweep]: expected one of world, tp, dp, pp, ep"},
+    {"sweep", "group", "dp_cp",
+     "bad value 'dp_cp' for key 'group' in [sweep]: expected one of world, tp, dp, pp, ep, cp"},
+    {"parallel", "schedule", "zb",
+     "bad value 'zb' for key 'schedule' in [parallel]: expected one of 1f1b, gpipe, interleaved"},
+    {"parallel", "bucket_policy", "fsdp",
+     "bad value 'fsdp' for key 'bucket_policy' in [parallel]: expected one of megatron, ddp"},
+    {"run", "optimizer", "adam",
+     "bad value 'adam' for key 'optimizer' in [run]: expected one of adam_fused, adam_unfused, "
+     "sgd"},
+    {"run", "fusion", "apex",
+     "bad value 'apex' for key 'fusion' in [run]: expected one of megatron, none"},
+    {"parallel", "virtual_stages", "0",
+     "key 'virtual_stages' in [parallel] is 0, outside its range 1..4294967296"},
+    {"model", "dropout", "1.5", "key 'dropout' in [model] is 1.5, outside its range 0..1"},
     /* strings */
     {"model", "name", "x234567890123456789012345678901234567890123456789012345678901234",
      "value of key 'name' in [model] is longer than 63 characters"},
@@ -563,6 +598,24 @@ static void test_all_syntax_errors_reported(void **state)
 	assert_int_equal(c->job.steps, 4);
 }
 
+/* A key after a section header on its line would be dropped by inih: it is an error, naming
+ * the text; a comment there is not. */
+static void test_text_after_section(void **state)
+{
+	struct ctx *c = *state;
+
+	assert_int_equal(parse_str(c, "[run] steps = 5\nwarmup = 1\n"), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job:1: syntax error: 'steps = 5' after the section header [run] "
+	                      "(a key = value goes on a line of its own)");
+	assert_int_equal(c->job.steps, 10);
+
+	ctx_reset(c);
+	assert_int_equal(parse_str(c, "[run]  # measured\nsteps = 5\n[model] ; small\nlayers = 2\n"),
+	                 0);
+	assert_int_equal(c->job.steps, 5);
+	assert_int_equal(c->job.layers, 2);
+}
+
 /* An unterminated section header is a syntax error on its own line. */
 static void test_unterminated_section(void **state)
 {
@@ -668,6 +721,58 @@ static void test_directory(void **state)
 	rmdir(dir);
 	assert_int_equal(rc, TL_EINPUT);
 	snprintf(want, sizeof(want), "%s: is a directory, not a job file", dir);
+	expect_msgs(&c->diag, want);
+}
+
+/* What is no regular file is refused unread: a FIFO would wait for a writer for ever, a
+ * character device (/dev/zero) would be read without end. */
+static void test_not_regular(void **state)
+{
+	struct ctx *c = *state;
+	char dir[512], fifo[600], want[700];
+
+	snprintf(dir, sizeof(dir), "%s/tl-test-fifo-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/job.fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rc = tl_job_parse_file(&c->job, fifo, &c->diag);
+	unlink(fifo);
+	rmdir(dir);
+	assert_int_equal(rc, TL_EINPUT);
+	snprintf(want, sizeof(want), "%s: is a FIFO, not a job file", fifo);
+	expect_msgs(&c->diag, want);
+
+	ctx_reset(c);
+	assert_int_equal(tl_job_parse_file(&c->job, "/dev/zero", &c->diag), TL_EINPUT);
+	expect_msgs(&c->diag, "/dev/zero: is a character device, not a job file");
+}
+
+/* A job file is read no further than TL_JOB_FILE_MAX bytes, whatever its stream: a regular file
+ * larger is refused by its size, a stream that goes on (a pipe, fmemopen here) once that many
+ * bytes are read; a line longer than inih's is counted, not kept. */
+static void test_bounded(void **state)
+{
+	struct ctx *c = *state;
+	size_t big = (size_t)TL_JOB_FILE_MAX + 10;
+	char *text = malloc(big), path[512], want[700];
+
+	assert_non_null(text);
+	memset(text, '7', big);
+	memcpy(text, "[run]\nsteps = ", 14);
+	assert_int_equal(parse_mem(&c->job, &c->diag, "t.job", text, big), TL_EINPUT);
+	expect_msgs(&c->diag, "t.job: more than 16 MiB: not a job file (a job file is a few kB of "
+	                      "text)");
+	assert_int_equal(c->job.steps, 10);
+
+	ctx_reset(c);
+	temp_file(path, sizeof(path), text, big);
+	int rc = tl_job_parse_file(&c->job, path, &c->diag);
+	unlink(path);
+	free(text);
+	assert_int_equal(rc, TL_EINPUT);
+	snprintf(want, sizeof(want), "%s: 16777226 bytes, more than 16 MiB: not a job file (a job "
+	         "file is a few kB of text)", path);
 	expect_msgs(&c->diag, want);
 }
 
@@ -1227,11 +1332,12 @@ static void test_resolve_dp_auto(void **state)
 {
 	struct ctx *c = *state;
 
-	/* dp = world / (tp·pp·cp), computed before the refusal of what cannot be planned. */
+	/* dp = world / (tp·pp·cp); the global batch counts sequences of the dp ranks only (the cp
+	 * ranks share each sequence) */
 	int rc = resolve_text(c, "[model]\nlayers = 4\n[parallel]\ntp = 2\npp = 2\ncp = 2\n", 16);
-	assert_int_equal(rc, TL_EINPUT);
+	assert_int_equal(rc, 0);
 	assert_int_equal(c->job.dp, 2);
-	expect_msgs(&c->diag, "t.job:6: context parallelism (cp > 1) is not implemented yet");
+	assert_int_equal(c->job.global_batch, 2);
 
 	/* tp and pp are planned: resolved, with dp the rest of the world */
 	rc = resolve_text(c, "[model]\nlayers = 4\n[parallel]\ntp = 2\npp = 2\n", 16);
@@ -1469,8 +1575,9 @@ static void test_resolve_model_and_sweep(void **state)
 }
 
 /*
- * Resolving refuses only what no part of this version can plan ([sweep], cp > 1), naming the
- * key's file and line. What is planned but not run yet (tp, pp, ZeRO, MoE, cuda, ...) resolves,
+ * Resolving refuses only what no part of this version can plan (cp > 1 with experts), and the
+ * layouts context parallelism and the interleaved schedule cannot take, naming the key's file
+ * and line. What is planned but not run yet (tp, pp, ZeRO, MoE, cuda, ...) resolves,
  * so that --dry-run plans it; the executor refuses it (tl_exec_check, tests/unit/test_exec.c).
  */
 static void test_resolve_not_implemented(void **state)
@@ -1484,12 +1591,21 @@ static void test_resolve_not_implemented(void **state)
 	    {"[sweep]\nop = allreduc\n", 1,
 	     "t.job:2: unknown collective 'allreduc' in key 'op' of [sweep] (did you mean "
 	     "'allreduce'?)"},
-	    {"[sweep]\ngroup = tp\n[parallel]\ncp = 2\n", 4,
-	     "t.job:4: context parallelism (cp > 1) is not implemented yet"},
-	    {"[parallel]\ncp = 2\n", 4,
-	     "t.job:2: context parallelism (cp > 1) is not implemented yet"},
-	    {"[run]\nsteps = 1\n[parallel]\ntp = 2\ncp = 2\n", 8,
-	     "t.job:5: context parallelism (cp > 1) is not implemented yet"},
+	    {"[model]\nexperts = 4\n[parallel]\ncp = 2\n", 4,
+	     "t.job:4: context parallelism (cp > 1) with experts > 0 is not implemented yet"},
+	    /* seq 256 in 2·cp chunks */
+	    {"[run]\nsteps = 1\n[parallel]\ntp = 2\ncp = 3\n", 6,
+	     "t.job:5: cp = 3: seq = 256 is not a multiple of 2*cp = 6 (each rank holds two of "
+	     "2*cp chunks of every sequence)"},
+	    {"[parallel]\nvirtual_stages = 2\npp = 2\n", 2,
+	     "t.job:2: virtual_stages = 2 needs schedule = interleaved"},
+	    {"[parallel]\nschedule = interleaved\n", 2,
+	     "t.job:2: schedule = interleaved needs pp > 1"},
+	    {"[parallel]\nschedule = interleaved\npp = 2\nvirtual_stages = 4\ngrad_accum = 2\n", 2,
+	     "t.job:4: pp*virtual_stages = 2*4 does not divide layers = 4"},
+	    {"[parallel]\nschedule = interleaved\npp = 2\nvirtual_stages = 2\ngrad_accum = 3\n", 2,
+	     "t.job:5: schedule = interleaved needs the microbatches per step (3) to be a multiple "
+	     "of pp = 2"},
 	};
 	static const struct {
 		const char *text;
@@ -1517,6 +1633,11 @@ static void test_resolve_not_implemented(void **state)
 	    {"[run]\ntimeout_s = 60\n", 1},
 	    {"[run]\ncomm_dtype = f64\n", 1},
 	    {"[run]\nstraggler_pct = 10\n", 1},
+	    {"[parallel]\ncp = 2\n", 4},
+	    {"[sweep]\ngroup = cp\n[parallel]\ncp = 2\n", 4},
+	    {"[run]\nsteps = 1\n[parallel]\ntp = 2\ncp = 2\n", 8},
+	    {"[parallel]\nschedule = interleaved\npp = 2\nvirtual_stages = 2\ngrad_accum = 4\n", 4},
+	    {"[parallel]\nschedule = interleaved\npp = 4\ngrad_accum = 4\n", 8},
 	};
 
 	for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
@@ -1538,9 +1659,10 @@ static void test_resolve_not_implemented(void **state)
 	/* the same refusal for an override names it */
 	ctx_reset(c);
 	assert_int_equal(tl_job_set(&c->job, "parallel.cp=2", &c->diag), 0);
+	assert_int_equal(tl_job_set(&c->job, "model.experts=2", &c->diag), 0);
 	assert_int_equal(tl_job_resolve(&c->job, 2, &c->diag), TL_EINPUT);
-	expect_msgs(&c->diag, "--set parallel.cp: context parallelism (cp > 1) is not implemented "
-	                      "yet");
+	expect_msgs(&c->diag, "--set parallel.cp: context parallelism (cp > 1) with experts > 0 is "
+	                      "not implemented yet");
 
 	/* what this version runs is accepted */
 	assert_int_equal(resolve_text(c,
@@ -1568,6 +1690,9 @@ int main(void)
 	    T(test_duplicate_key),
 	    T(test_empty_value),
 	    T(test_syntax_error),
+	    T(test_text_after_section),
+	    T(test_not_regular),
+	    T(test_bounded),
 	    T(test_all_syntax_errors_reported),
 	    T(test_unterminated_section),
 	    T(test_bom),

@@ -871,13 +871,14 @@ static void test_moe_zero_memory(void **state)
 		uint64_t expert, params = tl_model_stage_params(&m, &c->job, 0, &expert);
 		uint64_t dp = c->job.dp, edp = dp / c->job.ep, e = m.elem_bytes;
 		uint64_t dense = params - expert;
-		/* what the plan's optimizer op streams: 16 bytes a parameter of its shard */
+		/* what the plan's optimizer op streams: adam_fused's 16 bytes read and 12
+		 * written a parameter of its shard */
 		uint64_t shard = (dense + dp - 1) / dp + (expert + edp - 1) / edp;
 		uint64_t opt_op = 0;
 		for (size_t i = 0; i < p.count; i++)
 			if (p.ops[i].kind == TL_OP_OPTIMIZER)
 				opt_op = p.ops[i].bytes;
-		assert_int_equal(opt_op, 16 * shard);
+		assert_int_equal(opt_op, (16 + 12) * shard);
 		tl_plan_free(&p);
 		if (m.optimizer_bytes != 12 * shard)
 			fail_msg(
@@ -889,6 +890,271 @@ static void test_moe_zero_memory(void **state)
 		assert_int_equal(m.grad_bytes, zero >= 2 ? sharded : params * e);
 		assert_int_equal(m.weight_bytes, zero >= 3 ? sharded : params * e);
 	}
+}
+
+/*
+ * The optimizer's bytes per parameter (include/trainload/model.h). State (weights, moments,
+ * momentum) is fp32, f64 in f64 runs; gradients are in compute_dtype; a 16-bit run also copies
+ * the updated fp32 weights into its 16-bit ones (reads 4, writes 2). Counted by hand:
+ *   adam_fused   read w, g, m, v; write w, m, v:           f32 16 + 12   bf16 (12+2+4) + (12+2)
+ *   adam_unfused m.mul_(b1): m r,w; m.add_(g): m r, g r, m w; v.mul_(b2): v r,w;
+ *                v.addcmul_(g, g): v r, g r, v w; t = v.sqrt(): v r, t w; t / c2: t r, t w;
+ *                t.add_(eps): t r,w; w.addcdiv_(m, t): w r, m r, t r, w w
+ *                = reads w 1, g 2, m 3, v 3, t 3 (10 state + 2 g); writes w 1, m 2, v 2, t 3 (8)
+ *                                                          f32 48 + 32   bf16 (40+4+4) + (32+2)
+ *   sgd          b.mul_(mu): b r,w; b.add_(g): b r, g r, b w; w.add_(b): w r, b r, w w
+ *                = reads w 1, g 1, b 3; writes w 1, b 2      f32 20 + 12   bf16 (16+2+4) + (12+2)
+ * and f64: fused 32 + 24, unfused 96 + 64, sgd 40 + 24. Optimizer memory per parameter:
+ * Adam 12 (master weights and two moments), SGD 8.
+ */
+static void test_optimizer_bytes(void **state)
+{
+	struct ctx *c = *state;
+	static const struct {
+		const char *optimizer, *dtype;
+		uint64_t read, written, state;
+	} rows[] = {
+	    {"adam_fused", "f32", 16, 12, 12},
+	    {"adam_unfused", "f32", 48, 32, 12},
+	    {"sgd", "f32", 20, 12, 8},
+	    {"adam_fused", "bf16", 18, 14, 12},
+	    {"adam_unfused", "bf16", 48, 34, 12},
+	    {"sgd", "bf16", 22, 14, 8},
+	    {"adam_fused", "f64", 32, 24, 12},
+	    {"adam_unfused", "f64", 96, 64, 12},
+	    {"sgd", "f64", 40, 24, 8},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		char o[64], d[64], b[64];
+		struct tl_model m;
+		snprintf(o, sizeof(o), "run.optimizer=%s", rows[i].optimizer);
+		snprintf(d, sizeof(d), "run.compute_dtype=%s", rows[i].dtype);
+		snprintf(b, sizeof(b), "run.backend=%s",
+		         strcmp(rows[i].dtype, "bf16") ? "cpu" : "cuda");
+		resolved_job(c, 1, (const char *const[]){o, d, b, NULL});
+		build(c, &m);
+		if (m.optimizer_read_per_param != rows[i].read ||
+		    m.optimizer_written_per_param != rows[i].written)
+			fail_msg("%s %s: %" PRIu64 " read, %" PRIu64 " written per parameter, "
+			         "expected %" PRIu64 ", %" PRIu64,
+			         rows[i].optimizer, rows[i].dtype, m.optimizer_read_per_param,
+			         m.optimizer_written_per_param, rows[i].read, rows[i].written);
+		assert_int_equal(tl_optimizer_state_bytes(&c->job), rows[i].state);
+		/* one rank holds every parameter: its optimizer memory is state × params */
+		assert_int_equal(m.optimizer_bytes, rows[i].state * m.params_total);
+	}
+}
+
+/*
+ * The elementwise passes' byte model (src/model.c, docs/step.md), per layer and microbatch on
+ * one rank, in tensors of its size read or written (E = element bytes, masks one byte each):
+ *                      megatron (fwd, bwd)         none (fwd, bwd)
+ *   norm               2X, 3X                      LayerNorm 2X, 3X; RMSNorm 7X, 15X
+ *   act gelu / swiglu  2F, 3F / 3F, 5F             4F, 4F / 5F, 9F
+ *   softmax            2S, 3S                      6S + S mask, 7S + S mask
+ *   attention dropout  2S + S mask each way (dropout > 0 only)
+ *   residual           3X, 3X; dropout: +X mask,   gpt 5X, 4X; llama 3X, 3X
+ *                      +2X + X mask backward
+ *   hidden dropout     (fused)                     2X + X mask each way (dropout > 0)
+ * with X = b·(s/cp)·h (÷ tp with sequence parallelism), F = b·(s/cp)·f/tp, S = b·(a/tp)·(s/cp)².
+ * The embedding: 2X' forward, 3X' backward, GPT positions +5X', +3X', dropout +2X' and a mask
+ * each way, X' = b·(s/cp)·h; the loss over L = b·(s/cp)·V/tp logits: megatron 3L, 2L; none
+ * 2L, 4L.
+ */
+static void test_pass_bytes(void **state)
+{
+	struct ctx *c = *state;
+	static const struct {
+		const char *what, *sets[8];
+		uint64_t norm[2], act[2], softmax[2], adrop[2], residual[2], hdrop[2], embed[2],
+		    loss[2];
+	} rows[] = {
+	    /* default job, b 1: X = 256·256 = 65536, F = 256·1024, S = 8·256², L = 256·8192,
+	     * E = 4 */
+	    {"gelu megatron",
+	     {NULL},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {2 * 262144 * 4, 3 * 262144 * 4},
+	     {2 * 524288 * 4, 3 * 524288 * 4},
+	     {0, 0},
+	     {3 * 65536 * 4, 3 * 65536 * 4},
+	     {0, 0},
+	     {7 * 65536 * 4, 6 * 65536 * 4},
+	     {3 * 2097152 * 4, 2 * 2097152 * 4}},
+	    {"gelu none",
+	     {"run.fusion=none", NULL},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {4 * 262144 * 4, 4 * 262144 * 4},
+	     {(6 * 4 + 1) * 524288, (7 * 4 + 1) * 524288},
+	     {0, 0},
+	     {5 * 65536 * 4, 4 * 65536 * 4},
+	     {0, 0},
+	     {7 * 65536 * 4, 6 * 65536 * 4},
+	     {2 * 2097152 * 4, 4 * 2097152 * 4}},
+	    {"gelu megatron dropout",
+	     {"model.dropout=0.1", NULL},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {2 * 262144 * 4, 3 * 262144 * 4},
+	     {2 * 524288 * 4, 3 * 524288 * 4},
+	     {(2 * 4 + 1) * 524288, (2 * 4 + 1) * 524288},
+	     {(3 * 4 + 1) * 65536, (5 * 4 + 1) * 65536},
+	     {0, 0},
+	     {(9 * 4 + 1) * 65536, (8 * 4 + 1) * 65536},
+	     {3 * 2097152 * 4, 2 * 2097152 * 4}},
+	    {"gelu none dropout",
+	     {"run.fusion=none", "model.dropout=0.5", NULL},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {4 * 262144 * 4, 4 * 262144 * 4},
+	     {(6 * 4 + 1) * 524288, (7 * 4 + 1) * 524288},
+	     {(2 * 4 + 1) * 524288, (2 * 4 + 1) * 524288},
+	     {5 * 65536 * 4, 4 * 65536 * 4},
+	     {(2 * 4 + 1) * 65536, (2 * 4 + 1) * 65536},
+	     {(9 * 4 + 1) * 65536, (8 * 4 + 1) * 65536},
+	     {2 * 2097152 * 4, 4 * 2097152 * 4}},
+	    /* swiglu h 256, f 768, 2 kv heads: F = 256·768 */
+	    {"swiglu megatron",
+	     {"model.mlp=swiglu", "model.kv_heads=2", NULL},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {3 * 196608 * 4, 5 * 196608 * 4},
+	     {2 * 524288 * 4, 3 * 524288 * 4},
+	     {0, 0},
+	     {3 * 65536 * 4, 3 * 65536 * 4},
+	     {0, 0},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {3 * 2097152 * 4, 2 * 2097152 * 4}},
+	    {"swiglu none",
+	     {"model.mlp=swiglu", "run.fusion=none", NULL},
+	     {7 * 65536 * 4, 15 * 65536 * 4},
+	     {5 * 196608 * 4, 9 * 196608 * 4},
+	     {(6 * 4 + 1) * 524288, (7 * 4 + 1) * 524288},
+	     {0, 0},
+	     {3 * 65536 * 4, 3 * 65536 * 4},
+	     {0, 0},
+	     {2 * 65536 * 4, 3 * 65536 * 4},
+	     {2 * 2097152 * 4, 4 * 2097152 * 4}},
+	    /* tp 2 with sequence parallelism, cp 2, f64: X = 128·256/2, F = 128·1024/2,
+	     * S = 4·128², X' = 128·256, L = 128·4096, E = 8 */
+	    {"tp 2 sp cp 2 f64",
+	     {"parallel.tp=2", "parallel.cp=2", "parallel.sequence_parallel=yes",
+	      "run.compute_dtype=f64", NULL},
+	     {2 * 16384 * 8, 3 * 16384 * 8},
+	     {2 * 65536 * 8, 3 * 65536 * 8},
+	     {2 * 65536 * 8, 3 * 65536 * 8},
+	     {0, 0},
+	     {3 * 16384 * 8, 3 * 16384 * 8},
+	     {0, 0},
+	     {7 * 32768 * 8, 6 * 32768 * 8},
+	     {3 * 524288 * 8, 2 * 524288 * 8}},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		struct tl_model m;
+		resolved_job(c, 4, rows[i].sets);
+		build(c, &m);
+		const struct tl_layer *L = &m.dense;
+		const struct tl_pass_bytes *got[] = {
+		    &L->norm,           &L->act,  &L->softmax, &L->attn_dropout, &L->residual,
+		    &L->hidden_dropout, &m.embed, &m.loss};
+		const uint64_t *want[] = {rows[i].norm,  rows[i].act,      rows[i].softmax,
+		                          rows[i].adrop, rows[i].residual, rows[i].hdrop,
+		                          rows[i].embed, rows[i].loss};
+		static const char *const names[] = {"norm",         "act",      "softmax",
+		                                    "attn dropout", "residual", "hidden dropout",
+		                                    "embed",        "loss"};
+		for (size_t k = 0; k < ARRAY_LEN(got); k++)
+			if (got[k]->fwd != want[k][0] || got[k]->bwd != want[k][1])
+				fail_msg("%s: %s moves %" PRIu64 " / %" PRIu64
+				         " bytes, expected %" PRIu64 " / %" PRIu64,
+				         rows[i].what, names[k], got[k]->fwd, got[k]->bwd,
+				         want[k][0], want[k][1]);
+		assert_memory_equal(&m.final_norm, &L->norm, sizeof(L->norm));
+	}
+}
+
+/*
+ * Context parallelism: a rank holds s/cp tokens of each sequence; its attention runs in cp
+ * blocks of (s/cp)², so it executes 1/cp of the layer's attention FLOPs, counted as Megatron
+ * counts them (the full s² product, causal masking not taken off). One ring step carries K and V
+ * of its tokens: 2·b·(s/cp)·(h·a_kv/a)/tp elements. Model FLOPs (whole model) do not change.
+ */
+static void test_cp_model(void **state)
+{
+	struct ctx *c = *state;
+	struct tl_model one, m;
+
+	resolved_job(c, 4,
+	             (const char *const[]){"model.mlp=swiglu", "model.kv_heads=2", "parallel.tp=2",
+	                                   "parallel.microbatch=2", NULL});
+	build(c, &one);
+	resolved_job(c, 8,
+	             (const char *const[]){"model.mlp=swiglu", "model.kv_heads=2", "parallel.tp=2",
+	                                   "parallel.microbatch=2", "parallel.cp=4", NULL});
+	build(c, &m);
+	uint64_t b = 2, s = 256, cp = 4, h = 256, a = 8, kv = 2, tp = 2;
+	assert_int_equal(m.tokens, b * s / cp);
+	assert_int_equal(m.cp_bytes, 2 * b * (s / cp) * (h * kv / a) / tp * 4);
+	assert_int_equal(one.cp_bytes, 0);
+	/* one block: (s/cp)² scores of head_dim 32, b·a/tp of them */
+	const struct tl_gemm *sc = &m.dense.attn[1], *av = &m.dense.attn[2];
+	assert_true(sc->m == s / cp && sc->n == s / cp && sc->k == 32 && sc->batch == b * a / tp);
+	assert_true(av->m == s / cp && av->n == 32 && av->k == s / cp);
+	/* cp blocks: 1/cp of the attention of one rank without context parallelism */
+	assert_u128_equal((u128)cp * (tl_gemm_flops(sc) + tl_gemm_flops(av)),
+	                  (tl_gemm_flops(&one.dense.attn[1]) + tl_gemm_flops(&one.dense.attn[2])) /
+	                      cp);
+	/* the rest of the layer and the logits: 1/cp of the tokens */
+	assert_int_equal(m.dense.attn[0].m, one.dense.attn[0].m / cp);
+	assert_int_equal(m.logits.m, one.logits.m / cp);
+	assert_int_equal(m.tp_bytes, one.tp_bytes / cp);
+	/* the whole model's FLOPs, for dp 1 against dp 2: half the sequences */
+	assert_u128_equal(m.model_flops_per_step * 2, one.model_flops_per_step);
+	/* ZeRO-1 shards the optimizer state over the dp·cp ranks that hold the same weights */
+	resolved_job(c, 8, (const char *const[]){"parallel.cp=4", "parallel.zero=1", NULL});
+	build(c, &m);
+	assert_int_equal(m.optimizer_bytes, (12 * m.params_total + 7) / 8);
+}
+
+/*
+ * The interleaved schedule's warm-up (Megatron-LM: 2·(pp − 1 − stage) + (v − 1)·pp, at most
+ * m·v; all m·v when m = pp) and bubble (pp − 1)/(v·m), against 1F1B's pp − 1 − stage and
+ * (pp − 1)/m.
+ */
+static void test_interleaved_model(void **state)
+{
+	struct ctx *c = *state;
+	struct tl_model m;
+
+	resolved_job(c, 4,
+	             (const char *const[]){
+	                 "model.layers=16", "parallel.pp=4", "parallel.schedule=interleaved",
+	                 "parallel.virtual_stages=2", "parallel.grad_accum=8", NULL});
+	build(c, &m);
+	assert_int_equal(m.chunks, 2);
+	assert_true(m.bubble_fraction == 3.0 / 16.0);
+	static const uint64_t warm[] = {10, 8, 6, 4};
+	for (uint64_t s = 0; s < 4; s++)
+		assert_int_equal(tl_model_warmup(&m, &c->job, s), warm[s]);
+	/* stage 1 holds layers 2, 3 (chunk 0) and 10, 11 (chunk 1) */
+	static const uint64_t layers[] = {2, 3, 10, 11};
+	for (uint64_t i = 0; i < 4; i++) {
+		assert_int_equal(tl_model_stage_layer(&m, &c->job, 1, i), layers[i]);
+		assert_int_equal(tl_model_layer_slot(&m, &c->job, layers[i]), i);
+	}
+	/* m = pp: every forward first */
+	resolved_job(c, 4,
+	             (const char *const[]){
+	                 "model.layers=16", "parallel.pp=4", "parallel.schedule=interleaved",
+	                 "parallel.virtual_stages=2", "parallel.grad_accum=4", NULL});
+	build(c, &m);
+	assert_int_equal(tl_model_warmup(&m, &c->job, 3), 8);
+	assert_true(m.bubble_fraction == 3.0 / 8.0);
+	resolved_job(c, 4,
+	             (const char *const[]){"model.layers=16", "parallel.pp=4",
+	                                   "parallel.grad_accum=8", NULL});
+	build(c, &m);
+	assert_true(m.bubble_fraction == 3.0 / 8.0);
+	assert_int_equal(tl_model_warmup(&m, &c->job, 1), 2);
 }
 
 int main(void)
@@ -912,6 +1178,10 @@ int main(void)
 	    T(test_memory_zero),
 	    T(test_activations),
 	    T(test_moe_zero_memory),
+	    T(test_optimizer_bytes),
+	    T(test_pass_bytes),
+	    T(test_cp_model),
+	    T(test_interleaved_model),
 #undef T
 	};
 

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "tl_test.h"
 #include "trainload/grid.h"
@@ -522,6 +523,184 @@ static void states(void **state)
 	json_decref(run.doc);
 }
 
+/* One broken document: doc changed by an edit (a jq-like path and a JSON value), read back; it
+ * must be unusable, and say why in these words. */
+struct broken {
+	const char *what;   /* the object edited: "world", "job.parallel", "job.model", "plan",
+			     * "ranks[i]" (i = 1), "steps[i]" (i = 1), "steps" (appended) */
+	const char *key;    /* NULL: the object itself is replaced by value */
+	const char *value;  /* JSON; NULL: the key removed */
+	const char *why;
+};
+
+static json_t *edited_object(json_t *doc, const char *what)
+{
+	if (!strcmp(what, "world") || !strcmp(what, "plan"))
+		return json_object_get(doc, what);
+	if (!strcmp(what, "job.parallel") || !strcmp(what, "job.model"))
+		return json_object_get(json_object_get(doc, "job"), what + 4);
+	if (!strcmp(what, "ranks[i]"))
+		return json_array_get(json_object_get(doc, "ranks"), 1);
+	return json_array_get(json_object_get(doc, "steps"), 1);
+}
+
+static void consistency(void **state)
+{
+	static const struct broken cases[] = {
+		{ "world", "dp", "9223372036854775807",
+		  "b.json: world.ranks = 2 but world's dp*tp*pp*cp = 9223372036854775807" },
+		{ "world", "tp", "9223372036854775807",
+		  "b.json: world.ranks = 2 but world's dp*tp*pp*cp = more than 64 bits hold" },
+		{ "world", "dp", "4", "b.json: world.ranks = 2 but world's dp*tp*pp*cp = 4" },
+		{ "world", "tp", "0", "b.json: world.tp = 0: not a positive count" },
+		{ "world", "pp", "-3", "b.json: world.pp = -3: not a positive count" },
+		{ "world", "ranks", "0", "b.json: world.ranks = 0: not a positive count" },
+		{ "world", "nodes", "3", "b.json: world.nodes = 3, more than its 2 ranks" },
+		{ "world", "dp", "\"2\"", "b.json: world.dp = not an integer: not a positive count" },
+		{ "job.parallel", "tp", "2", "b.json: job.parallel.tp = 2 but world.tp = 1" },
+		{ "job.model", "layers", "0", "b.json: job.model.layers = 0: not a positive count" },
+		{ "job.model", "hidden", NULL, "b.json: job.model.hidden = missing: not a positive count" },
+		{ "plan", "tokens_per_step", "0", "b.json: plan.tokens_per_step = 0: not a positive count" },
+		{ "ranks[i]", "rank", "-1", "b.json: ranks[1].rank is not a rank of 0 to 1" },
+		{ "ranks[i]", "rank", "2", "b.json: ranks[1].rank is not a rank of 0 to 1" },
+		{ "ranks[i]", "rank", "0", "b.json: rank 0 is listed twice in ranks" },
+		{ "steps[i]", "step", "0", "b.json: step 0 appears twice" },
+		{ "steps[i]", "step", "-1", "b.json: steps[1] has no step number (a count from 0)" },
+		{ "steps[i]", "time_s", "-0.5",
+		  "b.json: step 1: time_s is zero or negative, not a positive number of seconds" },
+		{ "steps[i]", "time_s", NULL,
+		  "b.json: step 1: time_s is missing, not a positive number of seconds" },
+		{ "steps", NULL, "[]", "b.json: no step in its steps (a run that finished has one at least)" },
+	};
+	struct tl_run run;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const struct broken *c = &cases[i];
+		json_t *doc = make_doc(2, 2, false, true, NULL);
+		json_object_set_new(doc, "ranks",
+				    json_pack("[{s:i}, {s:i}]", "rank", 0, "rank", 1));
+		if (!c->key) {
+			json_object_set_new(doc, c->what, json_loads(c->value, JSON_DECODE_ANY, NULL));
+		} else {
+			json_t *obj = edited_object(doc, c->what);
+			assert_non_null(obj);
+			if (c->value)
+				json_object_set_new(obj, c->key,
+						    json_loads(c->value, JSON_DECODE_ANY, NULL));
+			else
+				json_object_del(obj, c->key);
+		}
+		read_json(&run, "b.json", doc);
+		if (run.state != TL_RUN_UNUSABLE || strcmp(run.why, c->why))
+			fail_msg("%s.%s = %s: state %s, why \"%s\", expected unusable, \"%s\"",
+				 c->what, c->key ? c->key : "", c->value ? c->value : "(removed)",
+				 tl_run_state_name(run.state), run.why, c->why);
+		free(run.path);
+		json_decref(run.doc);
+	}
+	/* the document untouched is complete */
+	json_t *doc = make_doc(2, 2, false, true, NULL);
+	json_object_set_new(doc, "ranks", json_pack("[{s:i}, {s:i}]", "rank", 0, "rank", 1));
+	read_json(&run, "b.json", doc);
+	assert_int_equal(run.state, TL_RUN_COMPLETE);
+	free(run.path);
+	json_decref(run.doc);
+}
+
+/* What cannot be read is named for what it is: cut short (partial) against data after the
+ * document, binary data, empty, not JSON (unusable). */
+static void unreadable(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		enum tl_run_state state;
+		const char *why;
+	} cases[] = {
+		{ "{\"schema\": 1, \"job\": {", 22, TL_RUN_PARTIAL, "c.json:1: cut short: " },
+		{ "{\"schema\": 1} trailing", 22, TL_RUN_UNUSABLE,
+		  "c.json:1: data after the JSON document: end of file expected near 'trailing'" },
+		{ "\0\1\2binary", 9, TL_RUN_UNUSABLE,
+		  "c.json:1: binary data (a NUL byte): not JSON" },
+		{ "{\"a\": 1}\0junk", 13, TL_RUN_UNUSABLE, "c.json:1: data after the JSON document" },
+		{ "", 0, TL_RUN_UNUSABLE, "c.json:1: empty: no JSON document in it" },
+		{ "\xff{}", 3, TL_RUN_UNUSABLE, "c.json:1: not JSON: unable to decode byte 0xff" },
+	};
+	struct tl_run run;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		run = (struct tl_run){ .path = strdup("c.json") };
+		tl_report_read_doc(&run, "c.json", cases[i].text, cases[i].len);
+		if (run.state != cases[i].state || strncmp(run.why, cases[i].why, strlen(cases[i].why)))
+			fail_msg("case %zu: state %s, why \"%s\"; expected %s, \"%s...\"", i,
+				 tl_run_state_name(run.state), run.why,
+				 tl_run_state_name(cases[i].state), cases[i].why);
+		free(run.path);
+		json_decref(run.doc);
+	}
+}
+
+/* A JSONL read from a file: NAME.jsonl in a fresh directory, its header and the given lines. */
+static void read_jsonl_file(struct tl_report_inputs *in, const char *lines)
+{
+	char dir[] = "/tmp/tl-test-report-XXXXXX", path[64];
+	json_t *doc = make_doc(2, 2, false, false, NULL);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/r.jsonl", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	json_object_del(doc, "steps");
+	json_dumpf(doc, f, JSON_COMPACT);
+	fprintf(f, "\n%s", lines);
+	fclose(f);
+	json_decref(doc);
+	char *paths[] = { path };
+	*in = (struct tl_report_inputs){ 0 };
+	assert_int_equal(tl_report_load(in, paths, 1), 0);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(in->count, 1);
+}
+
+/* A JSONL: two runs' steps interleaved (each number twice) are refused, not counted twice; a
+ * line that is not JSON before the last makes it unusable; only its last line, without its line
+ * end, may be cut short. */
+static void jsonl_lines(void **state)
+{
+	static const char step[] = "{\"step\": %d, \"time_s\": 0.5}\n";
+	char lines[512];
+	struct tl_report_inputs in;
+
+	(void)state;
+	snprintf(lines, sizeof(lines), "%s%s%s", "{\"step\": 0, \"time_s\": 0.5}\n",
+		 "{\"step\": 0, \"time_s\": 0.6}\n", "{\"step\": 1, \"time_s\": 0.5}\n");
+	read_jsonl_file(&in, lines);
+	assert_int_equal(in.runs[0].state, TL_RUN_UNUSABLE);
+	assert_non_null(strstr(in.runs[0].why, "r.jsonl: step 0 appears twice (two runs wrote to "
+					       "one JSONL?)"));
+	tl_report_inputs_free(&in);
+
+	snprintf(lines, sizeof(lines), step, 0);
+	strcat(lines, "{\"step\": 1, \"ti\n");
+	strcat(lines, "{\"step\": 2, \"time_s\": 0.5}\n");
+	read_jsonl_file(&in, lines);
+	assert_int_equal(in.runs[0].state, TL_RUN_UNUSABLE);
+	assert_non_null(strstr(in.runs[0].why, "r.jsonl:3: not JSON: "));
+	tl_report_inputs_free(&in);
+
+	snprintf(lines, sizeof(lines), step, 0);
+	strcat(lines, "{\"step\": 1, \"ti");
+	read_jsonl_file(&in, lines);
+	assert_int_equal(in.runs[0].state, TL_RUN_PARTIAL);
+	assert_int_equal(in.runs[0].fig.steps, 1);
+	assert_non_null(strstr(in.runs[0].why, "1 finished step(s) in the JSONL (its last line, "
+					       "cut short, skipped)"));
+	tl_report_inputs_free(&in);
+}
+
 static void job_round_trip(void **state)
 {
 	struct tl_job a, b;
@@ -564,6 +743,9 @@ int main(void)
 		cmocka_unit_test(only_blocking_times_fitted),
 		cmocka_unit_test(strong_series),
 		cmocka_unit_test(states),
+		cmocka_unit_test(consistency),
+		cmocka_unit_test(unreadable),
+		cmocka_unit_test(jsonl_lines),
 		cmocka_unit_test(job_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

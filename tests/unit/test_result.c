@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,13 +368,14 @@ static void test_grid_json(void **state)
 	assert_int_equal(num(doc, "grid.groups.dp.size"), 2);
 	assert_int_equal(num(doc, "grid.groups.dp.stride"), 1);
 	json_t *groups = json_object_get(json_object_get(doc, "grid"), "groups");
-	static const char *const names[] = {"tp", "cp", "dp", "pp", "ep", "edp"};
+	static const char *const names[] = {"tp", "cp", "dp", "pp", "ep", "edp", "dp_cp"};
 	assert_int_equal(json_object_size(groups), ARRAY_LEN(names));
 	for (size_t k = 0; k < ARRAY_LEN(names); k++) {
 		json_t *c = json_object_get(json_object_get(groups, names[k]), "crosses_nodes");
-		/* dp and edp (the same ranks here) hold both; the others one rank */
+		/* dp, edp and dp_cp (the same ranks here) hold both; the others one rank */
 		assert_true(json_is_boolean(c));
-		assert_int_equal(json_is_true(c), !strcmp(names[k], "dp") || !strcmp(names[k], "edp"));
+		assert_int_equal(json_is_true(c), !strcmp(names[k], "dp") || !strcmp(names[k], "edp") ||
+						  !strcmp(names[k], "dp_cp"));
 	}
 	json_decref(doc);
 
@@ -453,16 +455,24 @@ static void test_job_hash(void **state)
 	assert_string_not_equal(h1, h3);
 }
 
-static void test_summary_text(void **state)
+/* The human summary of r, as tl_result_print writes it; free it. */
+static char *summary_text(const struct tl_result *r)
 {
-	struct fixture *f = *state;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
 	assert_non_null(out);
-	tl_result_print(&f->r, out);
+	tl_result_print(r, out);
 	fclose(out);
+	return text;
+}
+
+static void test_summary_text(void **state)
+{
+	struct fixture *f = *state;
+	char *text = summary_text(&f->r);
+
 	print_message("%s", text);
 	static const char *const lines[] = {
 	    "# trainload " PACKAGE_VERSION "  job gpt-tiny (l=4 h=256 a=8 s=256 V=8192)  ranks 2 = "
@@ -499,6 +509,51 @@ static void test_summary_text(void **state)
 	free(text);
 }
 
+/* With overlapped dp reductions the summary holds their share hidden: 1 − dp exposed / what they
+ * take alone (the larger rank's): here the p50 step exposes 0.5 s of dp against 2 s alone, 75%
+ * hidden; none exposed is all hidden, more exposed than alone none. Without overlapped
+ * reductions (dp_alone_s 0 on every rank) there is no share: null, and no line. */
+static void test_dp_hidden(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		double alone[2], dp_scale, share;
+	} rows[] = {
+	    {{1.5, 2.0}, 1, 0.75},
+	    {{2.0, 0.5}, 0, 1.0},
+	    {{0.25, 0.25}, 1, 0.0},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+		for (int r = 0; r < 2; r++)
+			f->ranks[r].dp_alone_s = rows[i].alone[r];
+		for (int s = 0; s < 3; s++)
+			f->steps[s].comm_exposed_s[TL_GROUP_DP] =
+			    rows[i].dp_scale * 0.25 * f->steps[s].time_s;
+		json_t *doc = tl_result_json(&f->r);
+		assert_near(num(doc, "summary.dp_hidden_share"), rows[i].share);
+		assert_near(num(doc, "summary.dp_alone_s"),
+		            fmax(rows[i].alone[0], rows[i].alone[1]));
+		assert_near(num(json_array_get(json_object_get(doc, "ranks"), 1), "dp_alone_s"),
+		            rows[i].alone[1]);
+		json_decref(doc);
+	}
+	char *text = summary_text(&f->r);
+	assert_non_null(strstr(text, "# dp hidden 0%: 0.5000 s of dp exposed against the 0.2500 s "
+	                             "the step's non-blocking dp reductions take alone\n"));
+	free(text);
+
+	for (int r = 0; r < 2; r++)
+		f->ranks[r].dp_alone_s = 0;
+	json_t *doc = tl_result_json(&f->r);
+	assert_true(
+	    json_is_null(json_object_get(json_object_get(doc, "summary"), "dp_hidden_share")));
+	json_decref(doc);
+	text = summary_text(&f->r);
+	assert_null(strstr(text, "dp hidden"));
+	free(text);
+}
+
 /* A device backend's ranks carry their GPU: in ranks[].gpu (NUMA node null when unknown) and in
  * the summary's "# gpus" line, after the "# nodes" line; host backends' ranks have neither. */
 static void test_gpus(void **state)
@@ -526,12 +581,7 @@ static void test_gpus(void **state)
 	assert_true(json_is_null(json_object_get(g1, "numa_node")));
 	json_decref(doc);
 
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-	assert_non_null(out);
-	tl_result_print(&f->r, out);
-	fclose(out);
+	char *text = summary_text(&f->r);
 	const char *want = "96-Core Processor\n# gpus  NVIDIA H100 80GB HBM3 on 2 of 2 ranks: rank 0 "
 	                   "0000:19:00.0 (NUMA 1), rank 1 0000:39:00.0\n# conventions: ";
 	if (!strstr(text, want))
@@ -787,6 +837,60 @@ static void test_slurm_environment(void **state)
 	unset_slurm();
 }
 
+/* What rank 0 holds per measured step (TL_STEP_HELD_BYTES, which the check of a job's memory
+ * counts): its record, the number of the slowest rank, and the step's part of the document
+ * while it is built, as jansson allocates it (allocation overheads aside, which the bound's
+ * margin covers). */
+static void test_step_held_bytes(void **state)
+{
+	struct fixture *f = *state;
+
+	f->r.nsteps = 0;
+	size_t before = mallinfo2().uordblks;
+	json_t *none = tl_result_json(&f->r);
+	size_t without = mallinfo2().uordblks - before;
+	f->r.nsteps = 3;
+	before = mallinfo2().uordblks;
+	json_t *three = tl_result_json(&f->r);
+	size_t with = mallinfo2().uordblks - before;
+	json_decref(none);
+	json_decref(three);
+	if (!with)
+		skip(); /* a malloc of its own (AddressSanitizer's) that mallinfo2 does not see */
+	size_t per_step = (with - without) / 3 + sizeof(struct tl_step) + sizeof(int);
+	printf("per step: %zu bytes (TL_STEP_HELD_BYTES %d)\n", per_step, TL_STEP_HELD_BYTES);
+	assert_true(per_step <= TL_STEP_HELD_BYTES);
+	/* a bound, not a guess an order of magnitude off */
+	assert_true(2 * per_step >= TL_STEP_HELD_BYTES);
+}
+
+/* MPI_Get_library_version's text as MPICH 4.0.2 and Open MPI 4.1.4 write it: the first line, up
+ * to a comma, blanks and tabs made one space; a version longer than the field is cut whole. */
+static void test_mpi_version(void **state)
+{
+	static const char mpich[] = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 "
+				    "12:34:45 CDT 2022\nMPICH ABI:\t14:2:2\nMPICH Device:\tch4:ucx\n";
+	static const char ompi[] = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, "
+				   "repo rev: v4.1.4, May 26, 2022";
+	struct tl_env env;
+	char *longer = malloc(8192);
+
+	(void)state;
+	tl_env_set_mpi_version(&env, mpich);
+	assert_string_equal(env.mpi_version, "MPICH Version: 4.0.2");
+	tl_env_set_mpi_version(&env, ompi);
+	assert_string_equal(env.mpi_version, "Open MPI v4.1.4");
+	tl_env_set_mpi_version(&env, "\t Intel(R) MPI Library 2021.6 for Linux* OS\r\n\nmore");
+	assert_string_equal(env.mpi_version, "Intel(R) MPI Library 2021.6 for Linux* OS");
+	/* 8,191 characters on one line (MPI_MAX_LIBRARY_VERSION_STRING under MPICH is 8,192). */
+	assert_non_null(longer);
+	memset(longer, 'x', 8191);
+	longer[8191] = '\0';
+	tl_env_set_mpi_version(&env, longer);
+	assert_int_equal(strlen(env.mpi_version), sizeof(env.mpi_version) - 1);
+	free(longer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +905,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stragglers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gpus, setup, teardown),
+	    cmocka_unit_test(test_mpi_version),
+	    cmocka_unit_test_setup_teardown(test_step_held_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dp_hidden, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

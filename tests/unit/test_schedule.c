@@ -3,9 +3,12 @@
  * The plans of all ranks of a world, together: whatever one rank's plan says, the others must
  * answer. For every rank of small worlds (tp x pp x dp up to 4 x 2 x 2 and 1 x 4 x 2; 2 x 2 x 2
  * with every combination of ZeRO 0..3, sequence parallelism, MoE over ep = 2, gelu and swiglu,
- * recompute, overlap, 1F1B and GPipe, grad_accum 1..4):
- *  (a) pipeline sends and receives pair up between neighbouring stages: per (source,
- *      destination, tag), the same number, the same bytes, in the same order;
+ * recompute, overlap, 1F1B and GPipe, grad_accum 1..4; context parallelism cp 2 and 4 and the
+ * interleaved schedule with 2 and 4 model chunks, with the other settings rotating):
+ *  (a) pipeline sends and receives pair up between neighbouring stages (and, interleaved, from
+ *      the last stage back to the first), context-parallel ones between neighbours of the cp
+ *      ring: per (source, destination, tag), the same number, the same bytes, in the same
+ *      order;
  *  (b) the members of every group instance issue the same collectives (kind, bytes, blocking or
  *      not) in the same order, as MPI requires on one communicator;
  *  (c) no deadlock: all ranks' op lists are executed together with MPI's semantics, round-robin,
@@ -17,7 +20,8 @@
  *        - a send is buffered: started at once; its wait completes once the receiver has
  *          completed the matching receive (the n-th receive of that source and tag matches
  *          the n-th send, as MPI does not let messages overtake);
- *        - a receive completes once the matching send has been started;
+ *        - a receive completes once the matching send has been started; a started one, in its
+ *          wait;
  *      if no rank can advance, the test fails naming every stuck rank and the op it is stuck on.
  */
 #include "config.h"
@@ -42,8 +46,8 @@ static int soft_failures;
 		return;                                                                            \
 	} while (0)
 
-static const int comm_groups[] = {TL_GROUP_TP, TL_GROUP_CP, TL_GROUP_DP,
-                                  TL_GROUP_PP, TL_GROUP_EP, TL_GROUP_EDP};
+static const int comm_groups[] = {TL_GROUP_TP, TL_GROUP_CP,  TL_GROUP_DP,  TL_GROUP_PP,
+                                  TL_GROUP_EP, TL_GROUP_EDP, TL_GROUP_DPCP};
 
 struct sim_world {
 	struct ctx *c;
@@ -83,14 +87,22 @@ static void check_p2p(const struct sim_world *w)
 			const struct tl_op *op = &p->ops[i];
 			if (op->kind != TL_OP_SEND && op->kind != TL_OP_RECV)
 				continue;
-			/* a neighbouring stage: same tp, cp, dp coordinates, pp one apart */
+			/* a neighbouring stage (same tp, cp, dp coordinates, pp one apart, or from
+			 * the last to the first with model chunks), or a neighbour in the cp ring
+			 * (same tp, dp, pp) */
 			struct tl_coords peer;
 			assert_true(op->peer >= 0 && (uint64_t)op->peer < w->n);
 			tl_grid_coords(&w->grid, (uint64_t)op->peer, &peer);
-			if (peer.tp != me.tp || peer.cp != me.cp || peer.dp != me.dp ||
-			    (peer.pp + 1 != me.pp && me.pp + 1 != peer.pp))
+			uint64_t pp = w->grid.pp, cp = w->grid.cp;
+			bool wraps = w->model.chunks > 1;
+			bool stage = op->group == TL_GROUP_PP && peer.cp == me.cp &&
+			             ((peer.pp + 1) % pp == me.pp || (me.pp + 1) % pp == peer.pp) &&
+			             (wraps || peer.pp + 1 == me.pp || me.pp + 1 == peer.pp);
+			bool ring = op->group == TL_GROUP_CP && peer.pp == me.pp &&
+			            ((peer.cp + 1) % cp == me.cp || (me.cp + 1) % cp == peer.cp);
+			if (peer.tp != me.tp || peer.dp != me.dp || !(stage || ring))
 				FAIL("%s: rank %" PRIu64 " op %zu talks to rank %" PRId64
-				     ", not a neighbouring stage",
+				     ", not a neighbouring stage or cp rank",
 				     w->what, r, i, op->peer);
 		}
 		/* every (peer, tag) channel out of r against the receives at the peer */
@@ -198,12 +210,13 @@ static void check_collectives(const struct sim_world *w)
 /* (c) execution                                                                               */
 
 /* What a started request waits for. */
+enum req_kind { REQ_COLL, REQ_SEND, REQ_RECV };
 struct req {
-	bool send;
+	enum req_kind kind;
 	size_t inst;    /* collective: its group instance */
 	uint64_t seq;   /* collective: its place in the instance's order */
-	size_t chan;    /* send: its channel */
-	uint64_t index; /* send: its place in the channel */
+	size_t chan;    /* send, receive: its channel */
+	uint64_t index; /* send, receive: its place in the channel */
 };
 
 struct sim {
@@ -211,6 +224,7 @@ struct sim {
 	size_t ninst, ntags;
 	uint64_t *issued;   /* [rank][instance]: collectives issued */
 	uint64_t *sent;     /* [channel]: sends started */
+	uint64_t *posted;   /* [channel]: receives posted */
 	uint64_t *received; /* [channel]: receives completed */
 	size_t *pc;         /* [rank] */
 	int64_t *arrived;   /* [rank]: seq of the blocking collective it waits in, or -1 */
@@ -268,19 +282,28 @@ static bool advance(struct sim *s, uint64_t r)
 			assert_true(op->nonblocking && op->req >= 0 && op->req < p->reqs);
 			size_t ch = channel(s, r, (uint64_t)op->peer, op->tag);
 			s->reqs[r][op->req] =
-			    (struct req){.send = true, .chan = ch, .index = s->sent[ch]++};
-		} else if (op->kind == TL_OP_RECV) {
-			assert_false(op->nonblocking);
+			    (struct req){.kind = REQ_SEND, .chan = ch, .index = s->sent[ch]++};
+		} else if (op->kind == TL_OP_RECV && op->nonblocking) {
+			assert_true(op->req >= 0 && op->req < p->reqs);
 			size_t ch = channel(s, (uint64_t)op->peer, r, op->tag);
-			if (s->sent[ch] <= s->received[ch])
+			s->reqs[r][op->req] =
+			    (struct req){.kind = REQ_RECV, .chan = ch, .index = s->posted[ch]++};
+		} else if (op->kind == TL_OP_RECV) {
+			size_t ch = channel(s, (uint64_t)op->peer, r, op->tag);
+			if (s->sent[ch] <= s->posted[ch])
 				return moved;
+			s->posted[ch]++;
 			s->received[ch]++;
 		} else if (op->kind == TL_OP_WAIT) {
 			assert_true(op->req >= 0 && op->req < p->reqs);
 			const struct req *q = &s->reqs[r][op->req];
-			if (q->send ? s->received[q->chan] <= q->index
-			            : !all_issued(s, r, (int)(q->inst / s->w->n), q->inst, q->seq))
+			if (q->kind == REQ_SEND ? s->received[q->chan] <= q->index
+			    : q->kind == REQ_RECV
+			        ? s->sent[q->chan] <= q->index
+			        : !all_issued(s, r, (int)(q->inst / s->w->n), q->inst, q->seq))
 				return moved;
+			if (q->kind == REQ_RECV)
+				s->received[q->chan]++;
 		}
 		/* GEMMs, elementwise passes and the optimizer complete alone */
 		s->pc[r]++;
@@ -302,10 +325,11 @@ static void simulate(const struct sim_world *w)
 	s.issued = calloc(w->n * s.ninst, sizeof(*s.issued));
 	s.sent = calloc(w->n * w->n * s.ntags, sizeof(*s.sent));
 	s.received = calloc(w->n * w->n * s.ntags, sizeof(*s.received));
+	s.posted = calloc(w->n * w->n * s.ntags, sizeof(*s.posted));
 	s.pc = calloc(w->n, sizeof(*s.pc));
 	s.arrived = calloc(w->n, sizeof(*s.arrived));
 	s.reqs = calloc(w->n, sizeof(*s.reqs));
-	assert_true(s.issued && s.sent && s.received && s.pc && s.arrived && s.reqs);
+	assert_true(s.issued && s.sent && s.received && s.posted && s.pc && s.arrived && s.reqs);
 	for (uint64_t r = 0; r < w->n; r++) {
 		s.arrived[r] = -1;
 		s.reqs[r] = calloc((size_t)w->plans[r].reqs + 1, sizeof(**s.reqs));
@@ -357,6 +381,7 @@ static void simulate(const struct sim_world *w)
 	free(s.arrived);
 	free(s.pc);
 	free(s.received);
+	free(s.posted);
 	free(s.sent);
 	free(s.issued);
 }
@@ -368,19 +393,25 @@ struct config {
 	bool sp, moe, gpipe, overlap;
 	const char *mlp, *recompute;
 	uint64_t moe_every;
+	uint64_t cp, chunks; /* 0 stands for 1 */
 };
 
 static uint64_t checked_worlds, checked_plans;
 
 static void check_config(struct ctx *c, const struct config *k)
 {
-	struct sim_world w = {.c = c, .n = k->tp * k->pp * k->dp};
-	char sets[20][64];
-	const char *list[21];
+	uint64_t cp = k->cp ? k->cp : 1, chunks = k->chunks ? k->chunks : 1;
+	struct sim_world w = {.c = c, .n = k->tp * k->pp * k->dp * cp};
+	char sets[24][64];
+	const char *list[25];
 	int n = 0;
 
 #define SET(...) snprintf(sets[n], sizeof(sets[n]), __VA_ARGS__), list[n] = sets[n], n++
-	SET("model.layers=4");
+	SET("model.layers=%" PRIu64, 4 * chunks);
+	SET("parallel.cp=%" PRIu64, cp);
+	if (chunks > 1 || k->chunks)
+		SET("parallel.schedule=interleaved"),
+		    SET("parallel.virtual_stages=%" PRIu64, chunks);
 	SET("model.hidden=256");
 	SET("model.heads=4");
 	SET("model.seq=16");
@@ -391,7 +422,8 @@ static void check_config(struct ctx *c, const struct config *k)
 	SET("parallel.zero=%" PRIu64, k->zero);
 	SET("parallel.grad_accum=%" PRIu64, k->accum);
 	SET("parallel.sequence_parallel=%s", k->sp ? "yes" : "no");
-	SET("parallel.schedule=%s", k->gpipe ? "gpipe" : "1f1b");
+	if (!k->chunks)
+		SET("parallel.schedule=%s", k->gpipe ? "gpipe" : "1f1b");
 	SET("parallel.overlap=%s", k->overlap ? "yes" : "no");
 	SET("parallel.bucket_mb=1");
 	SET("run.recompute=%s", k->recompute);
@@ -407,10 +439,13 @@ static void check_config(struct ctx *c, const struct config *k)
 	}
 	tl_grid_init(&w.grid, &c->job, w.n, 0);
 	snprintf(w.what, sizeof(w.what),
-	         "tp %" PRIu64 " pp %" PRIu64 " dp %" PRIu64 " zero %" PRIu64 " m %" PRIu64
-	         " %s%s %s%s recompute %s%s",
-	         k->tp, k->pp, k->dp, k->zero, k->accum, k->gpipe ? "gpipe" : "1f1b",
-	         k->sp ? " sp" : "", k->mlp, k->moe ? " moe ep 2" : "", k->recompute,
+	         "tp %" PRIu64 " pp %" PRIu64 " dp %" PRIu64 " cp %" PRIu64 " zero %" PRIu64
+	         " m %" PRIu64 " %s v %" PRIu64 "%s %s%s recompute %s%s",
+	         k->tp, k->pp, k->dp, cp, k->zero, k->accum,
+	         k->chunks  ? "interleaved"
+	         : k->gpipe ? "gpipe"
+	                    : "1f1b",
+	         chunks, k->sp ? " sp" : "", k->mlp, k->moe ? " moe ep 2" : "", k->recompute,
 	         k->overlap ? "" : " overlap no");
 	w.plans = calloc(w.n, sizeof(*w.plans));
 	assert_non_null(w.plans);
@@ -500,6 +535,46 @@ static void test_2x2x2(void **state)
 									};
 									check_config(c, &k);
 								}
+	print_message("  %" PRIu64 " worlds, %" PRIu64 " rank plans\n", checked_worlds,
+	              checked_plans);
+}
+
+/* Context parallelism and the interleaved schedule, over grids of up to 16 ranks, with the
+ * other settings rotating through their values (MoE only without cp, which refuses it). */
+static void test_cp_interleaved(void **state)
+{
+	struct ctx *c = *state;
+	static const uint64_t grids[][5] = {
+	    /* tp, pp, dp, cp, chunks (0: 1F1B) */
+	    {1, 1, 1, 2, 0}, {1, 1, 1, 4, 0}, {2, 1, 1, 2, 0}, {1, 2, 1, 2, 0}, {1, 1, 2, 2, 0},
+	    {2, 2, 2, 2, 0}, {1, 2, 1, 1, 2}, {1, 2, 1, 1, 1}, {1, 4, 1, 1, 2}, {2, 2, 1, 1, 4},
+	    {1, 2, 2, 1, 2}, {1, 2, 1, 2, 2}, {2, 2, 2, 1, 2}, {1, 4, 1, 2, 2},
+	};
+	unsigned i = 0;
+
+	checked_worlds = checked_plans = 0;
+	for (size_t g = 0; g < ARRAY_LEN(grids); g++)
+		for (uint64_t accum = 1; accum <= 3; accum++)
+			for (uint64_t zero = 0; zero <= 3; zero++, i++) {
+				uint64_t pp = grids[g][1];
+				struct config k = {
+				    .tp = grids[g][0],
+				    .pp = pp,
+				    .dp = grids[g][2],
+				    .cp = grids[g][3],
+				    .chunks = grids[g][4],
+				    .zero = zero,
+				    /* interleaved: a multiple of pp microbatches */
+				    .accum = grids[g][4] ? accum * pp : accum,
+				    .mlp = mlps[i % 2],
+				    .recompute = recomputes[i / 2 % 3],
+				    .sp = grids[g][0] > 1 && i / 3 % 2,
+				    .overlap = i % 5 != 0,
+				    .moe = grids[g][3] == 1 && grids[g][2] % 2 == 0 && i % 3 != 0,
+				    .moe_every = 1 + i % 2,
+				};
+				check_config(c, &k);
+			}
 	print_message("  %" PRIu64 " worlds, %" PRIu64 " rank plans\n", checked_worlds,
 	              checked_plans);
 }
@@ -613,6 +688,7 @@ int main(void)
 	    T(test_checks_catch),
 	    T(test_grids),
 	    T(test_2x2x2),
+	    T(test_cp_interleaved),
 #undef T
 	};
 
