@@ -107,10 +107,16 @@ static int add_point(struct points *p, struct point pt)
 	return 0;
 }
 
+/* Ranks per node as the run's grid placed them by host name (what its groups' crosses_nodes
+ * were worked out from), else from world.nodes. The two differ where the launcher's nodes are
+ * not hosts: several slurmds on one machine give MPI two "nodes" of one host. */
 static uint64_t ranks_per_node_of(const struct tl_run *run)
 {
 	uint64_t ranks = (uint64_t)run->ranks, nodes = (uint64_t)run->nodes;
+	const json_t *rpn = json_object_get(json_object_get(run->doc, "grid"), "ranks_per_node");
 
+	if (json_is_integer(rpn) && json_integer_value(rpn) >= 1)
+		return (uint64_t)json_integer_value(rpn);
 	return nodes ? (ranks + nodes - 1) / nodes : 0;
 }
 

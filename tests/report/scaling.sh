@@ -163,8 +163,10 @@ for what in Throughput 'Scaling efficiency' 'Where the time goes' 'Predicted and
 done
 grep -q "using 1:7 with lines dt 2 .* title \"tiny, ideal\"" plots/report.gp || fail "no ideal throughput line"
 grep -q "100 with lines dt 2 .* title 'ideal (100%)'" plots/report.gp || fail "no ideal efficiency line"
-# the ideal line inside the frame: the y range reaches past 100%
-grep -q '^set yrange \[0:1[2-9][0-9]\]' plots/report.gp || fail "the efficiency plot's y range ends at its ideal line"
+# the ideal line inside the frame: the y range reaches past 100% (at least 120%; more where a
+# run on a busy machine measured an efficiency above 100%)
+sed -n 's/^set yrange \[0:\([0-9]*\)\]$/\1/p' plots/report.gp | awk '$1 >= 120 { ok = 1 } END { exit !ok }' ||
+	fail "the efficiency plot's y range ends at its ideal line"
 # nothing past the measured scales is priced on one node's data, so no region is shaded as
 # extrapolated (tests/cluster/attribution.sh has one); the legend off the data, zero parts left
 # out of the breakdown
