@@ -292,7 +292,7 @@ static int dry_sweep(const struct tl_job *job, const struct tl_dry_run_args *arg
 	uint64_t n = tl_grid_group_size(&grid, job->sweep_group);
 	fprintf(out, "# sweep on group %s of %" PRIu64 " ranks (%" PRIu64 " ranks in all), %s\n",
 		tl_job_enum_name("sweep", "group", job->sweep_group), n, args->ranks,
-		tl_sweep_type_name(job->sweep_dtype));
+		tl_dtype_name(job->sweep_dtype));
 	for (int o = 0; o < nops; o++) {
 		fprintf(out, "%s:", tl_sweep_op_name(ops[o]));
 		for (size_t k = 0; k < nsizes; k++) {

@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "trainload/check.h"
+#include "trainload/clock.h"
 #include "trainload/exec.h"
 #include "trainload/watchdog.h"
 
@@ -30,14 +30,6 @@
 #define TL_EXEC_GEMM_CHUNKS 4
 /* run.check: wrong results named per rank before the rest are only counted. */
 #define TL_EXEC_CHECK_NAMED 8
-
-double tl_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* One stat per distinct (kind, group, bytes, blocking) of the plan's communication. */
 static int index_stats(struct tl_exec *ex)

@@ -24,6 +24,7 @@
 #include "mpi_check.h"
 #include "trainload/backend.h"
 #include "trainload/check.h"
+#include "trainload/clock.h"
 #include "trainload/cli.h"
 #include "trainload/exec.h"
 #include "trainload/metrics.h"

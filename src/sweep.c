@@ -296,7 +296,7 @@ static void print_columns(enum tl_sweep_op op, int n, FILE *out)
 static void print_row(const struct sweep *s, const struct row *r, FILE *out)
 {
 	fprintf(out, "%12" PRIu64 "  %12" PRIu64 "  %8s  %6s  %9.1f  %7.2f  %7.2f  %6" PRIu64 "\n",
-		r->pt.bytes, r->pt.count, tl_sweep_type_name(s->job->sweep_dtype),
+		r->pt.bytes, r->pt.count, tl_dtype_name(s->job->sweep_dtype),
 		tl_sweep_op_reduces(r->op) ? "sum" : "none", r->time_us, r->algbw, r->busbw,
 		r->wrong);
 	fflush(out);

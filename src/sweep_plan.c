@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include "trainload/half.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/sweep.h"
@@ -172,52 +171,6 @@ double tl_sweep_expected(enum tl_sweep_op op, const struct tl_sweep_point *pt, u
 		return tl_sweep_value((me + n - 1) % n, i, it);
 	default:
 		return -1;
-	}
-}
-
-void tl_sweep_store(void *buf, int dtype, uint64_t i, double v)
-{
-	switch (dtype) {
-	case TL_DTYPE_F64:
-		((double *)buf)[i] = v;
-		break;
-	case TL_DTYPE_BF16:
-		((uint16_t *)buf)[i] = tl_bf16_from_float((float)v);
-		break;
-	case TL_DTYPE_F16:
-		((uint16_t *)buf)[i] = tl_f16_from_float((float)v);
-		break;
-	default:
-		((float *)buf)[i] = (float)v;
-		break;
-	}
-}
-
-double tl_sweep_load(const void *buf, int dtype, uint64_t i)
-{
-	switch (dtype) {
-	case TL_DTYPE_F64:
-		return ((const double *)buf)[i];
-	case TL_DTYPE_BF16:
-		return tl_bf16_to_float(((const uint16_t *)buf)[i]);
-	case TL_DTYPE_F16:
-		return tl_f16_to_float(((const uint16_t *)buf)[i]);
-	default:
-		return ((const float *)buf)[i];
-	}
-}
-
-const char *tl_sweep_type_name(int dtype)
-{
-	switch (dtype) {
-	case TL_DTYPE_F64:
-		return "double";
-	case TL_DTYPE_BF16:
-		return "bfloat16";
-	case TL_DTYPE_F16:
-		return "half";
-	default:
-		return "float";
 	}
 }
 

@@ -29,9 +29,6 @@ struct tl_step {
 /* Refuse (into diag, naming the key) what this executor cannot run (yet). */
 int tl_exec_check(const struct tl_job *job, struct tl_diag *diag);
 
-/* Monotonic wall-clock time in seconds. */
-double tl_now_s(void);
-
 /*
  * Timings of one kind of communication op of the plan (same kind, group, payload and blocking
  * or not), summed over the measured steps. A non-blocking op's time runs from its start until

@@ -15,12 +15,11 @@
 
 #include <jansson.h>
 
+#include "trainload/dtype.h"
 #include "trainload/log.h"
 
 enum tl_mlp { TL_MLP_GELU, TL_MLP_SWIGLU };
 enum tl_schedule { TL_SCHEDULE_1F1B, TL_SCHEDULE_GPIPE };
-/* TL_DTYPE_SAME is comm_dtype's "same as compute"; the resolved job never holds it. */
-enum tl_dtype { TL_DTYPE_SAME, TL_DTYPE_F32, TL_DTYPE_F64, TL_DTYPE_BF16, TL_DTYPE_F16 };
 enum tl_recompute { TL_RECOMPUTE_NONE, TL_RECOMPUTE_SELECTIVE, TL_RECOMPUTE_FULL };
 enum tl_memory { TL_MEMORY_FULL, TL_MEMORY_LEAN };
 enum tl_backend_kind { TL_BACKEND_CPU, TL_BACKEND_CUDA, TL_BACKEND_NULL };

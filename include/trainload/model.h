@@ -98,7 +98,4 @@ const struct tl_layer *tl_model_layer(const struct tl_model *model, const struct
 /* FLOPs of one GEMM: 2·m·n·k·batch. */
 tl_flops_t tl_gemm_flops(const struct tl_gemm *g);
 
-/* Bytes of one element of a dtype (enum tl_dtype). */
-uint64_t tl_dtype_bytes(int dtype);
-
 #endif

@@ -75,11 +75,6 @@ double tl_sweep_expected(enum tl_sweep_op op, const struct tl_sweep_point *pt, u
 unsigned tl_sweep_send_value(enum tl_sweep_op op, const struct tl_sweep_point *pt, uint64_t me,
 			     uint64_t i, uint64_t it);
 
-/* Element access in dtype (enum tl_dtype). */
-void tl_sweep_store(void *buf, int dtype, uint64_t i, double v);
-double tl_sweep_load(const void *buf, int dtype, uint64_t i);
-const char *tl_sweep_type_name(int dtype); /* nccl-tests' names: float, double, bfloat16, half */
-
 /* The [sweep] checks that need the world size (ops, sizes, the [parallel] layout); called by
  * tl_job_resolve for a sweep job. */
 void tl_sweep_resolve(struct tl_job *job, uint64_t world, struct tl_diag *diag);

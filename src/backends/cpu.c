@@ -40,6 +40,7 @@
 #include "backends/cpu.h"
 #include "trainload/backend.h"
 #include "trainload/check.h"
+#include "trainload/clock.h"
 #include "trainload/exec.h"
 #include "trainload/half.h"
 

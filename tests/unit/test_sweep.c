@@ -174,13 +174,13 @@ static void test_store_load(void **state)
 	double buf[4];
 
 	for (size_t d = 0; d < ARRAY_LEN(dtypes); d++) {
-		tl_sweep_store(buf, dtypes[d], 3, 191.0);
-		tl_sweep_store(buf, dtypes[d], 0, -1.0);
-		assert_true(tl_sweep_load(buf, dtypes[d], 3) == 191.0);
-		assert_true(tl_sweep_load(buf, dtypes[d], 0) == -1.0);
+		tl_dtype_store(buf, dtypes[d], 3, 191.0);
+		tl_dtype_store(buf, dtypes[d], 0, -1.0);
+		assert_true(tl_dtype_load(buf, dtypes[d], 3) == 191.0);
+		assert_true(tl_dtype_load(buf, dtypes[d], 0) == -1.0);
 	}
-	assert_string_equal(tl_sweep_type_name(TL_DTYPE_BF16), "bfloat16");
-	assert_string_equal(tl_sweep_type_name(TL_DTYPE_F32), "float");
+	assert_string_equal(tl_dtype_name(TL_DTYPE_BF16), "bfloat16");
+	assert_string_equal(tl_dtype_name(TL_DTYPE_F32), "float");
 }
 
 /* tl_check_fill and tl_check_verify (src/check.c), the one check of the sweep and of training
