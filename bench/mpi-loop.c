@@ -1,22 +1,30 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A plain MPI loop of one blocking collective on MPI_COMM_WORLD: the reference that trainload's
- * in-run collective times are held to.
+ * A plain MPI loop of one call on MPI_COMM_WORLD: the reference that trainload's collective
+ * times (in runs and in sweeps) are held to.
  *
  *   mpirun -np N mpi-loop OP BYTES ITERS [ROTATE_MB]
- *   OP: allreduce (out of place, as nccl-tests times it), allreduce_inplace (MPI_IN_PLACE, as a
- *       trainload run reduces its gradients), reduce_scatter, allgather, alltoall
+ *   OP: a collective, out of place as nccl-tests' first columns time it: allreduce,
+ *       reduce_scatter, allgather, alltoall, broadcast (MPI_Bcast from rank 0), sendrecv (a ring:
+ *       to the next rank, from the previous); or in place (MPI_IN_PLACE, MPI_Sendrecv_replace):
+ *       allreduce_inplace, reduce_scatter_inplace, allgather_inplace, alltoall_inplace,
+ *       sendrecv_inplace; or a point-to-point test between ranks 0 and 1, as OSU's: latency (a
+ *       ping-pong; prints the one-way time), bw (64 non-blocking sends, their waits, a
+ *       one-float acknowledgement back; prints MB/s, 1e6 bytes).
  *
- * BYTES is the payload as nccl-tests (and trainload) count it: the larger of input and output.
- * With ROTATE_MB, each call uses the next buffers of a region of that size (as IMB's off_cache),
- * so that the data comes from memory, not from a cache the previous call warmed, as it does in a
- * training step, where GEMMs run between collectives. Prints the mean time per call in
- * microseconds, max over ranks, after ITERS/10 warm-up calls.
+ * BYTES is the payload as nccl-tests (and trainload) count it: the larger of input and output;
+ * for the point-to-point tests, one message. With ROTATE_MB, each call uses the next buffers of a
+ * region of that size (as IMB's off_cache), so that the data comes from memory, not from a cache
+ * the previous call warmed, as it does in a training step, where GEMMs run between collectives.
+ * Prints OP, BYTES and the mean time per call in microseconds, max over ranks, after
+ * ITERS/10 + 1 warm-up calls (and for bw, the bandwidth).
  */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define WINDOW 64
 
 int main(int argc, char **argv)
 {
@@ -27,7 +35,7 @@ int main(int argc, char **argv)
 	MPI_Comm_size(MPI_COMM_WORLD, &n);
 	if (argc < 4) {
 		if (!rank)
-			fprintf(stderr, "usage: mpi-loop OP BYTES ITERS\n");
+			fprintf(stderr, "usage: mpi-loop OP BYTES ITERS [ROTATE_MB]\n");
 		MPI_Finalize();
 		return 2;
 	}
@@ -40,6 +48,8 @@ int main(int argc, char **argv)
 	size_t stride = (size_t)count + 16; /* floats; keeps each copy 64-byte aligned */
 	float *in_all = calloc(stride * copies, sizeof(float));
 	float *out_all = calloc(stride * copies, sizeof(float));
+	int next = (rank + 1) % n, prev = (rank + n - 1) % n, peer = rank ^ 1;
+	MPI_Request reqs[WINDOW];
 	double t0 = 0;
 
 	/* Write every page: calloc's untouched pages all map the kernel's one zero page, which
@@ -61,14 +71,56 @@ int main(int argc, char **argv)
 			MPI_Allreduce(MPI_IN_PLACE, in, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 		else if (!strcmp(op, "reduce_scatter"))
 			MPI_Reduce_scatter_block(in, out, part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+		else if (!strcmp(op, "reduce_scatter_inplace"))
+			MPI_Reduce_scatter_block(MPI_IN_PLACE, in, part, MPI_FLOAT, MPI_SUM,
+						 MPI_COMM_WORLD);
 		else if (!strcmp(op, "allgather"))
 			MPI_Allgather(in, part, MPI_FLOAT, out, part, MPI_FLOAT, MPI_COMM_WORLD);
+		else if (!strcmp(op, "allgather_inplace"))
+			MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, part, MPI_FLOAT,
+				      MPI_COMM_WORLD);
 		else if (!strcmp(op, "alltoall"))
 			MPI_Alltoall(in, part, MPI_FLOAT, out, part, MPI_FLOAT, MPI_COMM_WORLD);
+		else if (!strcmp(op, "alltoall_inplace"))
+			MPI_Alltoall(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, part, MPI_FLOAT,
+				     MPI_COMM_WORLD);
+		else if (!strcmp(op, "broadcast"))
+			MPI_Bcast(out, count, MPI_FLOAT, 0, MPI_COMM_WORLD);
+		else if (!strcmp(op, "sendrecv"))
+			MPI_Sendrecv(in, count, MPI_FLOAT, next, 0, out, count, MPI_FLOAT, prev, 0,
+				     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+		else if (!strcmp(op, "sendrecv_inplace"))
+			MPI_Sendrecv_replace(out, count, MPI_FLOAT, next, 0, prev, 0, MPI_COMM_WORLD,
+					     MPI_STATUS_IGNORE);
+		else if (!strcmp(op, "latency") && rank < 2) {
+			if (rank == 0) {
+				MPI_Send(in, count, MPI_FLOAT, 1, 1, MPI_COMM_WORLD);
+				MPI_Recv(out, count, MPI_FLOAT, 1, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			} else {
+				MPI_Recv(out, count, MPI_FLOAT, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+				MPI_Send(in, count, MPI_FLOAT, 0, 1, MPI_COMM_WORLD);
+			}
+		} else if (!strcmp(op, "bw") && rank < 2) {
+			for (int k = 0; k < WINDOW; k++)
+				if (rank == 0)
+					MPI_Isend(in, count, MPI_FLOAT, peer, 1, MPI_COMM_WORLD, &reqs[k]);
+				else
+					MPI_Irecv(out, count, MPI_FLOAT, peer, 1, MPI_COMM_WORLD, &reqs[k]);
+			MPI_Waitall(WINDOW, reqs, MPI_STATUSES_IGNORE);
+			if (rank == 0)
+				MPI_Recv(out, 1, MPI_FLOAT, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			else
+				MPI_Send(in, 1, MPI_FLOAT, peer, 2, MPI_COMM_WORLD);
+		}
 	}
 	double mine = (MPI_Wtime() - t0) / iters, worst;
 	MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-	if (!rank)
+	if (!rank && !strcmp(op, "latency"))
+		printf("%s %ld %.2f one-way_us %.2f\n", op, bytes, worst * 1e6, worst * 1e6 / 2);
+	else if (!rank && !strcmp(op, "bw"))
+		printf("%s %ld %.2f MB/s %.2f\n", op, bytes, worst * 1e6,
+		       (double)bytes * WINDOW / worst / 1e6);
+	else if (!rank)
 		printf("%s %ld %.2f\n", op, bytes, worst * 1e6);
 	free(in_all);
 	free(out_all);

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A run: MPI up, the job resolved against the world (every rank reaches the same verdict without
- * communicating), the plan built, the watchdog started, the backend initialised, warm-up and
- * measured steps, and the results written by rank 0 as they come: each step's JSONL line is
- * flushed as it ends, so a run killed on any rank keeps every finished step, and SIGINT or
- * SIGTERM ends the steps early with a final document that says so.
+ * A run (include/trainload/run.h): MPI up, the job resolved against the world (every rank reaches
+ * the same verdict without communicating), the plan built, the watchdog started, the backend
+ * initialised, then the executor's work, and the results written by rank 0 as they come.
+ *
+ * A training job's plan is one step, run for the warm-up and measured steps; each step's JSONL
+ * line is flushed as it ends. A sweep's plan holds every point of every test; each point is
+ * warmed up, timed and checked (tl_exec_repeat), and each row's JSONL line flushed as it ends.
+ * So a run killed on any rank keeps what it finished, and SIGINT or SIGTERM ends the work early
+ * with a final document that says so. Both go through the same backend, executor, watchdog and
+ * error paths.
  */
 #include "config.h"
 
@@ -21,18 +26,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/registry.h"
 #include "mpi_check.h"
 #include "trainload/backend.h"
 #include "trainload/check.h"
 #include "trainload/clock.h"
-#include "trainload/cli.h"
 #include "trainload/exec.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
 #include "trainload/result.h"
+#include "trainload/run.h"
 #include "trainload/stats.h"
 #include "trainload/sweep.h"
+#include "trainload/sweep_out.h"
 #include "trainload/topo.h"
 #include "trainload/watchdog.h"
 
@@ -60,11 +67,13 @@ static void catch_signals(bool on)
 }
 
 struct run {
-	const struct tl_cli *cli;
+	const struct tl_run_opts *cli;
 	struct tl_job *job;
 	struct tl_model model;
 	struct tl_grid grid;
 	struct tl_plan plan;
+	struct tl_sweep sweep;            /* a sweep's tests, rows and points; its plan */
+	struct tl_sweep_result *results;  /* rank 0: one per point of the sweep */
 	struct tl_backend backend;
 	struct tl_exec exec;
 	struct tl_result result;
@@ -76,7 +85,8 @@ struct run {
 	char *hosts;
 	FILE *jsonl;
 	int rank, ranks;
-	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
+	uint64_t check_wrong; /* run.check, sweep.check: wrong elements, all ranks */
+	int below_min_busbw;  /* a sweep's test was below --min-busbw */
 	int oversubscribed; /* this rank shares a core with another */
 };
 
@@ -88,13 +98,13 @@ static int prepare(struct run *run)
 	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, diag);
 
 	if (!rc)
-		rc = tl_exec_check(run->job, diag);
+		rc = tl_backend_check(run->job, diag);
 	if (rc)
 		return rc;
 	tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
-	/* A sweep has no model and no plan: src/sweep.c runs it on the grid alone. */
+	/* A sweep has no model: its plan is its points'. */
 	if (run->job->has_sweep)
-		return rc;
+		return tl_sweep_build(&run->sweep, run->job, &run->grid, (uint64_t)run->rank, diag);
 	rc = tl_model_build(&run->model, run->job, diag);
 	if (!rc) {
 		rc = tl_plan_build_diag(&run->plan, run->job, &run->model, &run->grid,
@@ -150,7 +160,7 @@ static int open_outputs(struct run *run)
 		} else if (!writable) {
 			tl_err("trainload: cannot write %s: %m\n", out);
 			ok = 0;
-		} else if (!path || (!run->job->has_sweep && !(run->jsonl = fopen(path, "w")))) {
+		} else if (!path || !(run->jsonl = fopen(path, "w"))) {
 			tl_err("trainload: cannot write %s: %m\n", path ? path : out);
 			ok = 0;
 		}
@@ -211,6 +221,7 @@ static int place_rank(struct run *run, MPI_Comm local, int local_rank, int local
 	}
 	openblas_set_num_threads(bound.threads);
 	run->node_memory = topo.memory_bytes;
+	run->result.env.llc_bytes = topo.llc_bytes;
 
 	snprintf(run->me.cpuset, sizeof(run->me.cpuset), "%s", bound.cpuset);
 	snprintf(run->me.numa, sizeof(run->me.numa), "%s", bound.numa);
@@ -236,24 +247,31 @@ static int collect_environment(struct run *run)
 	MPI_Comm_set_errhandler(local, MPI_ERRORS_RETURN);
 	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
 	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
+	run->me.local_rank = local_rank;
 	rc = place_rank(run, local, local_rank, local_size);
 	MPI_Comm_free(&local);
 	if (rc)
 		return rc;
-	/* What memory = full will allocate must fit on the node; every rank learns of any node
-	 * where it does not, before anything is allocated. (The cuda backend holds it on the GPU
-	 * and checks it there.) */
-	uint64_t planned = run->model.memory_bytes_per_rank;
-	int too_big = run->job->memory == TL_MEMORY_FULL && run->job->backend != TL_BACKEND_CUDA &&
+	/* What memory = full (or a sweep's buffers) will allocate must fit on the node; every
+	 * rank learns of any node where it does not, before anything is allocated. (A backend
+	 * that holds it on a device checks it there.) */
+	const struct tl_job *job = run->job;
+	bool sweep = job->has_sweep;
+	uint64_t planned = sweep ? run->sweep.memory_bytes : run->model.memory_bytes_per_rank;
+	int too_big = (sweep || job->memory == TL_MEMORY_FULL) &&
+		      !(run->backend.ops->caps & TL_BACKEND_DEVICE_MEMORY) &&
 		      (double)planned * local_size > (double)run->node_memory;
 	int any_too_big;
 	TL_MPI_CHECK(MPI_Allreduce(&too_big, &any_too_big, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
 	if (too_big && local_rank == 0)
-		tl_job_blame(run->job, "run", "memory", &run->diag,
-			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB "
-			     "(memory = lean reuses buffers and runs in less)",
+		tl_job_blame(job, sweep ? "sweep" : "run",
+			     sweep ? (job->rotate_mb ? "rotate_mb" : "max_bytes") : "memory",
+			     &run->diag,
+			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB%s",
 			     (double)planned / 1e9, local_size, run->me.host,
-			     (double)run->node_memory / 1e9);
+			     (double)run->node_memory / 1e9,
+			     sweep ? " (the sweep's largest buffers, rotation included)"
+				   : " (memory = lean reuses buffers and runs in less)");
 	if (any_too_big)
 		return TL_EINPUT;
 	first_on_node = local_rank == 0;
@@ -291,6 +309,11 @@ static int collect_environment(struct run *run)
 static int gather_ranks(struct run *run)
 {
 	struct tl_rank_info *all = NULL;
+
+	run->me.pid = (int)getpid();
+	if (run->job->has_sweep)
+		run->me.group = (int)tl_grid_group_member(&run->grid, (uint64_t)run->rank,
+							  run->job->sweep_group, 0);
 
 	if (run->rank == 0) {
 		all = calloc((size_t)run->ranks, sizeof(*all));
@@ -336,6 +359,16 @@ static void jsonl_append(FILE *jsonl, json_t *value)
 	json_decref(value);
 }
 
+/* A signal on any rank stops every rank after the step or row under way. Collective. */
+static int stop_if_interrupted(struct run *run)
+{
+	int stop = interrupted, any_stop = 0;
+
+	TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+	run->result.interrupted = any_stop;
+	return 0;
+}
+
 /* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one. */
 static int run_steps(struct run *run)
 {
@@ -364,10 +397,9 @@ static int run_steps(struct run *run)
 		rc = tl_stats_gather_step(&mine, run->gathered, MPI_COMM_WORLD);
 		if (rc)
 			return rc;
-		/* A signal on any rank stops every rank after this step. */
-		int stop = interrupted, any_stop = 0;
-		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-		run->result.interrupted = any_stop;
+		rc = stop_if_interrupted(run);
+		if (rc)
+			return rc;
 		progress(run, s + 1, total, mine.time_s);
 		if (s < job->warmup)
 			continue;
@@ -430,6 +462,124 @@ static int calibrate(struct run *run)
 	return 0;
 }
 
+/* One point of a sweep, on every rank: warm-up iterations, then (once every rank is done with
+ * them) the timed ones, back to back, then the checked ones; res (rank 0) gets the figures. */
+static int run_point(struct run *run, const struct tl_sweep_point *pt, double *stamps,
+		     struct tl_sweep_result *res)
+{
+	const struct tl_job *job = run->job;
+	struct tl_repeat rep = { .first = pt->first, .count = pt->count,
+				 .iters = job->warmup_iters };
+	uint64_t wrong = run->exec.wrong;
+	int rc = tl_exec_repeat(&run->exec, &rep);
+
+	if (rc)
+		return rc;
+	/* Every group starts timing together, as nccl-tests' barrier after its warm-up. */
+	TL_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+	rep.iter0 = job->warmup_iters;
+	rep.iters = job->iters;
+	rep.stamps = stamps;
+	rc = tl_exec_repeat(&run->exec, &rep);
+	if (!rc && job->sweep_check) {
+		rep.iter0 += job->iters;
+		rep.iters = job->sweep_check;
+		rep.stamps = NULL;
+		rep.check = true;
+		rc = tl_exec_repeat(&run->exec, &rep);
+	}
+	if (!rc)
+		rc = tl_stats_sweep_point(stamps, job->iters, pt->count > 0, run->exec.wrong - wrong,
+					  run->cli->rank_agg, res, MPI_COMM_WORLD);
+	return rc;
+}
+
+/* Rank 0, after test t: its mean busbw against --min-busbw. */
+static void judge_test(struct run *run, const struct tl_sweep_out *o, int t, size_t done)
+{
+	size_t n_large, n_all;
+	double large = tl_sweep_mean_busbw(o, t, done, true, &n_large);
+	double all = tl_sweep_mean_busbw(o, t, done, false, &n_all);
+	double avg = n_large ? large : all;
+	const char *over = n_large ? "sizes >= 1 MiB" : "all sizes (none >= 1 MiB)";
+
+	if (run->cli->min_busbw <= 0 || !run->sweep.tests[t].coll || avg >= run->cli->min_busbw)
+		return;
+	fprintf(stderr, "trainload: %s: mean busbw %.3f GB/s over %s is below --min-busbw %g\n",
+		tl_sweep_test_name(&run->sweep.tests[t]), avg, over, run->cli->min_busbw);
+	run->below_min_busbw = 1;
+}
+
+/* A sweep: every row's points through the executor, the row printed and appended to the JSONL
+ * as it ends; every rank learns the wrong elements and the verdict on --min-busbw. */
+static int run_sweep(struct run *run)
+{
+	const struct tl_sweep *sw = &run->sweep;
+	double *stamps = calloc(run->job->iters + 1, sizeof(*stamps));
+	FILE *out = run->rank == 0 && !run->cli->quiet ? stdout : NULL;
+	struct tl_sweep_out o = { .job = run->job, .sw = sw, .r = &run->result,
+				  .agg = run->cli->rank_agg };
+	int rc = 0;
+
+	run->results = calloc(sw->npoints + 1, sizeof(*run->results));
+	if (!stamps || !run->results) {
+		free(stamps);
+		return TL_ENOMEM;
+	}
+	o.results = run->results;
+	if (run->jsonl)
+		jsonl_append(run->jsonl, tl_sweep_header_json(&o));
+	if (out)
+		tl_sweep_print_header(&o, out);
+	run->result.env.startup_s = tl_now_s() - run->start;
+	for (int t = 0; t < sw->ntests && !rc && !run->result.interrupted; t++) {
+		if (out)
+			tl_sweep_print_test(&o, t, out);
+		for (size_t r = sw->test_rows[t];
+		     r < sw->test_rows[t + 1] && !rc && !run->result.interrupted; r++) {
+			const struct tl_sweep_row *row = &sw->rows[r];
+			for (int k = 0; k < row->npoints && !rc; k++)
+				rc = run_point(run, &sw->points[row->point[k]], stamps,
+					       &run->results[row->point[k]]);
+			if (rc)
+				break;
+			run->result.nsteps = r + 1; /* rows done */
+			if (out)
+				tl_sweep_print_row(&o, r, out);
+			if (run->jsonl)
+				jsonl_append(run->jsonl, tl_sweep_row_json(&o, r));
+			rc = stop_if_interrupted(run);
+		}
+		if (rc || run->rank != 0)
+			continue;
+		if (out)
+			tl_sweep_print_end(&o, t, run->result.nsteps, out);
+		run->check_wrong += tl_sweep_wrong(&o, t, run->result.nsteps);
+		judge_test(run, &o, t, run->result.nsteps);
+	}
+	free(stamps);
+	if (rc)
+		return rc;
+	TL_MPI_CHECK(MPI_Bcast(&run->check_wrong, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD));
+	TL_MPI_CHECK(MPI_Bcast(&run->below_min_busbw, 1, MPI_INT, 0, MPI_COMM_WORLD));
+	return 0;
+}
+
+/* Rank 0 writes the sweep's document. */
+static int report_sweep(struct run *run)
+{
+	struct tl_sweep_out o = { .job = run->job, .sw = &run->sweep, .r = &run->result,
+				  .agg = run->cli->rank_agg, .results = run->results };
+	int rc = 0;
+
+	if (run->rank != 0 || !run->cli->output)
+		return 0;
+	json_t *doc = tl_sweep_json(&o, run->result.nsteps, run->result.interrupted);
+	rc = tl_json_write(doc, run->cli->output);
+	json_decref(doc);
+	return rc;
+}
+
 static int report(struct run *run)
 {
 	int rc = gather_ranks(run);
@@ -460,6 +610,8 @@ static void cleanup(struct run *run)
 	if (run->jsonl)
 		fclose(run->jsonl);
 	tl_plan_free(&run->plan);
+	tl_sweep_free(&run->sweep);
+	free(run->results);
 	free(run->gathered);
 	free(run->result.steps);
 	free(run->result.step_rank);
@@ -468,7 +620,7 @@ static void cleanup(struct run *run)
 	free(run->hosts);
 }
 
-int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
+int tl_run(const struct tl_run_opts *cli, struct tl_job *job, struct tl_diag *input)
 {
 	struct run run = { .cli = cli, .job = job, .start = tl_now_s() };
 	int rc;
@@ -508,41 +660,37 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	run.result = (struct tl_result){ .job = job, .model = &run.model, .plan = &run.plan,
 					 .ranks = run.ranks, .grid = &run.grid };
 	run.result.env.mpi_init_s = mpi_init_s;
-	run.me.stage = (int)run.plan.coords.pp;
+	bool sweep = job->has_sweep;
+	const struct tl_plan *plan = sweep ? &run.sweep.plan : &run.plan;
+	run.me.stage = (int)plan->coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	/* From here on, a rank that makes no progress for timeout_s ends the job (exit 3). */
 	rc = tl_watchdog_start(job->timeout_s, run.rank, run.me.host, &run.grid);
 	if (!rc)
 		rc = collect_environment(&run);
-	if (!rc && job->has_sweep) {
-		/* A sweep is measured and reported by src/sweep.c, which returns the status. */
-		rc = gather_ranks(&run);
-		if (!rc) {
-			int status = tl_sweep_run(cli, job, &run.result.env, run.result.env.nodes);
-			cleanup(&run);
-			MPI_Finalize();
-			return status;
-		}
-	}
 	if (!rc)
-		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
+		rc = run.backend.ops->init(&run.backend, job, sweep ? NULL : &run.model, &run.grid,
+					   plan);
 	if (!rc && run.backend.ops->device)
 		run.backend.ops->device(&run.backend, &run.me.gpu);
 	if (!rc)
-		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
-	run.exec.check = job->check;
+		rc = tl_exec_init(&run.exec, &run.backend, plan);
+	run.exec.check = sweep ? 0 : job->check;
 	run.exec.host = run.me.host;
+	/* A sweep names every rank's host and device before its first point. */
+	if (!rc && sweep)
+		rc = gather_ranks(&run);
 	catch_signals(true);
 	if (!rc)
-		rc = run_steps(&run);
+		rc = sweep ? run_sweep(&run) : run_steps(&run);
 	catch_signals(false);
 	record_peak_rss(&run.me);
 	/* The calibration GEMM runs after the steps: it then costs the run nothing before its
 	 * first step, and it measures the node in the state the steps left it in. */
-	if (!rc)
+	if (!rc && !sweep)
 		rc = calibrate(&run);
 	if (!rc)
-		rc = report(&run);
+		rc = sweep ? report_sweep(&run) : report(&run);
 	if (rc == TL_EINPUT) {
 		/* Bad input that needed the world to be seen: every rank knows, all exit 2. The
 		 * rank that saw it prints it. */
@@ -558,17 +706,19 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 			run.me.host, rc == TL_ENOMEM ? "out of memory" : "see above");
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
-	/* A wrong element on any rank, or steps cut short, fail the run (exit 1). */
+	/* A wrong element on any rank, steps cut short or a sweep below --min-busbw fail the run
+	 * (exit 1). */
 	uint64_t wrong = run.check_wrong;
 	if (wrong && run.rank == 0)
 		fprintf(stderr, "trainload: check: %" PRIu64 " wrong elements in all: collective "
 			"results are not correct (the ranks that saw them are named above)\n",
 			wrong);
 	if (run.result.interrupted && run.rank == 0)
-		fprintf(stderr, "trainload: interrupted after %zu measured steps%s\n",
-			run.result.nsteps, cli->output ? " (the result says \"status\": "
-			"\"interrupted\")" : "");
-	int status = wrong || run.result.interrupted ? TL_EXIT_RUN_FAILED : TL_EXIT_OK;
+		fprintf(stderr, "trainload: interrupted after %zu measured %s%s\n",
+			run.result.nsteps, sweep ? "rows" : "steps",
+			cli->output ? " (the result says \"status\": \"interrupted\")" : "");
+	int status = wrong || run.result.interrupted || run.below_min_busbw ? TL_EXIT_RUN_FAILED
+									     : TL_EXIT_OK;
 	cleanup(&run);
 	MPI_Finalize();
 	return status;

@@ -2,6 +2,7 @@
 # Included by the top-level Makefile.am: the test suite that `make check` runs.
 #
 #   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
+#   tests/depgraph.sh      the include/call graph of the modules has no circle (nm, tsort)
 #   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks,
 #                          and so must the per-key cases tests/bad-keys.sh generates
 #   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
@@ -18,7 +19,7 @@
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
-	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu
+	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu tests/unit/test_coll
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -60,7 +61,7 @@ tests_unit_test_result_SOURCES = tests/unit/test_result.c tests/unit/tl_test.h
 tests_unit_test_result_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
 
-# tl_exec_check (src/exec.c) is in libtrainload.la.
+# The executor and the backend registry (src/exec.c, src/backends/) are in libtrainload.la.
 tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
 tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
@@ -70,7 +71,12 @@ tests_unit_test_report_SOURCES = tests/unit/test_report.c tests/unit/tl_test.h
 tests_unit_test_report_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_report_LDADD = $(TL_UNIT_LDADD)
 
-# src/sweep_plan.c is in libtlcore.la: the sweep's arithmetic needs no MPI.
+# The collective table and the checks (src/coll.c, src/check.c, src/dtype.c): libtlcore.la.
+tests_unit_test_coll_SOURCES = tests/unit/test_coll.c tests/unit/tl_test.h
+tests_unit_test_coll_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_coll_LDADD = $(TL_UNIT_LDADD)
+
+# src/sweep_plan.c is in libtlcore.la: the sweep's plan needs no MPI.
 tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
 tests_unit_test_sweep_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
@@ -150,6 +156,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/memory-node.job \
 	tests/data/bad/not-implemented-cp.job \
 	tests/data/bad/sweep-op.job \
+	tests/data/bad/sweep-op-empty.job \
 	tests/data/bad/sweep-min-max.job \
 	tests/data/bad/sweep-layout.job \
 	tests/data/bad/sweep-dtype.job \
@@ -158,6 +165,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/plan-too-large.job
 
 TL_SCRIPT_TESTS = \
+	tests/depgraph.sh \
 	tests/bad-jobs.sh \
 	tests/fuzz-replay.sh \
 	tests/mpi/cli.sh \
@@ -171,6 +179,7 @@ TL_SCRIPT_TESTS = \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
 	tests/mpi/sweep.sh \
+	tests/mpi/p2p.sh \
 	tests/mpi/watchdog.sh \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
@@ -195,7 +204,8 @@ AM_TESTS_ENVIRONMENT = \
 	export top_srcdir top_builddir TL_VERSION JQ MPIRUN TL_BAD_JOBS;
 
 EXTRA_DIST += \
-	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh tests/bad-keys.sh \
+	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/mpi/lib-nccl.sh \
+	tests/data/nccl-tests/all_reduce_perf.txt tests/data/nccl-tests/SOURCE.md tests/slurm/lib-slurm.sh tests/bad-keys.sh \
 	fuzz/README.md fuzz/run.sh fuzz/targets fuzz/packages.debian $(TL_FUZZ_REGRESS) \
 	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES) \
 	tests/data/good/cuda-tiny.job

@@ -49,6 +49,7 @@ struct tl_job {
 	/* [sweep] */
 	char sweep_op[TL_SWEEP_OPS_MAX];
 	uint64_t min_bytes, max_bytes, factor, step, iters, warmup_iters, sweep_check, rotate_mb;
+	uint64_t window; /* point-to-point bandwidth tests: messages in flight */
 	int sweep_group; /* enum tl_group */
 	int sweep_dtype; /* enum tl_dtype, never TL_DTYPE_SAME */
 	bool blocking;

@@ -7,6 +7,9 @@
 #   - SIGTERM of rank 1 of 2: every rank stops after the step under way, rank 0 writes FILE.json
 #     with "status": "interrupted" and the steps that ran (as many as FILE.jsonl has), exit 1;
 #   - SIGINT of one process without mpirun: the same; trainload-report reads both as partial.
+# Every run it starts in the background is killed, with all its processes, on every way out
+# (a trap), and a rank is found by the variable any launcher sets (Open MPI, PMIx, MPICH's
+# Hydra, Slurm), among all of the launcher's descendants (Hydra's ranks are its grandchildren).
 # Runs through tests/run-test.sh.
 . "$TL_SRCDIR/lib.sh"
 need_jq
@@ -14,6 +17,32 @@ need_jq
 job=$TL_SRCDIR/data/good/tiny.job
 # Far more steps than the test waits for: a run that ends by itself is a failure.
 long="--quiet --set run.steps=100000 --set run.warmup=1"
+
+# descendants PID: every process under PID, from /proc (ps is not on a minimal system): field 4
+# of /proc/P/stat, after the command name in parentheses, is the parent's pid.
+descendants() {
+	for st in /proc/[0-9]*/stat; do
+		sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$st" 2>/dev/null
+	done | awk -v root="$1" '
+		{ parent[$1] = $2 }
+		END {
+			for (p in parent) {
+				for (q = parent[p]; q != "" && q > 1; q = parent[q])
+					if (q == root) { print p; break }
+			}
+		}'
+}
+
+# On any way out, no process of ours is left: the background run and everything under it.
+PID=
+cleanup() {
+	[ -n "$PID" ] || return 0
+	for p in $(descendants "$PID") "$PID"; do
+		kill -9 "$p" 2>/dev/null
+	done
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 # start LABEL N: trainload in the background on N ranks (0: alone); PID is mpirun's (or its).
 start() {
@@ -41,14 +70,13 @@ wait_lines() {
 	done
 }
 
-# rank_pid R: the pid of world rank R among mpirun's children.
+# rank_pid R: the pid of world rank R among the launcher's descendants: the process whose
+# environment names rank R in a launcher's variable, and which runs trainload.
 rank_pid() {
-	# mpirun's children, from /proc (ps is not on a minimal system): field 4 of
-	# /proc/PID/stat, after the command name in parentheses, is the parent's pid
-	for rp in $(for st in /proc/[0-9]*/stat; do
-		sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$st" 2>/dev/null
-	done | awk -v parent="$PID" '$2 == parent { print $1 }'); do
-		if tr '\0' '\n' <"/proc/$rp/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+	for rp in $(descendants "$PID"); do
+		[ "$(readlink "/proc/$rp/exe" 2>/dev/null)" = "$(readlink -f "$TRAINLOAD")" ] || continue
+		if tr '\0' '\n' <"/proc/$rp/environ" 2>/dev/null |
+			grep -E -qx "(OMPI_COMM_WORLD_RANK|PMIX_RANK|PMI_RANK|SLURM_PROCID)=$1"; then
 			echo "$rp"
 			return
 		fi
@@ -65,6 +93,7 @@ finish() {
 	done
 	wait "$PID"
 	RC=$?
+	PID= # ended: nothing left for the trap to kill
 	echo "$1: exit status $RC"
 }
 
