@@ -16,13 +16,18 @@
  * for the point-to-point tests, one message. With ROTATE_MB, each call uses the next buffers of a
  * region of that size (as IMB's off_cache), so that the data comes from memory, not from a cache
  * the previous call warmed, as it does in a training step, where GEMMs run between collectives.
- * Prints OP, BYTES and the mean time per call in microseconds, max over ranks, after
- * ITERS/10 + 1 warm-up calls (and for bw, the bandwidth).
+ * Prints OP, BYTES, the mean time per call in microseconds (max over ranks of each rank's mean:
+ * nccl-tests' figure) and the median over the calls of the slowest rank's time of each call (a
+ * figure that a call or two stalled by other work on a shared machine does not move), after
+ * ITERS/10 + 1 warm-up calls, then the page faults per timed call of the rank that takes most
+ * (getrusage's minor faults: a library that maps fresh memory for a call pays them each time);
+ * for latency, the one-way time; for bw, the bandwidth.
  */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define WINDOW 64
 
@@ -50,7 +55,9 @@ int main(int argc, char **argv)
 	float *out_all = calloc(stride * copies, sizeof(float));
 	int next = (rank + 1) % n, prev = (rank + n - 1) % n, peer = rank ^ 1;
 	MPI_Request reqs[WINDOW];
-	double t0 = 0;
+	double t0 = 0, *t = calloc((size_t)iters + 1, sizeof(double));
+	struct rusage ru0 = { 0 }, ru1 = { 0 };
+	double *each = calloc((size_t)iters + 1, sizeof(double));
 
 	/* Write every page: calloc's untouched pages all map the kernel's one zero page, which
 	 * a collective that only reads its input would then read from cache, too fast. */
@@ -63,8 +70,11 @@ int main(int argc, char **argv)
 		float *out = out_all + stride * (size_t)(i % copies);
 		if (i == warm) {
 			MPI_Barrier(MPI_COMM_WORLD);
+			getrusage(RUSAGE_SELF, &ru0);
 			t0 = MPI_Wtime();
 		}
+		if (i >= warm)
+			t[i - warm] = MPI_Wtime();
 		if (!strcmp(op, "allreduce"))
 			MPI_Allreduce(in, out, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 		else if (!strcmp(op, "allreduce_inplace"))
@@ -114,14 +124,35 @@ int main(int argc, char **argv)
 		}
 	}
 	double mine = (MPI_Wtime() - t0) / iters, worst;
+	getrusage(RUSAGE_SELF, &ru1);
+	double faults = (double)(ru1.ru_minflt - ru0.ru_minflt) / iters, most = 0;
+	MPI_Reduce(&faults, &most, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+	t[iters] = t0 + mine * iters;
+	for (int k = 0; k < iters; k++)
+		t[k] = t[k + 1] - t[k];
 	MPI_Reduce(&mine, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+	MPI_Reduce(t, each, iters, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+	/* the median of the slowest rank's calls, by selection (iters is small) */
+	double p50 = 0;
+	for (int k = 0; !rank && k < iters; k++) {
+		int below = 0, same = 0;
+		for (int j = 0; j < iters; j++) {
+			below += each[j] < each[k];
+			same += each[j] == each[k];
+		}
+		if (below <= iters / 2 && below + same > iters / 2)
+			p50 = each[k];
+	}
 	if (!rank && !strcmp(op, "latency"))
-		printf("%s %ld %.2f one-way_us %.2f\n", op, bytes, worst * 1e6, worst * 1e6 / 2);
+		printf("%s %ld %.2f one-way_us %.2f p50_us %.2f\n", op, bytes, worst * 1e6,
+		       worst * 1e6 / 2, p50 * 1e6);
 	else if (!rank && !strcmp(op, "bw"))
-		printf("%s %ld %.2f MB/s %.2f\n", op, bytes, worst * 1e6,
-		       (double)bytes * WINDOW / worst / 1e6);
+		printf("%s %ld %.2f MB/s %.2f p50_us %.2f\n", op, bytes, worst * 1e6,
+		       (double)bytes * WINDOW / worst / 1e6, p50 * 1e6);
 	else if (!rank)
-		printf("%s %ld %.2f\n", op, bytes, worst * 1e6);
+		printf("%s %ld %.2f %.2f %.1f\n", op, bytes, worst * 1e6, p50 * 1e6, most);
+	free(t);
+	free(each);
 	free(in_all);
 	free(out_all);
 	MPI_Finalize();

@@ -17,6 +17,9 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -620,11 +623,34 @@ static void cleanup(struct run *run)
 	free(run->hosts);
 }
 
+/*
+ * Ask glibc to keep what is freed: no block handed back to the kernel (neither unmapped nor
+ * trimmed from the heap), so that a buffer an MPI library allocates for each call (Open MPI's
+ * reduce_scatter_block: the whole input, on one rank) comes back from memory already mapped,
+ * instead of being mapped fresh and page-faulted, page by page, on every call. Without this, how
+ * long such a collective takes depends on the process's allocation history (glibc's mmap
+ * threshold moves with what was freed before), so that the same call took up to twice as long
+ * in a sweep or a run as in a plain loop (docs/PERFORMANCE.md §8). A user's own MALLOC_* or
+ * GLIBC_TUNABLES settings win.
+ */
+static void keep_freed_memory(void)
+{
+#if defined(__GLIBC__) && defined(M_MMAP_MAX) && defined(M_TRIM_THRESHOLD)
+	if (getenv("MALLOC_MMAP_MAX_") || getenv("MALLOC_TRIM_THRESHOLD_") ||
+	    getenv("MALLOC_MMAP_THRESHOLD_") || getenv("GLIBC_TUNABLES"))
+		return;
+	/* A block too large for the heap is still mapped: glibc falls back on mmap. */
+	mallopt(M_MMAP_MAX, 0);
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
+}
+
 int tl_run(const struct tl_run_opts *cli, struct tl_job *job, struct tl_diag *input)
 {
 	struct run run = { .cli = cli, .job = job, .start = tl_now_s() };
 	int rc;
 
+	keep_freed_memory();
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload: MPI_Init failed\n");
 		return TL_EXIT_RUN_FAILED;

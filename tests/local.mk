@@ -19,7 +19,8 @@
 TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
-	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu tests/unit/test_coll
+	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu tests/unit/test_coll \
+	tests/unit/test_operands
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -75,6 +76,11 @@ tests_unit_test_report_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_coll_SOURCES = tests/unit/test_coll.c tests/unit/tl_test.h
 tests_unit_test_coll_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_coll_LDADD = $(TL_UNIT_LDADD)
+
+# Where each op's operands lie (src/backends/operands.c, libtrainload.la): no MPI called.
+tests_unit_test_operands_SOURCES = tests/unit/test_operands.c tests/unit/tl_test.h
+tests_unit_test_operands_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_operands_LDADD = libtrainload.la $(TL_UNIT_LDADD)
 
 # src/sweep_plan.c is in libtlcore.la: the sweep's plan needs no MPI.
 tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
