@@ -9,14 +9,10 @@
 #
 #   bench/p2p-vs-loop.sh [ROUNDS] [SIZES]   (default 3; 8 1K 64K 1M 4M; needs jq)
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 rounds=${1:-3}
 sizes=${2:-8 1024 65536 1048576 4194304}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-mpirun=(mpirun --oversubscribe -np 2)
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "# trainload sweep (latency, bw) vs plain MPI loops: $("$top/src/trainload" --version), $(nproc) cores, $(date -u '+%F %H:%M UTC')"
 echo "# uptime: $(uptime)"

@@ -12,12 +12,10 @@
 #
 #   bench/reduce-scatter.sh [SIZES] [N]    (default 1M 16M 64M, N = 20; needs /usr/bin/time, jq)
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 sizes=${1:-1048576 16777216 67108864}
 n=${2:-20}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 keep=(-x MALLOC_MMAP_MAX_=0 -x MALLOC_TRIM_THRESHOLD_=17179869184)
 
 # faults ENV PROGRAM...: the most page faults of a rank over the whole run.
@@ -25,6 +23,7 @@ faults() {
 	# shellcheck disable=SC2206
 	fa_env=($1)
 	shift
+	# shellcheck disable=SC2016 # expanded by the shell each rank starts
 	mpirun --oversubscribe -np 2 "${fa_env[@]}" -x TL_FAULTS="$tmp/f" sh -c \
 		'exec /usr/bin/time -o "$TL_FAULTS.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" -f %R "$@"' \
 		sh "$@" >"$tmp/out" 2>/dev/null || true

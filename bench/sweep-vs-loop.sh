@@ -14,16 +14,12 @@
 #   bench/sweep-vs-loop.sh [ROUNDS] [OPS] [SIZES]   (default 3, the six collectives, 1M 16M 64M;
 #                                                  needs jq; record uptime with the figures)
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 rounds=${1:-3}
 ops=${2:-allreduce reduce_scatter allgather alltoall broadcast sendrecv}
 sizes=${3:-1048576 16777216 67108864}
 iters=20
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-mpirun=(mpirun --oversubscribe -np 2)
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "# trainload sweep vs plain MPI loop: $("$top/src/trainload" --version), $(nproc) cores, $(date -u '+%F %H:%M UTC')"
 echo "# uptime: $(uptime)"
@@ -38,8 +34,8 @@ for op in $ops; do
 		lop=$op
 		[ $place = ip ] && lop=${op}_inplace
 		[ "$op" = broadcast ] && lop=broadcast
-		key=.collectives[0]
-		[ $place = ip ] && key=.collectives[0].in_place
+		key='.collectives[0]'
+		[ $place = ip ] && key='.collectives[0].in_place'
 		for size in $sizes; do
 			for f in lm lp s0m s0p s1m s1p; do : >"$tmp/$f"; done
 			for _ in $(seq "$rounds"); do

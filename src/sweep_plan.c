@@ -167,7 +167,6 @@ struct builder {
 	const struct tl_job *job;
 	const struct tl_grid *grid;
 	uint64_t rank;
-	size_t cap_rows, cap_points;
 	int rc;
 	uint64_t send_bytes, recv_bytes; /* the largest buffers a point needs, sets included */
 };
@@ -263,30 +262,6 @@ static void p2p_ops(struct builder *b, int p2p, uint64_t bytes, uint64_t elem)
 	}
 }
 
-/* Room for one more row and its points. */
-static int grow(struct builder *b)
-{
-	struct tl_sweep *sw = b->sw;
-
-	if (sw->nrows == b->cap_rows) {
-		size_t cap = b->cap_rows ? 2 * b->cap_rows : 64;
-		struct tl_sweep_row *rows = realloc(sw->rows, cap * sizeof(*rows));
-		if (!rows)
-			return TL_ENOMEM;
-		sw->rows = rows;
-		b->cap_rows = cap;
-	}
-	if (sw->npoints + 2 > b->cap_points) {
-		size_t cap = 2 * b->cap_points + 128;
-		struct tl_sweep_point *points = realloc(sw->points, cap * sizeof(*points));
-		if (!points)
-			return TL_ENOMEM;
-		sw->points = points;
-		b->cap_points = cap;
-	}
-	return 0;
-}
-
 static uint64_t lines(uint64_t bytes)
 {
 	return (bytes + 63) & ~(uint64_t)63;
@@ -355,9 +330,6 @@ static void add_test(struct builder *b, const struct tl_sweep_test *t, const uin
 		if (c.bytes == 0 || c.bytes == last)
 			continue;
 		last = c.bytes;
-		b->rc = grow(b);
-		if (b->rc)
-			return;
 		struct tl_sweep_row *row = &sw->rows[sw->nrows++];
 		*row = (struct tl_sweep_row){.test = *t, .requested = sizes[k], .c = c};
 		add_point(b, row, false);
@@ -406,10 +378,13 @@ int tl_sweep_build(struct tl_sweep *sw, const struct tl_job *job, const struct t
 	if (diag->count + diag->dropped > before)
 		return TL_EINPUT;
 
-	size_t nsizes = tl_sweep_sizes(job, NULL, 0);
+	/* At most a row per size and test, and two points a row. */
+	size_t nsizes = tl_sweep_sizes(job, NULL, 0), most = nsizes * (size_t)sw->ntests + 1;
 	sizes = calloc(nsizes + 1, sizeof(*sizes));
 	sw->test_rows = calloc((size_t)sw->ntests + 1, sizeof(*sw->test_rows));
-	if (!sizes || !sw->test_rows) {
+	sw->rows = calloc(most, sizeof(*sw->rows));
+	sw->points = calloc(2 * most, sizeof(*sw->points));
+	if (!sizes || !sw->test_rows || !sw->rows || !sw->points) {
 		free(sizes);
 		return TL_ENOMEM;
 	}

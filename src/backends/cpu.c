@@ -610,38 +610,14 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 
 /* ---- checking ---- */
 
-/* The op as the check sees it: its descriptor and counts, on its group; point-to-point
- * messages between world ranks. */
-static struct tl_check checked(const struct cpu *cpu, const struct tl_op *op, uint64_t step)
-{
-	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
-	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
-
-	return (struct tl_check){ .coll = tl_coll_get(op->kind), .c = co->c, .it = step,
-				  .dtype = cpu->o.comm_dtype,
-				  .n = p2p ? 2 : cpu->size[op->group],
-				  .me = p2p ? cpu->plan->rank : cpu->index[op->group],
-				  .from = (uint64_t)op->peer };
-}
-
 static void cpu_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
 {
 	struct cpu *cpu = be->priv;
-	size_t i = (size_t)(op - cpu->plan->ops);
-	const struct operand *co = &cpu->o.ops[i];
-	struct tl_check c = checked(cpu, op, step);
-	char *in, *out;
+	struct tl_fill f[2];
+	int n = tl_operands_fills(&cpu->o, cpu->plan, (size_t)(op - cpu->plan->ops), step, f);
 
-	tl_operands_io(&cpu->o, i, co->calls, &in, &out);
-	/* A staged input is converted from the gradients as the op is issued: the pattern goes
-	 * there, in compute_dtype (small integers, exact in every dtype). */
-	if (co->conv == CONV_BEFORE) {
-		struct tl_check src = c;
-		src.dtype = cpu->o.compute_dtype;
-		tl_check_fill(&src, tl_operands_at(&cpu->o, &co->z), NULL);
-		in = NULL;
-	}
-	tl_check_fill(&c, in, out);
+	for (int k = 0; k < n; k++)
+		tl_check_fill(&f[k].c, f[k].input ? f[k].at : NULL, f[k].input ? NULL : f[k].at);
 }
 
 static uint64_t cpu_check_verify(struct tl_backend *be, const struct tl_op *op, uint64_t step,
@@ -649,7 +625,7 @@ static uint64_t cpu_check_verify(struct tl_backend *be, const struct tl_op *op, 
 {
 	struct cpu *cpu = be->priv;
 	size_t i = (size_t)(op - cpu->plan->ops);
-	struct tl_check c = checked(cpu, op, step);
+	struct tl_check c = tl_operands_check(&cpu->o, cpu->plan, i, step);
 	char *in, *out;
 
 	tl_operands_io(&cpu->o, i, cpu->o.ops[i].calls - 1, &in, &out);

@@ -635,51 +635,18 @@ static int cuda_coll_wait(struct tl_backend *be, int req)
 
 /* ---- checking ---- */
 
-/* The op as the check sees it: its descriptor and counts, on its group; point-to-point
- * messages between world ranks. */
-static struct tl_check checked(const struct cuda *cu, const struct tl_op *op, uint64_t step)
-{
-	const struct operand *co = &cu->o.ops[op - cu->plan->ops];
-	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
-
-	return (struct tl_check){
-		.coll = tl_coll_get(op->kind), .c = co->c, .it = step, .dtype = cu->o.comm_dtype,
-		.n = p2p ? 2 : tl_grid_group_size(&cu->grid, op->group),
-		.me = p2p ? cu->plan->rank : tl_grid_group_index(&cu->grid, cu->plan->rank, op->group),
-		.from = (uint64_t)op->peer
-	};
-}
-
-/* Fill len bytes at dst on the device as tl_check_fill fills the host's staging: -1 for an
- * output, the pattern for an input. */
-static int fill_device(struct cuda *cu, const struct tl_check *c, char *dst, uint64_t len,
-		       bool input)
-{
-	if (!len)
-		return 0;
-	tl_check_fill(c, input ? cu->stage : NULL, input ? NULL : cu->stage);
-	CUDA_CHECK(cudaMemcpy(dst, cu->stage, (size_t)len, cudaMemcpyHostToDevice));
-	return 0;
-}
-
+/* The check's fills, made on the host's staging buffer and copied to the device. */
 static void cuda_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
 {
 	struct cuda *cu = be->priv;
-	size_t i = (size_t)(op - cu->plan->ops);
-	const struct operand *co = &cu->o.ops[i];
-	struct tl_check c = checked(cu, op, step);
-	char *in, *out;
+	struct tl_fill f[2];
+	int n = tl_operands_fills(&cu->o, cu->plan, (size_t)(op - cu->plan->ops), step, f);
 
-	tl_operands_io(&cu->o, i, co->calls, &in, &out);
-	/* Output first: in place, the input lies within it and is written last. */
-	fill_device(cu, &c, out, c.c.recv * cu->o.comm_elem, false);
-	if (co->conv == CONV_BEFORE) {
-		/* converted from the gradients as the op is issued: the pattern goes there */
-		struct tl_check src = c;
-		src.dtype = cu->o.compute_dtype;
-		fill_device(cu, &src, tl_operands_at(&cu->o, &co->z), co->z.len, true);
-	} else if (c.coll->root < 0 || c.me == (uint64_t)c.coll->root) {
-		fill_device(cu, &c, in, c.c.send * cu->o.comm_elem, true);
+	for (int k = 0; k < n; k++) {
+		tl_check_fill(&f[k].c, f[k].input ? cu->stage : NULL, f[k].input ? NULL : cu->stage);
+		if (cudaMemcpy(f[k].at, cu->stage, (size_t)f[k].bytes, cudaMemcpyHostToDevice) !=
+		    cudaSuccess)
+			return; /* what verify then reads back is wrong, and counted */
 	}
 }
 
@@ -688,7 +655,7 @@ static uint64_t cuda_check_verify(struct tl_backend *be, const struct tl_op *op,
 {
 	struct cuda *cu = be->priv;
 	size_t i = (size_t)(op - cu->plan->ops);
-	struct tl_check c = checked(cu, op, step);
+	struct tl_check c = tl_operands_check(&cu->o, cu->plan, i, step);
 	uint64_t len = c.c.recv * cu->o.comm_elem;
 	char *in, *out;
 

@@ -282,6 +282,9 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 
 	tl_coll_get(op->kind)->counts(op->bytes, ce, n, &co->c);
 	co->count = co->c.param;
+	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
+	co->n = p2p ? 2 : n;
+	co->me = p2p ? o->rank : tl_grid_group_index(grid, o->rank, op->group);
 	co->sets = 1;
 	co->conv = CONV_NONE;
 	uint64_t total = co->c.count, per = co->c.param;
@@ -431,6 +434,40 @@ out:
 	free(lay.tile);
 	free(lay.compact);
 	return rc;
+}
+
+struct tl_check tl_operands_check(const struct operands *o, const struct tl_plan *plan, size_t i,
+				  uint64_t seed)
+{
+	const struct tl_op *op = &plan->ops[i];
+	const struct operand *co = &o->ops[i];
+
+	return (struct tl_check){ .coll = tl_coll_get(op->kind), .c = co->c, .n = co->n,
+				  .me = co->me, .from = (uint64_t)op->peer, .it = seed,
+				  .dtype = o->comm_dtype };
+}
+
+int tl_operands_fills(const struct operands *o, const struct tl_plan *plan, size_t i,
+		      uint64_t seed, struct tl_fill fills[2])
+{
+	const struct operand *co = &o->ops[i];
+	struct tl_check c = tl_operands_check(o, plan, i, seed);
+	int n = 0;
+	char *in, *out;
+
+	tl_operands_io(o, i, co->calls, &in, &out);
+	if (c.c.recv)
+		fills[n++] = (struct tl_fill){ .at = out, .bytes = c.c.recv * o->comm_elem, .c = c };
+	if (!c.c.send || (c.coll->root >= 0 && c.me != (uint64_t)c.coll->root))
+		return n;
+	fills[n] = (struct tl_fill){ .at = in, .bytes = c.c.send * o->comm_elem, .input = true,
+				     .c = c };
+	if (co->conv == CONV_BEFORE) {
+		fills[n].at = tl_operands_at(o, &co->z);
+		fills[n].bytes = c.c.send * o->elem;
+		fills[n].c.dtype = o->compute_dtype;
+	}
+	return n + 1;
 }
 
 void tl_operands_io(const struct operands *o, size_t i, uint64_t call, char **in, char **out)

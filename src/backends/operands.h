@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "trainload/check.h"
 #include "trainload/coll.h"
 #include "trainload/grid.h"
 #include "trainload/job.h"
@@ -105,6 +106,8 @@ struct operand {
 	struct span x, y, z; /* GEMM: A, B, C; communication: input, output, the other side of
 				 a conversion (before: z → x, after: y → z) */
 	struct tl_coll_counts c; /* communication: the descriptor's counts for its group */
+	uint64_t n, me;          /* communication: its group's size and this rank's index in it
+				    (point-to-point: 2 and the world rank, as checks count them) */
 	uint64_t count;      /* communication: the count the call takes (c.param) */
 	uint8_t conv;
 	bool in_place;       /* input and output share one buffer (MPI_IN_PLACE for MPI) */
@@ -140,6 +143,24 @@ void tl_operands_free(struct operands *o);
 /* The address of a span in its region's base (host or device), wrapped around where it does not
  * fit. */
 char *tl_operands_at(const struct operands *o, const struct span *s);
+
+/* Op i as a check sees it (include/trainload/check.h), for the pattern of seed. */
+struct tl_check tl_operands_check(const struct operands *o, const struct tl_plan *plan, size_t i,
+				  uint64_t seed);
+
+/* What a check writes before op i's next call, in this order: its output with -1, then its input
+ * with the pattern of seed (a staged op's input is converted from the gradients as it is issued:
+ * those get the pattern, in compute_dtype; a broadcast's root alone has an input). Each fill is
+ * bytes at at, written by tl_check_fill(&c, input ? buf : NULL, input ? NULL : buf). Returns
+ * how many fills there are (0 to 2). */
+struct tl_fill {
+	char *at;
+	uint64_t bytes;
+	bool input;
+	struct tl_check c;
+};
+int tl_operands_fills(const struct operands *o, const struct tl_plan *plan, size_t i,
+		      uint64_t seed, struct tl_fill fills[2]);
 
 /* The input and output of op i for its call number call (0, 1, ...): the buffer set that call
  * rotates to, wrapped around like tl_operands_at. */

@@ -415,18 +415,6 @@ static void test_step(void **state)
 
 /* ---- sweeps ---- */
 
-/* Rank's sweep of the default [sweep] job with sets applied, on world ranks. */
-static void sweep_for(struct ctx *c, const char *const *sets, uint64_t world, uint64_t rank,
-                      struct tl_grid *g, struct tl_sweep *sw)
-{
-	ctx_reset(c);
-	c->job.has_sweep = true;
-	set_all(c, sets);
-	assert_int_equal(tl_job_resolve(&c->job, world, &c->diag), 0);
-	tl_grid_init(g, &c->job, world, 0);
-	assert_int_equal(tl_sweep_build(sw, &c->job, g, rank, &c->diag), 0);
-}
-
 /* Every point of a sweep through the executor and the null backend: the stamps of the timed
  * iterations follow one another, ranks a point-to-point test leaves out have nothing to run,
  * and the watchdog's step is the iteration's number. */
@@ -439,11 +427,11 @@ static void test_sweep_null(void **state)
 	struct tl_exec ex;
 	double stamps[8];
 
-	sweep_for(c,
+	assert_int_equal(sweep_of(c,
 	          (const char *const[]){"sweep.op=allreduce,alltoall,latency,bw",
 	                                "sweep.max_bytes=1Ki", "sweep.iters=7", "sweep.check=0",
 	                                "run.backend=null", NULL},
-	          4, 2, &g, &sw);
+	          4, 2, &g, &sw), 0);
 	assert_int_equal(be.ops->init(&be, &c->job, NULL, &g, &sw.plan), 0);
 	assert_int_equal(tl_exec_init(&ex, &be, &sw.plan), 0);
 	for (size_t i = 0; i < sw.npoints; i++) {
@@ -483,11 +471,11 @@ static void test_sweep_recorded(void **state)
 	struct tl_exec ex;
 	double stamps[4];
 
-	sweep_for(c,
+	assert_int_equal(sweep_of(c,
 	          (const char *const[]){"sweep.op=reduce_scatter,bw,bibw", "sweep.min_bytes=64",
 	                                "sweep.max_bytes=64", "sweep.blocking=no", "sweep.window=8",
 	                                NULL},
-	          2, 1, &g, &sw);
+	          2, 1, &g, &sw), 0);
 	rec_reset(&rec, &sw.plan);
 	assert_int_equal(tl_exec_init(&ex, &be, &sw.plan), 0);
 	/* rows: reduce_scatter (out of place, in place), bw, bibw */

@@ -160,14 +160,12 @@ static void test_sweep(void **state)
 	struct operands mpi, nccl;
 	const uint64_t kib = 1024;
 
-	ctx_reset(c);
-	c->job.has_sweep = true;
-	set_all(c, (const char *const[]){"sweep.op=reduce_scatter,allgather,broadcast",
-	                                 "sweep.min_bytes=64Ki", "sweep.max_bytes=64Ki",
-	                                 "sweep.rotate_mb=1", "sweep.dtype=bf16", NULL});
-	assert_int_equal(tl_job_resolve(&c->job, 4, &c->diag), 0);
-	tl_grid_init(&g, &c->job, 4, 0);
-	assert_int_equal(tl_sweep_build(&sw, &c->job, &g, 3, &c->diag), 0);
+	assert_int_equal(sweep_of(c,
+	                          (const char *const[]){"sweep.op=reduce_scatter,allgather,broadcast",
+	                                                "sweep.min_bytes=64Ki", "sweep.max_bytes=64Ki",
+	                                                "sweep.rotate_mb=1", "sweep.dtype=bf16", NULL},
+	                          4, 3, &g, &sw),
+	                 0);
 	assert_int_equal(tl_operands_plan(&mpi, &c->job, NULL, &g, &sw.plan, TL_LAYOUT_MPI), 0);
 	assert_int_equal(tl_operands_plan(&nccl, &c->job, NULL, &g, &sw.plan, TL_LAYOUT_NCCL), 0);
 	assert_int_equal(mpi.comm_elem, 2); /* the sweep's dtype, not comm_dtype */

@@ -13,19 +13,6 @@
 #include "trainload/grid.h"
 #include "trainload/sweep.h"
 
-/* Rank's sweep of a [sweep] job with sets applied, on world ranks; rc is what building
- * returned. */
-static int build(struct ctx *c, const char *const *sets, uint64_t world, uint64_t rank,
-                 struct tl_grid *g, struct tl_sweep *sw)
-{
-	ctx_reset(c);
-	c->job.has_sweep = true;
-	set_all(c, sets);
-	assert_int_equal(tl_job_resolve(&c->job, world, &c->diag), 0);
-	tl_grid_init(g, &c->job, world, 0);
-	return tl_sweep_build(sw, &c->job, g, rank, &c->diag);
-}
-
 static void test_sizes(void **state)
 {
 	struct ctx *c = *state;
@@ -103,7 +90,7 @@ static void test_rows(void **state)
 	struct tl_sweep sw;
 	char note[256];
 
-	assert_int_equal(build(c,
+	assert_int_equal(sweep_of(c,
 	                       (const char *const[]){"sweep.op=allreduce,allgather,latency",
 	                                             "sweep.max_bytes=64", NULL},
 	                       4, 0, &g, &sw),
@@ -126,7 +113,7 @@ static void test_rows(void **state)
 	tl_sweep_free(&sw);
 
 	/* issue 17: a 12-byte f64 sweep runs 8 bytes, and says so */
-	assert_int_equal(build(c,
+	assert_int_equal(sweep_of(c,
 	                       (const char *const[]){"sweep.dtype=f64", "sweep.min_bytes=12",
 	                                             "sweep.max_bytes=48", NULL},
 	                       2, 0, &g, &sw),
@@ -140,7 +127,7 @@ static void test_rows(void **state)
 	tl_sweep_free(&sw);
 
 	/* the same rounding to the size before is left out: 3 ranks, alltoall of 12 and 13 B */
-	assert_int_equal(build(c,
+	assert_int_equal(sweep_of(c,
 	                       (const char *const[]){"sweep.op=alltoall", "sweep.min_bytes=12",
 	                                             "sweep.max_bytes=14", "sweep.step=1", NULL},
 	                       3, 0, &g, &sw),
@@ -172,7 +159,7 @@ static void test_points(void **state)
 	/* a collective: one call out of place, one in place; non-blocking: start and wait */
 	for (int blocking = 0; blocking < 2; blocking++) {
 		assert_int_equal(
-		    build(c,
+		    sweep_of(c,
 		          (const char *const[]){
 		              "sweep.op=reduce_scatter", "sweep.min_bytes=1Ki",
 		              "sweep.max_bytes=1Ki",
@@ -200,7 +187,7 @@ static void test_points(void **state)
 	static const enum tl_op_kind pong[] = {TL_OP_RECV, TL_OP_SEND};
 	for (uint64_t r = 0; r < 4; r++) {
 		assert_int_equal(
-		    build(c,
+		    sweep_of(c,
 		          (const char *const[]){"sweep.op=latency", "sweep.min_bytes=64",
 		                                "sweep.max_bytes=64", "parallel.tp=2",
 		                                "sweep.group=dp", NULL},
@@ -223,7 +210,7 @@ static void test_points(void **state)
 	                                      TL_OP_WAIT, TL_OP_WAIT, TL_OP_SEND};
 	for (uint64_t r = 0; r < 3; r++) {
 		assert_int_equal(
-		    build(c,
+		    sweep_of(c,
 		          (const char *const[]){"sweep.op=bw", "sweep.window=4",
 		                                "sweep.min_bytes=64", "sweep.max_bytes=64", NULL},
 		          3, r, &g, &sw),
@@ -242,7 +229,7 @@ static void test_points(void **state)
 
 	/* bibw: a window each way at once, in slots of their own */
 	assert_int_equal(
-	    build(c,
+	    sweep_of(c,
 	          (const char *const[]){"sweep.op=bibw", "sweep.window=3", "sweep.min_bytes=64",
 	                                "sweep.max_bytes=64", NULL},
 	          2, 1, &g, &sw),
@@ -256,7 +243,7 @@ static void test_points(void **state)
 	/* mbw_mr on 5 ranks: pairs 0-2 and 1-3; index 4 sits out */
 	for (uint64_t r = 0; r < 5; r++) {
 		assert_int_equal(
-		    build(c,
+		    sweep_of(c,
 		          (const char *const[]){"sweep.op=mbw_mr", "sweep.window=2",
 		                                "sweep.min_bytes=64", "sweep.max_bytes=64", NULL},
 		          5, r, &g, &sw),
@@ -286,13 +273,13 @@ static void test_memory(void **state)
 	const uint64_t mib = UINT64_C(1) << 20;
 
 	assert_int_equal(
-	    build(c, (const char *const[]){"sweep.op=allgather", "sweep.max_bytes=1Mi", NULL}, 4, 0,
+	    sweep_of(c, (const char *const[]){"sweep.op=allgather", "sweep.max_bytes=1Mi", NULL}, 4, 0,
 	          &g, &sw),
 	    0);
 	/* out of place: a quarter in, all out; in place: all out */
 	assert_int_equal(sw.memory_bytes, mib / 4 + mib);
 	tl_sweep_free(&sw);
-	assert_int_equal(build(c,
+	assert_int_equal(sweep_of(c,
 	                       (const char *const[]){"sweep.op=allreduce", "sweep.max_bytes=1Mi",
 	                                             "sweep.rotate_mb=5", NULL},
 	                       2, 0, &g, &sw),
@@ -310,13 +297,13 @@ static void test_keys(void **state)
 	struct tl_sweep sw;
 
 	assert_int_equal(
-	    build(c, (const char *const[]){"sweep.min_bytes=1Mi", "sweep.max_bytes=1Ki", NULL}, 1,
+	    sweep_of(c, (const char *const[]){"sweep.min_bytes=1Mi", "sweep.max_bytes=1Ki", NULL}, 1,
 	          0, &g, &sw),
 	    TL_EINPUT);
 	expect_msgs(&c->diag, "--set sweep.max_bytes: max_bytes = 1024 is below min_bytes = "
 	                      "1048576");
 	tl_sweep_free(&sw);
-	assert_int_equal(build(c,
+	assert_int_equal(sweep_of(c,
 	                       (const char *const[]){"sweep.min_bytes=1", "sweep.step=1",
 	                                             "sweep.max_bytes=1Mi", NULL},
 	                       1, 0, &g, &sw),
@@ -325,7 +312,7 @@ static void test_keys(void **state)
 	                      "than 10000 sizes");
 	tl_sweep_free(&sw);
 	assert_int_equal(
-	    build(c, (const char *const[]){"sweep.op=allreduce,latency", NULL}, 1, 0, &g, &sw),
+	    sweep_of(c, (const char *const[]){"sweep.op=allreduce,latency", NULL}, 1, 0, &g, &sw),
 	    TL_EINPUT);
 	expect_msgs(&c->diag, "--set sweep.op: latency is a point-to-point test: it needs groups "
 	                      "of at least 2 ranks (sweep.group world has 1)");
