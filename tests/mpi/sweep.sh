@@ -217,6 +217,31 @@ expect_in minbw.err "over sizes >= 1 MiB is below --min-busbw 1e+09"
 [ "$(rows minbw | awk '{ print $9, $13 }')" = "N/A N/A" ] || { show minbw; fail "#wrong with -c 0"; }
 expect_in minbw.out "validation: 0 graph: 0"
 
+# --- SIGINT: the sweep stops after the row under way, and its document says so ---------------
+# Far more rows than the test waits for: 2250 sizes, each timed 100000 times.
+"$TRAINLOAD" sweep -q -b 4 -e 9000 -i 4 -n 100000 -c 0 --output int.json >int.out 2>int.err &
+pid=$!
+trap 'kill -9 "$pid" 2>/dev/null' EXIT
+i=0
+while [ "$i" -lt 300 ] && [ "$(cat int.jsonl 2>/dev/null | wc -l)" -lt 3 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -INT "$pid"
+i=0
+while kill -0 "$pid" 2>/dev/null; do
+	[ "$i" -lt 300 ] || fail "the interrupted sweep did not stop within 30 s"
+	sleep 0.1
+	i=$((i + 1))
+done
+wait "$pid"
+rc=$?
+trap - EXIT
+[ "$rc" -eq 1 ] || { cat int.err; fail "an interrupted sweep exited $rc, expected 1"; }
+expect_in int.err "trainload: interrupted after "
+rows_done=$(($(wc -l <int.jsonl) - 1))
+jq_true int.json '.status == "interrupted" and (.collectives | length) == $n and $n >= 2 and $n < 2249' --argjson n "$rows_done"
+
 # --- a dry run lists the sizes as counted -------------------------------------------------------
 run_trainload dry 0 sweep --dry-run --ranks 8 --set parallel.tp=2 --set sweep.group=tp \
 	--set sweep.op=allgather -e 64
