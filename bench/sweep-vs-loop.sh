@@ -4,26 +4,28 @@
 # bench/mpi-loop of the same call, size and ranks: the sweep's out-of-place column against the
 # loop's out-of-place call and its in-place column against the loop's in-place call (MPI_IN_PLACE,
 # MPI_Sendrecv_replace; MPI_Bcast has one form), with the sweep's check off (-c 0) and on (-c 1,
-# one checked iteration per size after the timed ones). All four runs of a size are interleaved
+# one checked iteration per size after the timed ones). The three runs of a size are interleaved
 # in each round; each figure is the median of ROUNDS. Target: every ratio at least 95%.
-# Both time warm buffers (no rotation), 20 timed iterations after 3 warm-up ones, unbound (the
-# loop's ranks are not bound under --oversubscribe: the sweep's neither, run.bind = none); the
-# figure is the time per call, max over ranks: ratio = loop time / sweep time (= the ratio of
-# their busbw), of the means and of the median calls.
+# Both time warm buffers (no rotation), ITERS timed iterations (nccl-tests' default, 20, unless
+# set) after ITERS/10 + 1 warm-up ones, each rank where mpirun put it (Open MPI binds 2 ranks to a
+# core each; run.bind = none keeps that); the figure is the time per call, max over ranks:
+# ratio = loop time / sweep time (= the ratio of their busbw), of the means and of the median
+# calls. On a machine that other work shares, a run of 20 calls at 1 MiB lasts 5 ms, and one
+# descheduling of a rank multiplies its mean: more iterations (ITERS=200) spread that evenly.
 #
-#   bench/sweep-vs-loop.sh [ROUNDS] [OPS] [SIZES]   (default 3, the six collectives, 1M 16M 64M;
-#                                                  needs jq; record uptime with the figures)
+#   [ITERS=N] bench/sweep-vs-loop.sh [ROUNDS] [OPS] [SIZES]   (default 3, the six collectives,
+#                                      1M 16M 64M; needs jq; record uptime with the figures)
 set -euo pipefail
 # shellcheck source=bench/lib-bench.sh
 . "$(dirname "$0")/lib-bench.sh"
 rounds=${1:-3}
 ops=${2:-allreduce reduce_scatter allgather alltoall broadcast sendrecv}
 sizes=${3:-1048576 16777216 67108864}
-iters=20
+iters=${ITERS:-20}
 
 echo "# trainload sweep vs plain MPI loop: $("$top/src/trainload" --version), $(nproc) cores, $(date -u '+%F %H:%M UTC')"
 echo "# uptime: $(uptime)"
-echo "# time per call in us, max over ranks, median of $rounds rounds: the mean (nccl-tests' figure) and"
+echo "# $iters timed calls; time per call in us, max over ranks, median of $rounds rounds: the mean (nccl-tests' figure) and"
 echo "# the median call (robust to calls stalled by other work on a shared machine); ratio = loop / sweep"
 echo "# (the sweep with its check off, c0, and on, c1)"
 printf '  %-15s %9s %-5s %9s %9s %9s %7s %7s   %9s %9s %9s %7s %7s\n' op bytes place \
@@ -44,7 +46,7 @@ for op in $ops; do
 				awk '{ print $4 }' "$tmp/l" >>"$tmp/lp"
 				for c in 0 1; do
 					"${mpirun[@]}" "$top/src/trainload" sweep -q -o "$tmp/s.json" \
-						--set sweep.op="$op" -b "$size" -e "$size" -n $iters -w 3 \
+						--set sweep.op="$op" -b "$size" -e "$size" -n $iters -w $((iters / 10 + 1)) \
 						-c $c --set run.bind=none
 					jq "$key.time_us" "$tmp/s.json" >>"$tmp/s${c}m"
 					jq "$key.time_us_p50" "$tmp/s.json" >>"$tmp/s${c}p"

@@ -40,17 +40,9 @@ cmp -s keep.json keep.orig || { cat keep.json; fail "a failed run changed keep.j
 	--output keep.json >live.out 2>live.err &
 pid=$!
 trap 'kill -9 "$pid" 2>/dev/null' EXIT
-i=0
-while [ "$i" -lt 300 ] && [ "$(cat keep.jsonl 2>/dev/null | wc -l)" -lt 2 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -0 "$pid" 2>/dev/null || { cat live.err; fail "the run ended by itself, or never started"; }
-[ "$(wc -l <keep.jsonl)" -ge 2 ] || fail "no step finished in 30 s"
+wait_lines "$pid" keep.jsonl 2 live.err
 cmp -s keep.json keep.orig || fail "keep.json changed while the run went on"
-kill -INT "$pid"
-wait "$pid"
-rc=$?
+stop_and_wait "$pid" INT
 [ "$rc" -eq 1 ] || { cat live.err; fail "the stopped run exited $rc, expected 1 (interrupted)"; }
 jq_true keep.json '.schema == 1 and .status == "interrupted" and .summary.steps_measured >= 1 and (.steps | length) == .summary.steps_measured'
 [ ! -e keep.json.tmp ] || fail "keep.json.tmp left behind"

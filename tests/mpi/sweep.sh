@@ -222,20 +222,8 @@ expect_in minbw.out "validation: 0 graph: 0"
 "$TRAINLOAD" sweep -q -b 4 -e 9000 -i 4 -n 100000 -c 0 --output int.json >int.out 2>int.err &
 pid=$!
 trap 'kill -9 "$pid" 2>/dev/null' EXIT
-i=0
-while [ "$i" -lt 300 ] && [ "$(cat int.jsonl 2>/dev/null | wc -l)" -lt 3 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -INT "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null; do
-	[ "$i" -lt 300 ] || fail "the interrupted sweep did not stop within 30 s"
-	sleep 0.1
-	i=$((i + 1))
-done
-wait "$pid"
-rc=$?
+wait_lines "$pid" int.jsonl 3 int.err
+stop_and_wait "$pid" INT
 trap - EXIT
 [ "$rc" -eq 1 ] || { cat int.err; fail "an interrupted sweep exited $rc, expected 1"; }
 expect_in int.err "trainload: interrupted after "
