@@ -5,10 +5,11 @@
 # MPI_Allreduce of the same bytes, each with glibc's allocator as it comes ("glibc": for
 # trainload, GLIBC_TUNABLES set empty, which makes it leave the allocator alone) and with glibc
 # told to keep what is freed ("keep": MALLOC_MMAP_MAX_=0, no block given back to the kernel by
-# munmap; MALLOC_TRIM_THRESHOLD_, nor by trimming the heap; what trainload itself asks of glibc). For each it prints the time per call (the
-# mean, max over ranks, and the median call) and the page faults per call of the rank that
-# faults most: the loop counts them around its timed calls; for the sweep, the faults of a run
-# of 2N timed calls less those of a run of N, over its out-of-place and in-place columns (2N).
+# munmap; MALLOC_TRIM_THRESHOLD_, nor by trimming the heap; what trainload itself asks of
+# glibc). For each it prints the time per call (the mean, max over ranks, and the median call)
+# and the page faults per call of the rank that faults most: the loop counts them around its
+# timed calls; for the sweep, the faults of a run of 2N timed calls less those of a run of N,
+# over its out-of-place and in-place columns (2N).
 #
 #   bench/reduce-scatter.sh [SIZES] [N]    (default 1M 16M 64M, N = 20; needs /usr/bin/time, jq)
 set -euo pipefail
