@@ -5,7 +5,8 @@
 # windowed bandwidth loop (64 MPI_Isend, MPI_Waitall, a one-float acknowledgement) of the same
 # size, interleaved in each round; each figure the median of ROUNDS. Target: at least 95%
 # (latency: loop / sweep; bandwidth: sweep / loop). The check is off in the sweep (-c 0), as the
-# loops check nothing; the sweep's window is the loop's (64).
+# loops check nothing; the sweep's window is the loop's (64). The loop's allocator is set as
+# trainload's (lib-bench.sh's keep).
 #
 #   bench/p2p-vs-loop.sh [ROUNDS] [SIZES]   (default 3; 8 1K 64K 1M 4M; needs jq)
 set -euo pipefail
@@ -25,7 +26,7 @@ for test in latency bw; do
 		: >"$tmp/s"
 		for _ in $(seq "$rounds"); do
 			# latency: one-way us; bw: MB/s (1e6 bytes)
-			"${mpirun[@]}" "$top/bench/mpi-loop" "$test" "$size" $iters | awk '{ print $5 }' >>"$tmp/l"
+			"${mpirun[@]}" "${keep[@]}" "$top/bench/mpi-loop" "$test" "$size" $iters | awk '{ print $5 }' >>"$tmp/l"
 			"${mpirun[@]}" "$top/src/trainload" sweep -q -o "$tmp/s.json" --set sweep.op="$test" \
 				-b "$size" -e "$size" -n $iters -w $((iters / 10 + 1)) -c 0
 			jq '.collectives[0] | .latency_us // .bandwidth_mbps' "$tmp/s.json" >>"$tmp/s"

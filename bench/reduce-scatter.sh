@@ -17,7 +17,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib-bench.sh"
 sizes=${1:-1048576 16777216 67108864}
 n=${2:-20}
-keep=(-x MALLOC_MMAP_MAX_=0 -x MALLOC_TRIM_THRESHOLD_=17179869184)
 
 # faults ENV PROGRAM...: the most page faults of a rank over the whole run.
 faults() {

@@ -5,13 +5,16 @@
 # loop's out-of-place call and its in-place column against the loop's in-place call (MPI_IN_PLACE,
 # MPI_Sendrecv_replace; MPI_Bcast has one form), with the sweep's check off (-c 0) and on (-c 1,
 # one checked iteration per size after the timed ones). The three runs of a size are interleaved
-# in each round; each figure is the median of ROUNDS. Target: every ratio at least 95%.
-# Both time warm buffers (no rotation), ITERS timed iterations (nccl-tests' default, 20, unless
-# set) after ITERS/10 + 1 warm-up ones, each rank where mpirun put it (Open MPI binds 2 ranks to a
-# core each; run.bind = none keeps that); the figure is the time per call, max over ranks:
-# ratio = loop time / sweep time (= the ratio of their busbw), of the means and of the median
-# calls. On a machine that other work shares, a run of 20 calls at 1 MiB lasts 5 ms, and one
-# descheduling of a rank multiplies its mean: more iterations (ITERS=200) spread that evenly.
+# in each round; each figure is the median of ROUNDS. Target: every ratio at least 95%. Both time
+# warm buffers (no rotation), ITERS timed iterations (nccl-tests' default, 20, unless set) after
+# ITERS/10 + 1 warm-up ones, each rank where mpirun put it (Open MPI binds 2 ranks to a core each;
+# run.bind = none keeps that); the figure is the time per call, max over ranks: ratio = loop time
+# / sweep time (= the ratio of their busbw), of the means and of the median calls. The loop runs
+# with glibc's allocator set as trainload sets it for itself (lib-bench.sh's keep; without it, the
+# loop's reduce-scatter at any size and its allreduce at 64 MiB map and fault a scratch buffer
+# every call: bench/reduce-scatter.sh). On a machine that other work shares, a run of 20 calls at
+# 1 MiB lasts 5 ms, and one descheduling of a rank multiplies its mean: more iterations
+# (ITERS=200) spread that evenly.
 #
 #   [ITERS=N] bench/sweep-vs-loop.sh [ROUNDS] [OPS] [SIZES]   (default 3, the six collectives,
 #                                      1M 16M 64M; needs jq; record uptime with the figures)
@@ -41,7 +44,7 @@ for op in $ops; do
 		for size in $sizes; do
 			for f in lm lp s0m s0p s1m s1p; do : >"$tmp/$f"; done
 			for _ in $(seq "$rounds"); do
-				"${mpirun[@]}" "$top/bench/mpi-loop" "$lop" "$size" $iters >"$tmp/l"
+				"${mpirun[@]}" "${keep[@]}" "$top/bench/mpi-loop" "$lop" "$size" $iters >"$tmp/l"
 				awk '{ print $3 }' "$tmp/l" >>"$tmp/lm"
 				awk '{ print $4 }' "$tmp/l" >>"$tmp/lp"
 				for c in 0 1; do
