@@ -59,11 +59,13 @@ int main(int argc, char **argv)
 	struct rusage ru0 = { 0 }, ru1 = { 0 };
 	double *each = calloc((size_t)iters + 1, sizeof(double));
 
-	/* Write every page: calloc's untouched pages all map the kernel's one zero page, which
-	 * a collective that only reads its input would then read from cache, too fast. */
+	/* Write every page of both, with values that are not zero: calloc's untouched pages all
+	 * map the kernel's one zero page, which a call that reads them (any input; the output of
+	 * a broadcast's root and of the in-place calls) would then read from cache, too fast; and
+	 * the compiler may drop a store of zero into memory calloc returned. */
 	for (size_t i = 0; i < stride * copies; i++) {
 		in_all[i] = (float)(i % 7);
-		out_all[i] = 0.0f;
+		out_all[i] = (float)(i % 5 + 1);
 	}
 	for (int i = 0; i < warm + iters; i++) {
 		float *in = in_all + stride * (size_t)(i % copies);
