@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	int next = (rank + 1) % n, prev = (rank + n - 1) % n, peer = rank ^ 1;
 	MPI_Request reqs[WINDOW];
 	double t0 = 0, *t = calloc((size_t)iters + 1, sizeof(double));
-	struct rusage ru0 = { 0 }, ru1 = { 0 };
+	struct rusage ru0 = {0}, ru1 = {0};
 	double *each = calloc((size_t)iters + 1, sizeof(double));
 
 	/* Write every page of both, with values that are not zero: calloc's untouched pages all
@@ -85,42 +85,47 @@ int main(int argc, char **argv)
 			MPI_Reduce_scatter_block(in, out, part, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 		else if (!strcmp(op, "reduce_scatter_inplace"))
 			MPI_Reduce_scatter_block(MPI_IN_PLACE, in, part, MPI_FLOAT, MPI_SUM,
-						 MPI_COMM_WORLD);
+			                         MPI_COMM_WORLD);
 		else if (!strcmp(op, "allgather"))
 			MPI_Allgather(in, part, MPI_FLOAT, out, part, MPI_FLOAT, MPI_COMM_WORLD);
 		else if (!strcmp(op, "allgather_inplace"))
 			MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, part, MPI_FLOAT,
-				      MPI_COMM_WORLD);
+			              MPI_COMM_WORLD);
 		else if (!strcmp(op, "alltoall"))
 			MPI_Alltoall(in, part, MPI_FLOAT, out, part, MPI_FLOAT, MPI_COMM_WORLD);
 		else if (!strcmp(op, "alltoall_inplace"))
 			MPI_Alltoall(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, part, MPI_FLOAT,
-				     MPI_COMM_WORLD);
+			             MPI_COMM_WORLD);
 		else if (!strcmp(op, "broadcast"))
 			MPI_Bcast(out, count, MPI_FLOAT, 0, MPI_COMM_WORLD);
 		else if (!strcmp(op, "sendrecv"))
 			MPI_Sendrecv(in, count, MPI_FLOAT, next, 0, out, count, MPI_FLOAT, prev, 0,
-				     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+			             MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 		else if (!strcmp(op, "sendrecv_inplace"))
-			MPI_Sendrecv_replace(out, count, MPI_FLOAT, next, 0, prev, 0, MPI_COMM_WORLD,
-					     MPI_STATUS_IGNORE);
+			MPI_Sendrecv_replace(out, count, MPI_FLOAT, next, 0, prev, 0,
+			                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 		else if (!strcmp(op, "latency") && rank < 2) {
 			if (rank == 0) {
 				MPI_Send(in, count, MPI_FLOAT, 1, 1, MPI_COMM_WORLD);
-				MPI_Recv(out, count, MPI_FLOAT, 1, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+				MPI_Recv(out, count, MPI_FLOAT, 1, 1, MPI_COMM_WORLD,
+				         MPI_STATUS_IGNORE);
 			} else {
-				MPI_Recv(out, count, MPI_FLOAT, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+				MPI_Recv(out, count, MPI_FLOAT, 0, 1, MPI_COMM_WORLD,
+				         MPI_STATUS_IGNORE);
 				MPI_Send(in, count, MPI_FLOAT, 0, 1, MPI_COMM_WORLD);
 			}
 		} else if (!strcmp(op, "bw") && rank < 2) {
 			for (int k = 0; k < WINDOW; k++)
 				if (rank == 0)
-					MPI_Isend(in, count, MPI_FLOAT, peer, 1, MPI_COMM_WORLD, &reqs[k]);
+					MPI_Isend(in, count, MPI_FLOAT, peer, 1, MPI_COMM_WORLD,
+					          &reqs[k]);
 				else
-					MPI_Irecv(out, count, MPI_FLOAT, peer, 1, MPI_COMM_WORLD, &reqs[k]);
+					MPI_Irecv(out, count, MPI_FLOAT, peer, 1, MPI_COMM_WORLD,
+					          &reqs[k]);
 			MPI_Waitall(WINDOW, reqs, MPI_STATUSES_IGNORE);
 			if (rank == 0)
-				MPI_Recv(out, 1, MPI_FLOAT, peer, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+				MPI_Recv(out, 1, MPI_FLOAT, peer, 2, MPI_COMM_WORLD,
+				         MPI_STATUS_IGNORE);
 			else
 				MPI_Send(in, 1, MPI_FLOAT, peer, 2, MPI_COMM_WORLD);
 		}
