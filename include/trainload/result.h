@@ -37,12 +37,16 @@ struct tl_env {
 	double mpi_init_s; /* rank 0: how long MPI_Init took */
 	double startup_s;  /* rank 0: from MPI_Init's return to the start of the first step */
 	struct tl_slurm slurm; /* rank 0's Slurm job, if any */
+	uint64_t llc_bytes;    /* rank 0's last-level cache, 0 when hwloc does not say */
 };
 
 /* One rank, as reported: where it ran and what it measured, summed over the measured steps. */
 struct tl_rank_info {
 	int rank;
 	int stage; /* pipeline stage: ranks of one stage run the same plan, so they are peers */
+	int pid;
+	int local_rank; /* its index among the ranks of its node */
+	int group;      /* sweeps: the world rank of its sweep.group's first member */
 	char host[64];
 	char cpuset[256];   /* the PUs it ran on, as a list ("0-3") */
 	char numa[64];      /* its NUMA node(s) */
@@ -86,7 +90,7 @@ struct tl_result {
 /* The memory rank 0 holds per measured step, in bytes: the slowest rank's record, its rank,
  * and the step's part of the document while it is built (tests/unit/test_result.c holds it to
  * what jansson allocates). A run's step count is checked against its node's memory with it. */
-#define TL_STEP_HELD_BYTES 4096
+#define TL_STEP_HELD_BYTES 5120
 
 /* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
  * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
@@ -184,6 +188,17 @@ int tl_output_open(struct tl_output *out, const char *path, bool jsonl, bool for
 int tl_output_append(struct tl_output *out, json_t *value);
 /* Release the lock; a JSONL this run created and never wrote to is removed. */
 void tl_output_close(struct tl_output *out);
+
+/* The environment object of a result (hosts, libraries, command line, Slurm). */
+json_t *tl_environment_json(const struct tl_result *r);
+/* Where one rank ran: rank, host, pid, cpuset, numa, binding, threads, and its GPU if any. */
+json_t *tl_rank_place_json(const struct tl_rank_info *ri);
+
+/* A bandwidth in GB/s as tables print it, in at least width characters: nccl-tests' two
+ * decimals (fewer where the number is wide), and below 1 GB/s as many decimals as three
+ * significant digits need (0.0123), so that slow links do not read 0.00; never an exponent,
+ * so that parsers of nccl-tests' output read it. buf is returned. */
+const char *tl_fmt_gbps(double gbps, int width, char *buf, size_t len);
 
 /* v rounded to a whole number with its thousands grouped: 1234567.8 → "1,234,568", as
  * summaries and reports print throughput; buf is returned. */

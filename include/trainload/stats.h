@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "trainload/exec.h"
+#include "trainload/sweep.h"
 
 /* Index of the slowest of n rank records. */
 size_t tl_slowest(const struct tl_step *ranks, size_t n);
@@ -27,5 +28,14 @@ int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Co
  */
 int tl_stats_gather_colls(const struct tl_coll_stat *mine, int n, struct tl_coll_stat **merged,
 			  int *nmerged, MPI_Comm comm);
+
+/*
+ * A sweep point over the ranks of comm, collectively: each rank's mean time per iteration from
+ * its stamps (iters + 1 clock reads; active false for a rank that sat the point out), reduced
+ * as agg (enum tl_rank_agg) and as min, avg and max over the ranks that took part; each
+ * iteration's slowest rank, as percentiles; and the wrong elements of all. out is rank 0's.
+ */
+int tl_stats_sweep_point(const double *stamps, uint64_t iters, bool active, uint64_t wrong,
+			 int agg, struct tl_sweep_result *out, MPI_Comm comm);
 
 #endif
