@@ -700,18 +700,23 @@ json_t *tl_result_json(const struct tl_result *r)
 					      "summary", summary, "ranks", ranks_json(r),
 					      "collectives", collectives_json(r), "twin",
 					      twin_json(r)));
-	json_object_set_new(doc, "status", json_string(r->interrupted ? "interrupted" : "completed"));
+	tl_status_json(doc, r->interrupted, r);
 	/* Which of rank 0's groups cross nodes, as the ranks were really placed. */
 	if (r->grid)
 		json_object_set_new(doc, "grid",
 				    tl_grid_json(r->grid, r->plan ? r->plan->rank : 0));
+	return doc;
+}
+
+void tl_status_json(json_t *doc, bool interrupted, const struct tl_result *r)
+{
+	json_object_set_new(doc, "status", json_string(interrupted ? "interrupted" : "completed"));
 	/* A signal's document, written at once from what rank 0 held (the run's own, written at
 	 * its end, replaces it when the run gets there). */
 	if (r->interrupted_by)
 		json_object_set_new(doc, "interrupted_by",
 				    json_pack("{s:s, s:b}", "signal", r->interrupted_by,
 					      "ranks_gathered", !r->ranks_unmeasured));
-	return doc;
 }
 
 int tl_json_write(json_t *doc, const char *path)

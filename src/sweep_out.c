@@ -365,6 +365,6 @@ json_t *tl_sweep_json(const struct tl_sweep_out *o, size_t done, bool interrupte
 	for (size_t r = 0; r < done && r < o->sw->nrows; r++)
 		json_array_append_new(rows, tl_sweep_row_json(o, r));
 	json_object_set_new(doc, "collectives", rows);
-	json_object_set_new(doc, "status", json_string(interrupted ? "interrupted" : "completed"));
+	tl_status_json(doc, interrupted, o->r);
 	return doc;
 }

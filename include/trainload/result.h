@@ -191,6 +191,9 @@ void tl_output_close(struct tl_output *out);
 
 /* The environment object of a result (hosts, libraries, command line, Slurm). */
 json_t *tl_environment_json(const struct tl_result *r);
+/* A result document's "status" (interrupted or completed) and, for a signal's document,
+ * "interrupted_by" (the signal, and whether the ranks' figures were gathered). */
+void tl_status_json(json_t *doc, bool interrupted, const struct tl_result *r);
 /* Where one rank ran: rank, host, pid, cpuset, numa, binding, threads, and its GPU if any. */
 json_t *tl_rank_place_json(const struct tl_rank_info *ri);
 
