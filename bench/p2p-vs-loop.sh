@@ -27,7 +27,7 @@ for test in latency bw; do
 		for _ in $(seq "$rounds"); do
 			# latency: one-way us; bw: MB/s (1e6 bytes)
 			"${mpirun[@]}" "${keep[@]}" "$top/bench/mpi-loop" "$test" "$size" $iters | awk '{ print $5 }' >>"$tmp/l"
-			"${mpirun[@]}" "$top/src/trainload" sweep -q -o "$tmp/s.json" --set sweep.op="$test" \
+			"${mpirun[@]}" "$top/src/trainload" sweep -q --force -o "$tmp/s.json" --set sweep.op="$test" \
 				-b "$size" -e "$size" -n $iters -w $((iters / 10 + 1)) -c 0
 			jq '.collectives[0] | .latency_us // .bandwidth_mbps' "$tmp/s.json" >>"$tmp/s"
 		done

@@ -47,7 +47,7 @@ for size in $sizes; do
 			printf '  %-6s %-15s %-6s %9d %12.1f %12.1f %14.1f\n' loop "$op" "$alloc" "$size" \
 				"$mean" "$p50" "$perc"
 			# the sweep, out of place (its in-place column runs too, after it)
-			sw=(sweep -q -o "$tmp/s.json" --set sweep.op="$op" -b "$size" -e "$size" -w 2 -c 0
+			sw=(sweep -q --force -o "$tmp/s.json" --set sweep.op="$op" -b "$size" -e "$size" -w 2 -c 0
 				--set run.bind=none)
 			f1=$(faults "$env_args" "$top/src/trainload" "${sw[@]}" -n "$n")
 			f2=$(faults "$env_args" "$top/src/trainload" "${sw[@]}" -n "$((2 * n))")
