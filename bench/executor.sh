@@ -27,16 +27,12 @@
 #                                              overlap memory, all by default; needs jq; run on
 #                                              a quiet machine)
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 bin=$top/src/trainload
 rounds=${1:-3}
 sections=${*:2}
 want() { [ -z "$sections" ] || case " $sections " in *" $1 "*) true ;; *) false ;; esac; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-mpirun=(mpirun --oversubscribe -np 2)
-median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo "# trainload executor benchmarks: $("$bin" --version), $(nproc) cores, $(uname -n), $(date -u +%F)"
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), OpenBLAS core ${OPENBLAS_CORETYPE:-auto}, $(mpirun --version | head -1)"
@@ -80,8 +76,9 @@ for c in "${cases[@]}"; do
 		# the run reduces its gradient buckets in place
 		loop_op=$op
 		[ "$op" = allreduce ] && loop_op=allreduce_inplace
-		"${mpirun[@]}" "$top/bench/mpi-loop" "$loop_op" "$bytes" 50 | awk '{print $3}' >>"$tmp/warm"
-		"${mpirun[@]}" "$top/bench/mpi-loop" "$loop_op" "$bytes" 50 256 |
+		"${mpirun[@]}" "${keep[@]}" "$top/bench/mpi-loop" "$loop_op" "$bytes" 50 |
+			awk '{print $3}' >>"$tmp/warm"
+		"${mpirun[@]}" "${keep[@]}" "$top/bench/mpi-loop" "$loop_op" "$bytes" 50 256 |
 			awk '{print $3}' >>"$tmp/cold"
 	done
 	a=$(median <"$tmp/in") w=$(median <"$tmp/warm") c=$(median <"$tmp/cold")

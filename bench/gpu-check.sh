@@ -12,6 +12,9 @@
 #      recompute), alone, without mpirun (Open MPI's singleton start): step time, tokens/s, MFU,
 #      and its calibration GEMM (8192^3 bf16), held to at least 85% of the plain loop;
 #   4. a one-rank NCCL allreduce sweep, 8 B to 256 MiB (bench/cuda-loop nccl), values checked;
+#   5. trainload's own sweep on the cuda backend, one rank: allreduce, reduce_scatter,
+#      allgather, broadcast and sendrecv, 8 B to 256 MiB, out of place and in place, checked,
+#      in nccl-tests' layout; its 256 MiB allreduce against step 4's;
 # and prints a short table last; exits 1 when a step fails. Estimated 2-3 minutes on an H100
 # (not yet run on one: 20 s without a GPU on a 2-core VM, build included).
 #
@@ -97,6 +100,14 @@ bench/cuda-loop nccl 8 268435456 >nccl.out 2>&1
 nccl_rc=$?
 cat nccl.out
 
+say "trainload sweep on backend = cuda, one rank, 8 B to 256 MiB"
+src/trainload sweep --set run.backend=cuda -b 8 -e 256M \
+	--set sweep.op=allreduce,reduce_scatter,allgather,broadcast,sendrecv -o sweep.json \
+	>sweep.out 2>sweep.err
+sweep_rc=$?
+cat sweep.out
+[ "$sweep_rc" -eq 0 ] || cat sweep.err
+
 # ---- the table ----------------------------------------------------------------------------
 jq_or() { [ "$run_rc" -eq 0 ] && jq -r "$1" run.json 2>/dev/null || echo "-"; }
 card=$(jq_or '.ranks[0].gpu.name')
@@ -107,6 +118,8 @@ calib_ok=$(awk -v r="$ratio" 'BEGIN { print (r != "-" && r + 0 >= 0.85) ? "ok" :
 nccl_big=$(awk '$1 == 268435456 { print $5 " us, " $6 " GB/s algbw, wrong " $8 }' nccl.out)
 nccl_ok=$([ "$nccl_rc" -eq 0 ] && [ -n "$nccl_big" ] && echo ok || echo FAIL)
 run_ok=$([ "$run_rc" -eq 0 ] && echo ok || echo FAIL)
+sweep_big=$([ "$sweep_rc" -eq 0 ] && jq -r '[.collectives[] | select(.op == "allreduce")][-1] | "\(.time_us | floor) us, \(.algbw_gbps * 100 | round / 100) GB/s algbw, wrong \(.wrong + .in_place.wrong)"' sweep.json 2>/dev/null)
+sweep_ok=$([ "$sweep_rc" -eq 0 ] && [ -n "$sweep_big" ] && echo ok || echo FAIL)
 # On a GPU machine tests/cuda/cuda.sh must run, not skip.
 tests_ok=$(echo "$tests" | grep -q -E 'FAIL|ERROR|SKIP' && echo FAIL || echo ok)
 cpu_ok=$([ "$cpu_rc" -eq 0 ] && echo ok || echo FAIL)
@@ -123,4 +136,5 @@ printf '  %-44s %-44s %s\n' "  tokens/s" "$(jq_or '.summary.tokens_per_s | floor
 printf '  %-44s %-44s %s\n' "  model TFLOP/s per rank; MFU" "$(jq_or '"\(.summary.model_tflops_per_rank * 10 | round / 10); \(.summary.mfu * 1000 | round / 10)%"')" "-"
 printf '  %-44s %-44s %s\n' "  breakdown (s): compute, other" "$(jq_or '"\(.summary.breakdown_s.compute), \(.summary.breakdown_s.other)"')" "-"
 printf '  %-44s %-44s %s\n' "NCCL allreduce 1 rank, 256 MiB" "${nccl_big:--}" "$nccl_ok"
-[ "$cpu_ok$tests_ok$calib_ok$run_ok$nccl_ok" = okokokokok ]
+printf '  %-44s %-44s %s\n' "trainload sweep, cuda, allreduce 256 MiB" "${sweep_big:--}" "$sweep_ok"
+[ "$cpu_ok$tests_ok$calib_ok$run_ok$nccl_ok$sweep_ok" = okokokokokok ]

@@ -91,7 +91,7 @@ if [ "$what" = busbw ] || [ "$what" = all ]; then
 			[ "$alg" = default ] ||
 				mca="--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 4"
 			# shellcheck disable=SC2046,SC2086
-			run "sweep-$alg" "$MPIRUN" $(cluster_mpirun_args) $mca -np 4 "$TRAINLOAD" sweep -q \
+			run "sweep-$alg" "$MPIRUN" $(cluster_mpirun_args) $mca -np 4 "$TRAINLOAD" sweep -q --force \
 				-o "$alg.json" --set sweep.op=allreduce --set sweep.min_bytes=16Mi \
 				--set sweep.max_bytes=16Mi --set sweep.iters=5 --set sweep.warmup_iters=1 \
 				--set sweep.check=0

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Checking what a collective delivered (include/trainload/check.h). */
+/* Checking what a communication op delivered (include/trainload/check.h). */
 #include "config.h"
 
 #include <stdlib.h>
 
 #include "trainload/check.h"
+#include "trainload/dtype.h"
 
 static bool corrupt;
 
@@ -15,42 +16,28 @@ void tl_check_set_rank(int world_rank)
 	corrupt = v && *v && atoi(v) == world_rank;
 }
 
-static double expected(const struct tl_check *c, uint64_t i)
+void tl_check_fill(const struct tl_check *c, void *in, void *out)
 {
-	if (c->op == TL_SWEEP_SENDRECV)
-		return tl_sweep_value(c->from, i, c->it);
-	return tl_sweep_expected(c->op, &c->pt, c->n, c->me, i, c->it);
-}
-
-void tl_check_fill(const struct tl_check *c, void *sb, void *rb)
-{
-	if (rb && !c->in_place)
-		for (uint64_t i = 0; i < c->pt.recv_elems; i++)
-			tl_sweep_store(rb, c->dtype, i, -1.0);
-	if (c->op == TL_SWEEP_BROADCAST) {
-		/* In place: the root's buffer is both. */
-		if (c->me == 0 && rb)
-			for (uint64_t i = 0; i < c->pt.recv_elems; i++)
-				tl_sweep_store(rb, c->dtype, i,
-					       tl_sweep_send_value(c->op, &c->pt, 0, i, c->it));
+	if (out)
+		for (uint64_t i = 0; i < c->c.recv; i++)
+			tl_dtype_store(out, c->dtype, i, -1.0);
+	if (!in || (c->coll->root >= 0 && c->me != (uint64_t)c->coll->root))
 		return;
-	}
-	if (sb)
-		for (uint64_t i = 0; i < c->pt.send_elems; i++)
-			tl_sweep_store(sb, c->dtype, i,
-				       tl_sweep_send_value(c->op, &c->pt, c->me, i, c->it));
+	for (uint64_t i = 0; i < c->c.send; i++)
+		tl_dtype_store(in, c->dtype, i, tl_coll_value(c->me, i, c->it));
 }
 
-uint64_t tl_check_verify(const struct tl_check *c, void *rb, struct tl_check_miss *miss)
+uint64_t tl_check_verify(const struct tl_check *c, void *out, struct tl_check_miss *miss)
 {
 	uint64_t wrong = 0;
 
-	if (corrupt && c->pt.recv_elems)
-		tl_sweep_store(rb, c->dtype, 0, tl_sweep_load(rb, c->dtype, 0) + 1.0);
-	for (uint64_t i = 0; i < c->pt.recv_elems; i++) {
-		double got = tl_sweep_load(rb, c->dtype, i), want = expected(c, i);
+	if (corrupt && c->c.recv)
+		tl_dtype_store(out, c->dtype, 0, tl_dtype_load(out, c->dtype, 0) + 1.0);
+	for (uint64_t i = 0; i < c->c.recv; i++) {
+		double got = tl_dtype_load(out, c->dtype, i);
+		double want = c->coll->expected(&c->c, c->n, c->me, c->from, i, c->it);
 		if (got != want && !wrong++)
-			*miss = (struct tl_check_miss){ .index = i, .got = got, .want = want };
+			*miss = (struct tl_check_miss){.index = i, .got = got, .want = want};
 	}
 	return wrong;
 }

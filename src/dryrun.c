@@ -305,36 +305,58 @@ static void print_text(FILE *out, const struct tl_job *job, const struct tl_mode
 	free(sched);
 }
 
-/* A sweep has no plan: its dry run lists the sizes each op would run at, as counted. */
-static int dry_sweep(const struct tl_job *job, const struct tl_dry_run_args *args, FILE *out)
+/* A sweep's dry run: per test, the sizes it would move (as counted, after rounding), rank R's
+ * ops per point and the buffers a rank holds; or the same as JSON, with the job and world. */
+static int dry_sweep(const struct tl_job *job, const struct tl_dry_run_args *args, FILE *out,
+		     struct tl_diag *diag)
 {
-	enum tl_sweep_op ops[TL_SWEEP_OPS];
-	struct tl_diag diag = { 0 };
 	struct tl_grid grid;
-	int nops = tl_sweep_parse_ops(job, ops, &diag);
-	size_t nsizes = tl_sweep_sizes(job, NULL, 0);
-	uint64_t *sizes = calloc(nsizes ? nsizes : 1, sizeof(*sizes));
+	struct tl_sweep sw;
+	int rc;
 
-	tl_diag_free(&diag);
-	if (!sizes)
-		return TL_ENOMEM;
-	tl_sweep_sizes(job, sizes, nsizes);
 	tl_grid_init(&grid, job, args->ranks, args->ranks_per_node);
-	uint64_t n = tl_grid_group_size(&grid, job->sweep_group);
-	fprintf(out, "# sweep on group %s of %" PRIu64 " ranks (%" PRIu64 " ranks in all), %s\n",
-		tl_job_enum_name("sweep", "group", job->sweep_group), n, args->ranks,
-		tl_sweep_type_name(job->sweep_dtype));
-	for (int o = 0; o < nops; o++) {
-		fprintf(out, "%s:", tl_sweep_op_name(ops[o]));
-		for (size_t k = 0; k < nsizes; k++) {
-			struct tl_sweep_point pt;
-			tl_sweep_point(ops[o], sizes[k], tl_dtype_bytes(job->sweep_dtype), n, &pt);
-			if (pt.bytes)
-				fprintf(out, " %" PRIu64, pt.bytes);
+	rc = tl_sweep_build(&sw, job, &grid, args->rank, diag);
+	if (rc)
+		return rc;
+	if (args->json) {
+		json_t *tests = json_array();
+		for (int t = 0; t < sw.ntests; t++) {
+			json_t *sizes = json_array();
+			for (size_t r = sw.test_rows[t]; r < sw.test_rows[t + 1]; r++)
+				json_array_append_new(sizes, json_integer((json_int_t)sw.rows[r].c.bytes));
+			json_array_append_new(tests, json_pack("{s:s, s:o}", "op",
+							       tl_sweep_test_name(&sw.tests[t]),
+							       "bytes", sizes));
 		}
+		json_t *doc = json_pack("{s:o, s:o, s:{s:s, s:I, s:o, s:I, s:I, s:I}}", "job",
+					tl_job_to_json(job), "world",
+					tl_world_json(job, (int)args->ranks, 0), "sweep", "group",
+					tl_job_enum_name("sweep", "group", job->sweep_group),
+					"group_size", (json_int_t)sw.group_size, "tests", tests,
+					"memory_bytes_per_rank", (json_int_t)sw.memory_bytes,
+					"ops", (json_int_t)sw.plan.count, "rank",
+					(json_int_t)args->rank);
+		json_dumpf(doc, out, JSON_INDENT(2));
 		fputc('\n', out);
+		json_decref(doc);
+		tl_sweep_free(&sw);
+		return 0;
 	}
-	free(sizes);
+	fprintf(out, "# sweep on group %s of %" PRIu64 " ranks (%" PRIu64 " ranks in all), %s\n",
+		tl_job_enum_name("sweep", "group", job->sweep_group), sw.group_size, args->ranks,
+		tl_dtype_name(job->sweep_dtype));
+	fprintf(out, "# rank %" PRIu64 ": %zu ops in %zu points; buffers %" PRIu64
+		" bytes per rank\n", args->rank, sw.plan.count, sw.npoints, sw.memory_bytes);
+	for (int t = 0; t < sw.ntests; t++) {
+		fprintf(out, "%s:", tl_sweep_test_name(&sw.tests[t]));
+		for (size_t r = sw.test_rows[t]; r < sw.test_rows[t + 1]; r++)
+			fprintf(out, " %" PRIu64, sw.rows[r].c.bytes);
+		fputc('\n', out);
+		char note[512];
+		if (tl_sweep_rounded(&sw, job, t, note, sizeof(note)))
+			fprintf(out, "# rounded: %s\n", note);
+	}
+	tl_sweep_free(&sw);
 	return 0;
 }
 
@@ -352,7 +374,7 @@ int tl_dry_run(struct tl_job *job, const struct tl_dry_run_args *args, FILE *out
 		rc = TL_EINPUT;
 	}
 	if (!rc && job->has_sweep)
-		return dry_sweep(job, args, out);
+		return dry_sweep(job, args, out, diag);
 	if (!rc)
 		rc = tl_model_build(&model, job, diag);
 	if (rc)

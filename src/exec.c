@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "trainload/check.h"
+#include "trainload/clock.h"
 #include "trainload/exec.h"
 #include "trainload/watchdog.h"
 
@@ -37,14 +37,6 @@
 /* tl_exec_alone: calls of each non-blocking collective, the best kept for dp hidden; all but
  * the first (which lines the ranks up) are its transfer time. */
 #define TL_EXEC_ALONE_RUNS 3
-
-double tl_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* One stat per distinct (kind, group, bytes, blocking) of the plan's communication. */
 static int index_stats(struct tl_exec *ex)
@@ -135,15 +127,17 @@ static bool checking(const struct tl_exec *ex)
 	return ex->check && ex->be->ops->check_verify && ex->step % (int64_t)ex->check == 0;
 }
 
-/* Compare what a completed op received; the first wrong element is named with the op. */
-static void verify(struct tl_exec *ex, const struct tl_op *op)
+/* Compare what a completed op received with the pattern of seed; the first wrong element is
+ * named with the op. */
+static void verify_op(struct tl_exec *ex, const struct tl_op *op, uint64_t seed)
 {
 	struct tl_check_miss miss;
 	uint64_t wrong;
+	char where[96];
 
-	if (!checking(ex) || op->kind == TL_OP_SEND)
+	if (op->kind == TL_OP_SEND)
 		return;
-	wrong = ex->be->ops->check_verify(ex->be, op, (uint64_t)ex->step, &miss);
+	wrong = ex->be->ops->check_verify(ex->be, op, seed, &miss);
 	if (!wrong)
 		return;
 	ex->wrong += wrong;
@@ -153,13 +147,25 @@ static void verify(struct tl_exec *ex, const struct tl_op *op)
 				"counted, not named\n", ex->plan->rank, ex->host);
 		return;
 	}
+	if (op->phase == TL_PHASE_SWEEP)
+		snprintf(where, sizeof(where), "sweep, iteration %" PRIu64 "%s", seed,
+			 op->in_place ? ", in place" : "");
+	else
+		snprintf(where, sizeof(where), "step %" PRId64 ", microbatch %d, layer %d, %s",
+			 ex->step, op->microbatch, op->layer, tl_phase_name(op->phase));
 	fprintf(stderr,
-		"trainload: rank %" PRIu64 " (%s): check: step %" PRId64 ", microbatch %d, layer %d, "
-		"%s: %s of %" PRIu64 " B over %s: %" PRIu64 " wrong elements (first at %" PRIu64
-		": %g, expected %g)\n",
-		ex->plan->rank, ex->host, ex->step, op->microbatch, op->layer,
-		tl_phase_name(op->phase), tl_op_kind_name(op->kind), op->bytes,
-		tl_grid_group_name(op->group), wrong, miss.index, miss.got, miss.want);
+		"trainload: rank %" PRIu64 " (%s): check: %s: %s of %" PRIu64 " B over %s: %" PRIu64
+		" wrong elements (first at %" PRIu64 ": %g, expected %g)\n",
+		ex->plan->rank, ex->host, where, tl_op_kind_name(op->kind), op->bytes,
+		tl_grid_group_name(op->group), wrong, miss.index,
+		miss.got, miss.want);
+}
+
+/* A training step's op, when this step is checked. */
+static void verify(struct tl_exec *ex, const struct tl_op *op)
+{
+	if (checking(ex))
+		verify_op(ex, op, (uint64_t)ex->step);
 }
 
 /* Op i of the plan, when it is a collective, was arrived at (blocked on) at arrive and seen
@@ -373,6 +379,7 @@ int tl_exec_step(struct tl_exec *ex, struct tl_step *step)
 	ex->step++;
 	return 0;
 }
+
 int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s)
 {
 	const struct tl_plan *plan = ex->plan;
@@ -409,25 +416,76 @@ int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s)
 	return 0;
 }
 
-int tl_exec_check(const struct tl_job *job, struct tl_diag *diag)
-{
-	int before = diag->count + diag->dropped;
+/* ---- repeated ranges (sweeps) ---- */
 
-#ifdef TL_HAVE_CUDA
-	if (job->has_sweep && job->backend == TL_BACKEND_CUDA)
-		tl_job_blame(job, "run", "backend", diag, "running a sweep on backend = cuda (NCCL) "
-			     "is not implemented yet (--dry-run plans it)");
-#else
-	if (job->backend == TL_BACKEND_CUDA)
-		tl_job_blame(job, "run", "backend", diag,
-			     "backend = cuda needs a trainload built with CUDA: rebuild it with "
-			     "./configure --with-cuda (--dry-run plans it)");
-#endif
-	if (job->check > 0 && job->backend == TL_BACKEND_NULL)
-		tl_job_blame(job, "run", "check", diag, "check = %" PRIu64 " needs a backend that "
-			     "moves data (backend = null moves none)", job->check);
-	else if (job->check > 0 && job->backend == TL_BACKEND_CUDA)
-		tl_job_blame(job, "run", "check", diag, "check = %" PRIu64 " is not implemented "
-			     "for backend = cuda yet (backend = cpu checks data)", job->check);
-	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
+/* One op of a repeated range, as the backend runs it. */
+static int call(struct tl_exec *ex, const struct tl_op *op)
+{
+	struct tl_backend *be = ex->be;
+
+	if (op->kind == TL_OP_WAIT)
+		return be->ops->coll_wait(be, op->req);
+	if (!op->nonblocking)
+		return be->ops->coll_run(be, op);
+	ex->slot_op[op->req] = (size_t)(op - ex->plan->ops);
+	return be->ops->coll_start(be, op);
+}
+
+/* One iteration of r: its ops in turn. Checked, all of them are filled first (a window's
+ * messages land in one buffer while others are still being posted), and each is verified as it
+ * completes. */
+static int iterate(struct tl_exec *ex, const struct tl_repeat *r, uint64_t seed)
+{
+	const struct tl_op *ops = ex->plan->ops + r->first;
+
+	for (size_t i = 0; r->check && i < r->count; i++)
+		if (ops[i].kind != TL_OP_WAIT)
+			ex->be->ops->check_fill(ex->be, &ops[i], seed);
+	for (size_t i = 0; i < r->count; i++) {
+		int rc = call(ex, &ops[i]);
+		if (rc)
+			return rc;
+		if (r->check && ops[i].kind == TL_OP_WAIT)
+			verify_op(ex, &ex->plan->ops[ex->slot_op[ops[i].req]], seed);
+		else if (r->check && !ops[i].nonblocking)
+			verify_op(ex, &ops[i], seed);
+	}
+	return 0;
+}
+
+int tl_exec_repeat(struct tl_exec *ex, const struct tl_repeat *r)
+{
+	const struct tl_op *first = &ex->plan->ops[r->first];
+	struct tl_repeat run = *r;
+	int rc = 0;
+
+	if (r->stamps)
+		r->stamps[0] = tl_now_s();
+	if (!r->count)
+		return 0;
+	run.check = r->check && ex->be->ops->check_verify; /* backends that move no data */
+	if (r->stamps) {
+		/* Back to back: the watchdog hears of the start and of each iteration's end. */
+		ex->step = (int64_t)r->iter0;
+		enter(ex, first);
+		if (tl_watchdog_stall_due(ex->step))
+			tl_watchdog_stall(); /* TRAINLOAD_TEST_STALL: for testing only */
+		r->stamps[0] = tl_now_s();
+		for (uint64_t k = 0; k < r->iters && !rc; k++) {
+			rc = iterate(ex, &run, r->iter0 + k);
+			r->stamps[k + 1] = tl_now_s();
+			tl_watchdog_leave();
+		}
+		return rc;
+	}
+	for (uint64_t k = 0; k < r->iters && !rc; k++) {
+		ex->step = (int64_t)(r->iter0 + k);
+		enter(ex, first);
+		if (tl_watchdog_stall_due(ex->step))
+			tl_watchdog_stall(); /* TRAINLOAD_TEST_STALL: for testing only */
+		rc = iterate(ex, &run, r->iter0 + k);
+		if (!rc)
+			tl_watchdog_leave();
+	}
+	return rc;
 }

@@ -175,8 +175,9 @@ const struct tl_option tl_job_options[] = {
 	  "eager PyTorch) runs them"),
 
 	S("sweep", "op", sweep_op, "allreduce",
-	  "collectives to sweep, comma-separated: allreduce, reduce_scatter, allgather, "
-	  "alltoall, broadcast, sendrecv"),
+	  "tests to run, comma-separated: the collectives allreduce, reduce_scatter, allgather, "
+	  "alltoall, broadcast, sendrecv; the point-to-point tests latency, bw, bibw, mbw_mr "
+	  "(as OSU's)"),
 	U("sweep", "min_bytes", min_bytes, 1, UINT64_C(1) << 40, "8", "smallest message size"),
 	U("sweep", "max_bytes", max_bytes, 1, UINT64_C(1) << 40, "64Mi", "largest message size"),
 	U("sweep", "factor", factor, 2, 1024, "2",
@@ -191,10 +192,14 @@ const struct tl_option tl_job_options[] = {
 	B("sweep", "blocking", blocking, "yes",
 	  "yes: blocking MPI calls; no: MPI_I* then MPI_Wait, timed together"),
 	U("sweep", "check", sweep_check, 0, 1 << 30, "1",
-	  "validate the received data every N-th timed iteration (0: off)"),
+	  "checked iterations per size, run apart from the timed ones, as nccl-tests' -c "
+	  "(0: off)"),
 	E("sweep", "group", sweep_group, group_names, "world",
 	  "communicator to sweep on: world, tp, dp, pp, ep or cp, laid out by [parallel]; every "
 	  "group of that kind sweeps at once"),
+	U("sweep", "window", window, 1, 1 << 16, "64",
+	  "point-to-point bandwidth tests (bw, bibw, mbw_mr): messages in flight per iteration, "
+	  "as OSU's window size"),
 	U("sweep", "rotate_mb", rotate_mb, 0, 1 << 20, "0",
 	  "rotate among buffers totalling at least this many MB (1e6 bytes), so that no "
 	  "iteration finds its data in cache; set it above the last-level cache (0: off)"),

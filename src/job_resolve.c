@@ -13,7 +13,6 @@
 
 #include "trainload/job.h"
 #include "trainload/progress.h"
-#include "trainload/sweep.h"
 
 void tl_job_blame(const struct tl_job *job, const char *section, const char *key,
 		  struct tl_diag *diag, const char *fmt, ...)
@@ -71,7 +70,9 @@ static void resolve_model(struct tl_job *job, struct tl_diag *diag)
 		      job->experts);
 }
 
-static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag *diag)
+/* The groups' layout, which training jobs and sweeps share: tp·pp·cp divides the world, dp
+ * fills it, ep divides dp. Returns false when the layout itself does not resolve. */
+static bool resolve_layout(struct tl_job *job, uint64_t world, struct tl_diag *diag)
 {
 	uint64_t model_ranks;
 
@@ -82,7 +83,7 @@ static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag 
 		      "tp*pp*cp = %" PRIu64 "*%" PRIu64 "*%" PRIu64 " does not divide the %" PRIu64
 		      " ranks of this run",
 		      job->tp, job->pp, job->cp, world);
-		return;
+		return false;
 	}
 	if (job->dp == 0) {
 		job->dp = world / model_ranks;
@@ -91,8 +92,20 @@ static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag 
 		      "dp*tp*pp*cp = %" PRIu64 "*%" PRIu64 "*%" PRIu64 "*%" PRIu64
 		      " must equal the %" PRIu64 " ranks of this run",
 		      job->dp, job->tp, job->pp, job->cp, world);
-		return;
+		return false;
 	}
+	if (job->dp % job->ep)
+		BLAME("parallel", "ep",
+		      "ep = %" PRIu64 " does not divide dp = %" PRIu64
+		      " (expert groups are carved out of the data-parallel ranks)",
+		      job->ep, job->dp);
+	return true;
+}
+
+static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag *diag)
+{
+	if (!resolve_layout(job, world, diag))
+		return;
 	if (job->heads % job->tp)
 		BLAME("parallel", "tp", "tp = %" PRIu64 " does not divide heads = %" PRIu64,
 		      job->tp, job->heads);
@@ -102,11 +115,6 @@ static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag 
 	if (job->layers % job->pp)
 		BLAME("parallel", "pp", "pp = %" PRIu64 " does not divide layers = %" PRIu64,
 		      job->pp, job->layers);
-	if (job->dp % job->ep)
-		BLAME("parallel", "ep",
-		      "ep = %" PRIu64 " does not divide dp = %" PRIu64
-		      " (expert groups are carved out of the data-parallel ranks)",
-		      job->ep, job->dp);
 	if (job->ep > 1 && (job->experts == 0 || job->experts % job->ep))
 		BLAME("parallel", "ep", "ep = %" PRIu64 " does not divide experts = %" PRIu64,
 		      job->ep, job->experts);
@@ -139,21 +147,15 @@ static void resolve_parallel(struct tl_job *job, uint64_t world, struct tl_diag 
 	job->grad_accum = accum;
 }
 
+/* The progress interval; what each backend can run is its own to say (its check hook,
+ * src/backends/registry.c). */
 static void resolve_run(struct tl_job *job, struct tl_diag *diag)
 {
-	bool cpu = job->backend == TL_BACKEND_CPU || job->backend == TL_BACKEND_NULL;
 	struct tl_progress_every every;
 	const char *why;
 
 	if (tl_progress_parse(job->log_interval, &every, &why))
 		BLAME("run", "log_interval", "log_interval = '%s': %s", job->log_interval, why);
-
-	if (cpu && job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
-		BLAME("run", "compute_dtype", "compute_dtype %s needs backend = cuda (cpu: f32, f64)",
-		      tl_job_enum_name("run", "compute_dtype", job->compute_dtype));
-	if (job->backend == TL_BACKEND_CUDA && job->compute_dtype == TL_DTYPE_F64)
-		BLAME("run", "compute_dtype", "compute_dtype f64 needs backend = cpu (cuda: bf16, "
-		      "f16, f32)");
 	if (job->comm_dtype == TL_DTYPE_SAME)
 		job->comm_dtype = job->compute_dtype;
 }
@@ -195,8 +197,8 @@ static void resolve_schedule(struct tl_job *job, struct tl_diag *diag)
 		      job->grad_accum, job->pp);
 }
 
-/* What no part of this version can plan: refused for runs and dry runs alike. The executor
- * refuses, in the same way, what it cannot run yet (tl_exec_check). */
+/* What no part of this version can plan: refused for runs and dry runs alike. The backends
+ * refuse, in the same way, what they cannot run (tl_backend_check). */
 static void refuse_unplannable(struct tl_job *job, struct tl_diag *diag)
 {
 	/* Expert gradients would reduce over the dp and cp ranks together, a group the grid does
@@ -217,8 +219,11 @@ int tl_job_resolve(struct tl_job *job, uint64_t world_ranks, struct tl_diag *dia
 		return TL_EINPUT;
 	}
 	if (job->has_sweep) {
-		/* A sweep has no model: only the layout of its groups and its own keys count. */
-		tl_sweep_resolve(job, world_ranks, diag);
+		/* A sweep has no model: only the layout of its groups counts here, and its own
+		 * keys when its plan is built (tl_sweep_build). */
+		resolve_layout(job, world_ranks, diag);
+		if (job->global_batch == 0 && job->grad_accum == 0)
+			job->grad_accum = 1;
 	} else {
 		resolve_model(job, diag);
 		resolve_parallel(job, world_ranks, diag);

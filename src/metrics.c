@@ -7,22 +7,6 @@
 
 #include "trainload/metrics.h"
 
-double tl_busbw_factor(enum tl_op_kind kind, uint64_t n)
-{
-	double ranks = (double)(n ? n : 1);
-
-	switch (kind) {
-	case TL_OP_ALLREDUCE:
-		return 2.0 * (ranks - 1) / ranks;
-	case TL_OP_REDUCE_SCATTER:
-	case TL_OP_ALLGATHER:
-	case TL_OP_ALLTOALL:
-		return (ranks - 1) / ranks;
-	default:
-		return 1.0;
-	}
-}
-
 double tl_algbw_gbps(uint64_t bytes, double seconds)
 {
 	return seconds > 0 ? (double)bytes / seconds / 1e9 : 0.0;

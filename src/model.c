@@ -73,19 +73,6 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 	return a / b + (a % b != 0);
 }
 
-uint64_t tl_dtype_bytes(int dtype)
-{
-	switch (dtype) {
-	case TL_DTYPE_F64:
-		return 8;
-	case TL_DTYPE_BF16:
-	case TL_DTYPE_F16:
-		return 2;
-	default:
-		return 4;
-	}
-}
-
 tl_flops_t tl_gemm_flops(const struct tl_gemm *g)
 {
 	return (tl_flops_t)2 * g->m * g->n * g->k * g->batch;

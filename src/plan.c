@@ -40,23 +40,10 @@
 
 #include "trainload/plan.h"
 
-static const char *const kind_names[TL_OP_KINDS] = {
-	[TL_OP_GEMM] = "gemm",
-	[TL_OP_ELEMENTWISE] = "elementwise",
-	[TL_OP_ALLREDUCE] = "allreduce",
-	[TL_OP_REDUCE_SCATTER] = "reduce_scatter",
-	[TL_OP_ALLGATHER] = "allgather",
-	[TL_OP_ALLTOALL] = "alltoall",
-	[TL_OP_SEND] = "send",
-	[TL_OP_RECV] = "recv",
-	[TL_OP_WAIT] = "wait",
-	[TL_OP_OPTIMIZER] = "optimizer",
-};
-
 static const char *const phase_names[TL_PHASES] = {
 	[TL_PHASE_FORWARD] = "forward",     [TL_PHASE_BACKWARD] = "backward",
 	[TL_PHASE_RECOMPUTE] = "recompute", [TL_PHASE_GRAD_SYNC] = "grad_sync",
-	[TL_PHASE_OPTIMIZER] = "optimizer",
+	[TL_PHASE_OPTIMIZER] = "optimizer", [TL_PHASE_SWEEP] = "sweep",
 };
 
 static const char *const mem_names[TL_MEM_KINDS] = {
@@ -66,11 +53,6 @@ static const char *const mem_names[TL_MEM_KINDS] = {
 	[TL_MEM_LOSS] = "loss",		  [TL_MEM_OPTIMIZER] = "optimizer",
 };
 
-const char *tl_op_kind_name(enum tl_op_kind kind)
-{
-	return kind_names[kind];
-}
-
 const char *tl_mem_kind_name(enum tl_mem_kind kind)
 {
 	return mem_names[kind];
@@ -79,13 +61,6 @@ const char *tl_mem_kind_name(enum tl_mem_kind kind)
 const char *tl_phase_name(enum tl_phase phase)
 {
 	return phase_names[phase];
-}
-
-bool tl_op_is_comm(enum tl_op_kind kind)
-{
-	return kind == TL_OP_ALLREDUCE || kind == TL_OP_REDUCE_SCATTER ||
-	       kind == TL_OP_ALLGATHER || kind == TL_OP_ALLTOALL || kind == TL_OP_SEND ||
-	       kind == TL_OP_RECV;
 }
 
 /* A data-parallel gradient bucket being filled. */
@@ -122,19 +97,13 @@ int tl_plan_grad_group(const struct tl_job *job)
 	return job->cp > 1 ? TL_GROUP_DPCP : TL_GROUP_DP;
 }
 
-static void push(struct builder *b, const struct tl_op *op)
+int tl_plan_push(struct tl_plan *plan, const struct tl_op *op)
 {
-	struct tl_plan *plan = b->plan;
-
-	if (b->rc)
-		return;
 	if (plan->count == plan->cap) {
 		size_t cap = plan->cap ? 2 * plan->cap : 256;
 		struct tl_op *ops = realloc(plan->ops, cap * sizeof(*ops));
-		if (!ops) {
-			b->rc = TL_ENOMEM;
-			return;
-		}
+		if (!ops)
+			return TL_ENOMEM;
 		plan->ops = ops;
 		plan->cap = cap;
 	}
@@ -148,6 +117,13 @@ static void push(struct builder *b, const struct tl_op *op)
 	} else if (op->kind == TL_OP_ELEMENTWISE || op->kind == TL_OP_OPTIMIZER) {
 		plan->mem_bytes[op->mem] += op->bytes;
 	}
+	return 0;
+}
+
+static void push(struct builder *b, const struct tl_op *op)
+{
+	if (!b->rc)
+		b->rc = tl_plan_push(b->plan, op);
 }
 
 static void gemm(struct builder *b, const struct tl_gemm *g, enum tl_gemm_pass pass,

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainload/coll.h"
 #include "trainload/job.h"
 #include "trainload/metrics.h"
 #include "trainload/model.h"

@@ -29,6 +29,16 @@ const char tl_report_conventions[] =
 	"as nccl-tests";
 
 /* A string member of a result, "?" when it is missing or not a string: the files are users'. */
+/* A bandwidth cell in GB/s: three decimals, and below 1 GB/s at least three significant digits
+ * (tl_fmt_gbps), so that a slow link does not read 0.006 or 0.000. buf is returned. */
+static const char *gbps_cell(double gbps, char *buf, size_t len)
+{
+	if (gbps > 0 && gbps < 1)
+		return tl_fmt_gbps(gbps, 0, buf, len);
+	snprintf(buf, len, "%.3f", gbps);
+	return buf;
+}
+
 static const char *text(const json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
@@ -326,6 +336,7 @@ static void md_breakdown(const struct tl_report_group *g, const struct tl_report
 static void md_collectives(const struct tl_report_group *g, const struct tl_report_inputs *in,
 			   FILE *out)
 {
+	char alg[24], bus[24];
 	bool any = false, overlapped = false;
 
 	for (size_t i = 0; i < g->count; i++) {
@@ -354,9 +365,11 @@ static void md_collectives(const struct tl_report_group *g, const struct tl_repo
 			if (nb)
 				fprintf(out, " overlapped | overlapped |\n");
 			else
-				fprintf(out, " %.3f | %.3f |\n",
-					json_number_value(json_object_get(c, "algbw_gbps")),
-					json_number_value(json_object_get(c, "busbw_gbps")));
+				fprintf(out, " %s | %s |\n",
+					gbps_cell(json_number_value(json_object_get(c, "algbw_gbps")),
+						  alg, sizeof(alg)),
+					gbps_cell(json_number_value(json_object_get(c, "busbw_gbps")),
+						  bus, sizeof(bus)));
 		}
 	}
 	if (!any)
@@ -394,7 +407,7 @@ static const char *class_cell(const struct tl_coll_fit *f, char *buf, size_t len
 static void md_model(const struct tl_report_group *g, FILE *out)
 {
 	const struct tl_rates *r = &g->rates;
-	char a[16], b[16], cls[48], sizes[48], spans[48];
+	char a[16], b[16], bus[24], cls[48], sizes[48], spans[48];
 
 	fprintf(out, "\n### Model of the step\n\n");
 	if (g->nfits) {
@@ -411,14 +424,13 @@ static void md_model(const struct tl_report_group *g, FILE *out)
 			const struct tl_coll_fit *f = &g->fits[i];
 			if (!shown(f))
 				continue;
-			fprintf(out, "| %s | %s | %s | %s | %s | %zu | %zu | %.1f | %.4g | %.2f | "
-				     "%.1f%% |\n",
+			fprintf(out, "| %s | %s | %s | %s | %s | %zu | %zu | %.1f | %s | %.2f | %.1f%% |\n",
 				tl_op_kind_name(f->kind), tl_grid_group_name(f->group),
 				class_cell(f, cls, sizeof(cls)),
 				tl_report_range(f->min_size, f->max_size, sizes, sizeof(sizes)),
 				tl_report_range(f->min_nodes, f->max_nodes, spans, sizeof(spans)),
-				f->points, f->sweep_points,
-				f->alpha_s * 1e6, fit_gbps(f), f->gamma, 100 * f->residual_max);
+				f->points, f->sweep_points, f->alpha_s * 1e6,
+				gbps_cell(fit_gbps(f), bus, sizeof(bus)), f->gamma, 100 * f->residual_max);
 		}
 		fprintf(out, "\n");
 	}
@@ -554,7 +566,7 @@ bool tl_report_listed(const struct tl_run *r)
 static void md_sweeps(const struct tl_report_inputs *in, FILE *out)
 {
 	bool any = false;
-	char started[40];
+	char started[40], alg[24], bus[24];
 
 	for (size_t i = 0; i < in->count; i++) {
 		const struct tl_run *r = &in->runs[i];
@@ -581,12 +593,14 @@ static void md_sweeps(const struct tl_report_inputs *in, FILE *out)
 										      : "blocking",
 					cell(env_of(r), "start_time", started, sizeof(started)));
 			prev = c;
-			fprintf(out, "| %lld | %lld | %s | %.1f | %.3f | %.3f | %lld |\n",
+			fprintf(out, "| %lld | %lld | %s | %.1f | %s | %s | %lld |\n",
 				(long long)json_integer_value(json_object_get(c, "bytes")),
 				(long long)json_integer_value(json_object_get(c, "count")),
 				text(c, "dtype"), json_number_value(json_object_get(c, "time_us")),
-				json_number_value(json_object_get(c, "algbw_gbps")),
-				json_number_value(json_object_get(c, "busbw_gbps")),
+				gbps_cell(json_number_value(json_object_get(c, "algbw_gbps")), alg,
+					  sizeof(alg)),
+				gbps_cell(json_number_value(json_object_get(c, "busbw_gbps")), bus,
+					  sizeof(bus)),
 				(long long)json_integer_value(json_object_get(c, "wrong")));
 		}
 	}

@@ -302,7 +302,7 @@ static const char *blas_advice(const struct tl_result *r)
 		       : NULL;
 }
 
-static json_t *environment_json(const struct tl_result *r)
+json_t *tl_environment_json(const struct tl_result *r)
 {
 	char hash[17];
 	json_t *env = tl_env_json(&r->env);
@@ -595,6 +595,26 @@ static json_t *stragglers_json(const struct judgement *mine)
 	return arr;
 }
 
+json_t *tl_stragglers_json(const struct tl_result *r)
+{
+	json_t *arr = json_array();
+	struct judgement *all = verdicts(r);
+
+	for (int i = 0; all && i < r->ranks; i++) {
+		json_t *mine = stragglers_json(&all[(size_t)i * TL_JUDGED]);
+		size_t k;
+		json_t *s;
+		json_array_foreach (mine, k, s) {
+			json_object_set_new(s, "rank", json_integer(r->rank_info[i].rank));
+			json_object_set_new(s, "host", json_string(r->rank_info[i].host));
+			json_array_append(arr, s);
+		}
+		json_decref(mine);
+	}
+	free(all);
+	return arr;
+}
+
 static json_t *groups_json(const struct tl_result *r, const double *totals)
 {
 	json_t *groups = json_object();
@@ -633,6 +653,17 @@ static void print_gpus(const struct tl_result *r, FILE *out)
 	fprintf(out, "%s\n", r->ranks > TL_GPUS_SHOWN ? ", ... (all in ranks[].gpu)" : "");
 }
 
+json_t *tl_rank_place_json(const struct tl_rank_info *ri)
+{
+	json_t *entry = json_pack("{s:i, s:s, s:i, s:s, s:s, s:s, s:i}", "rank", ri->rank, "host",
+				  ri->host, "pid", ri->pid, "cpuset", ri->cpuset, "numa", ri->numa,
+				  "binding", ri->binding, "threads", ri->threads);
+
+	if (ri->gpu.name[0])
+		json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
+	return entry;
+}
+
 static json_t *ranks_json(const struct tl_result *r)
 {
 	json_t *arr = json_array();
@@ -640,26 +671,22 @@ static json_t *ranks_json(const struct tl_result *r)
 
 	for (int i = 0; i < r->ranks; i++) {
 		const struct tl_rank_info *ri = &r->rank_info[i];
+		json_t *entry = tl_rank_place_json(ri);
+		json_object_set_new(entry, "stage", json_integer(ri->stage));
 		if (r->ranks_unmeasured) {
 			/* Where it ran; its figures were never gathered. */
-			json_array_append_new(arr, json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:i}",
-							     "rank", ri->rank, "stage", ri->stage,
-							     "host", ri->host, "cpuset", ri->cpuset,
-							     "numa", ri->numa, "binding", ri->binding,
-							     "threads", ri->threads));
+			json_array_append_new(arr, entry);
 			continue;
 		}
-		json_t *entry = json_pack(
-			"{s:i, s:i, s:s, s:s, s:s, s:s, s:i, s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, "
-			"s:o}",
-			"rank", ri->rank, "stage", ri->stage, "host", ri->host, "cpuset",
-			ri->cpuset, "numa", ri->numa, "binding", ri->binding, "threads",
-			ri->threads, "gemm_gflops", gemm_gflops(ri), "peak_tflops",
-			ri->peak_flops / 1e12, "ops_per_step", ops_json(ri->ops_per_step),
-			"per_step_s", "compute", per_step(r, ri->compute_s), "bubble",
-			per_step(r, ri->bubble_s), "optimizer", per_step(r, ri->optimizer_s),
-			"comm_exposed_by_group", groups_json(r, ri->comm_exposed_s), "stragglers",
-			stragglers_json(all ? &all[(size_t)i * TL_JUDGED] : NULL));
+		json_object_update_new(
+			entry,
+			json_pack("{s:f, s:f, s:o, s:{s:f, s:f, s:f, s:o}, s:o}", "gemm_gflops",
+				  gemm_gflops(ri), "peak_tflops", ri->peak_flops / 1e12,
+				  "ops_per_step", ops_json(ri->ops_per_step), "per_step_s", "compute",
+				  per_step(r, ri->compute_s), "bubble", per_step(r, ri->bubble_s),
+				  "optimizer", per_step(r, ri->optimizer_s), "comm_exposed_by_group",
+				  groups_json(r, ri->comm_exposed_s), "stragglers",
+				  stragglers_json(all ? &all[(size_t)i * TL_JUDGED] : NULL)));
 		json_object_set_new(entry, "peak_rss_bytes", json_integer((json_int_t)ri->peak_rss_bytes));
 		json_object_set_new(entry, "hardware_peak_tflops", json_real(ri->hw_peak_flops / 1e12));
 		/* The bubble's name before 0.2, kept for scripts that read it. */
@@ -687,8 +714,6 @@ static json_t *ranks_json(const struct tl_result *r)
 							       ri->link.noise_mbps, "nodes",
 							       ri->link.nodes)
 						   : json_null());
-		if (ri->gpu.name[0])
-			json_object_set_new(entry, "gpu", gpu_json(&ri->gpu));
 		json_object_set_new(entry, "check_wrong_elements",
 				    json_integer((json_int_t)ri->check_wrong));
 		json_object_set_new(entry, "dp_alone_s", json_real(ri->dp_alone_s));
@@ -868,7 +893,7 @@ json_t *tl_result_header_json(const struct tl_result *r)
 			 "trainload_version", PACKAGE_VERSION, "conventions", tl_conventions, "job",
 			 tl_job_to_json(r->job), "world", tl_world_json(r->job, r->ranks, r->env.nodes),
 			 "plan", tl_plan_json(r->job, r->model, r->plan), "environment",
-			 environment_json(r));
+			 tl_environment_json(r));
 }
 
 /* run.check: the wrong elements all ranks found. */
@@ -917,18 +942,23 @@ json_t *tl_result_json(const struct tl_result *r)
 					      "summary", summary, "ranks", ranks_json(r),
 					      "collectives", collectives_json(r), "twin",
 					      twin_json(r)));
-	json_object_set_new(doc, "status", json_string(r->interrupted ? "interrupted" : "completed"));
+	tl_status_json(doc, r->interrupted, r);
 	/* Which of rank 0's groups cross nodes, as the ranks were really placed. */
 	if (r->grid)
 		json_object_set_new(doc, "grid",
 				    tl_grid_json(r->grid, r->plan ? r->plan->rank : 0));
+	return doc;
+}
+
+void tl_status_json(json_t *doc, bool interrupted, const struct tl_result *r)
+{
+	json_object_set_new(doc, "status", json_string(interrupted ? "interrupted" : "completed"));
 	/* A signal's document, written at once from what rank 0 held (the run's own, written at
 	 * its end, replaces it when the run gets there). */
 	if (r->interrupted_by)
 		json_object_set_new(doc, "interrupted_by",
 				    json_pack("{s:s, s:b}", "signal", r->interrupted_by,
 					      "ranks_gathered", !r->ranks_unmeasured));
-	return doc;
 }
 
 int tl_json_write(json_t *doc, const char *path)
@@ -1188,6 +1218,22 @@ void tl_output_close(struct tl_output *out)
 	*out = (struct tl_output){ .jsonl_fd = -1 };
 }
 
+const char *tl_fmt_gbps(double gbps, int width, char *buf, size_t len)
+{
+	int decimals = 2;
+
+	if (gbps > 0 && gbps < 1) {
+		/* Three significant digits: 0.123, 0.0123, 0.00123, ... */
+		decimals = 2 - (int)floor(log10(gbps));
+		decimals = decimals > 12 ? 12 : decimals;
+	}
+	snprintf(buf, len, "%*.*f", width, decimals, gbps);
+	/* nccl-tests' fallback where two decimals do not fit its column: fewer. */
+	for (int d = 1; gbps >= 1 && d >= 0 && (int)strlen(buf) > width; d--)
+		snprintf(buf, len, "%*.*f", width, d, gbps);
+	return buf;
+}
+
 const char *tl_grouped(double v, char *buf, size_t len)
 {
 	char digits[32];
@@ -1228,7 +1274,7 @@ static void print_links(const struct tl_result *r, FILE *out)
 	free(v);
 }
 
-static void print_stragglers(const struct tl_result *r, FILE *out)
+void tl_print_stragglers(const struct tl_result *r, FILE *out)
 {
 	struct judgement *all = verdicts(r);
 	int shown = 0;
@@ -1270,10 +1316,12 @@ static void print_collectives(const struct tl_result *r, FILE *out)
 		uint64_t n = tl_grid_group_size(r->grid, c->group);
 		double mean = c->slowest_rank_mean_s;
 		double algbw = tl_algbw_gbps(c->bytes, mean);
-		fprintf(out, "  %-14s %-5s %5" PRIu64 " %12" PRIu64 " %4s %10.1f %8.2f %8.2f\n",
+		char alg[24], bus[24];
+		fprintf(out, "  %-14s %-5s %5" PRIu64 " %12" PRIu64 " %4s %10.1f %8s %8s\n",
 			tl_op_kind_name(c->kind), tl_grid_group_name(c->group), n, c->bytes,
-			c->nonblocking ? "yes" : "no", 1e6 * mean, algbw,
-			algbw * tl_busbw_factor(c->kind, n));
+			c->nonblocking ? "yes" : "no", 1e6 * mean,
+			tl_fmt_gbps(algbw, 8, alg, sizeof(alg)),
+			tl_fmt_gbps(algbw * tl_busbw_factor(c->kind, n), 8, bus, sizeof(bus)));
 	}
 }
 
@@ -1359,7 +1407,7 @@ void tl_result_print(const struct tl_result *r, FILE *out)
 			100 * s.dp_hidden, s.comm_group[TL_GROUP_DP], s.dp_alone);
 	print_collectives(r, out);
 	print_links(r, out);
-	print_stragglers(r, out);
+	tl_print_stragglers(r, out);
 	if (j->check) {
 		fprintf(out, "# check: collective results of every %" PRIu64 " step(s): %" PRIu64
 			" wrong elements", j->check, check_wrong(r));

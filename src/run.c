@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A run: MPI up, the job resolved against the world (every rank reaches the same verdict without
- * communicating), the plan built, the watchdog started, the backend initialised, warm-up and
- * measured steps, and the results written by rank 0 as they come: each step's JSONL line is
- * written whole as it ends (a write that fails stops the run), so a run killed on any rank keeps
- * every finished step; SIGINT or SIGTERM has rank 0 write the document from the steps it holds
- * at once, and ends the steps after the one under way with a final document that says so.
+ * A run (include/trainload/run.h): MPI up, the job resolved against the world (every rank reaches
+ * the same verdict without communicating), the plan built, the watchdog started, the backend
+ * initialised, then the executor's work, and the results written by rank 0 as they come.
+ *
+ * A training job's plan is one step, run for the warm-up and measured steps; a sweep's plan
+ * holds every point of every test, each point warmed up, timed and checked (tl_exec_repeat).
+ * Each step's or row's JSONL line is written whole as it ends (a write that fails stops the
+ * run), so a run killed on any rank keeps what it finished; SIGINT or SIGTERM has rank 0 write
+ * the document from what it holds at once, and ends the work after the step or row under way
+ * with a final document that says so. Both go through the same backend, executor, watchdog,
+ * output and error paths.
  */
 #include "config.h"
 
@@ -13,6 +18,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <mpi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,10 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends/registry.h"
 #include "mpi_check.h"
 #include "trainload/backend.h"
 #include "trainload/check.h"
-#include "trainload/cli.h"
+#include "trainload/clock.h"
 #include "trainload/exec.h"
 #include "trainload/interrupt.h"
 #include "trainload/metrics.h"
@@ -36,17 +45,21 @@
 #include "trainload/probe.h"
 #include "trainload/progress.h"
 #include "trainload/result.h"
+#include "trainload/run.h"
 #include "trainload/stats.h"
 #include "trainload/sweep.h"
+#include "trainload/sweep_out.h"
 #include "trainload/topo.h"
 #include "trainload/watchdog.h"
 
 struct run {
-	const struct tl_cli *cli;
+	const struct tl_run_opts *cli;
 	struct tl_job *job;
 	struct tl_model model;
 	struct tl_grid grid;
 	struct tl_plan plan;
+	struct tl_sweep sweep;           /* a sweep's tests, rows and points; its plan */
+	struct tl_sweep_result *results; /* rank 0: one per point of the sweep */
 	struct tl_backend backend;
 	struct tl_exec exec;
 	struct tl_skew skew; /* the arrival/transfer split of the step's collectives */
@@ -68,7 +81,8 @@ struct run {
 	bool holding;
 	bool ranks_gathered; /* rank_info holds the ranks' measurements, not only where they ran */
 	int rank, ranks;
-	uint64_t check_wrong; /* run.check: wrong elements, all ranks */
+	uint64_t check_wrong; /* run.check, sweep.check: wrong elements, all ranks */
+	int below_min_busbw;  /* a sweep's test was below --min-busbw */
 	int oversubscribed; /* this rank shares a core with another */
 	struct tl_progress progress; /* rank 0's progress lines on stderr */
 };
@@ -81,13 +95,13 @@ static int prepare(struct run *run)
 	int rc = tl_job_resolve(run->job, (uint64_t)run->ranks, diag);
 
 	if (!rc)
-		rc = tl_exec_check(run->job, diag);
+		rc = tl_backend_check(run->job, diag);
 	if (rc)
 		return rc;
 	tl_grid_init(&run->grid, run->job, (uint64_t)run->ranks, 0);
-	/* A sweep has no model and no plan: src/sweep.c runs it on the grid alone. */
+	/* A sweep has no model: its plan is its points'. */
 	if (run->job->has_sweep)
-		return rc;
+		return tl_sweep_build(&run->sweep, run->job, &run->grid, (uint64_t)run->rank, diag);
 	rc = tl_model_build(&run->model, run->job, diag);
 	if (!rc) {
 		rc = tl_plan_build_diag(&run->plan, run->job, &run->model, &run->grid,
@@ -107,23 +121,30 @@ static bool any_rank_failed(struct run *run, int rc)
 	return any != INT_MAX;
 }
 
-/* Rank 0 opens the output (a sweep has no JSONL); every rank learns whether that worked. */
+/* Rank 0 opens the output; every rank learns whether that worked. */
 static int open_outputs(struct run *run)
 {
 	int ok = 1;
 
 	if (run->rank == 0 && run->cli->output) {
 		pthread_mutex_lock(&run->held);
-		ok = tl_output_open(&run->out, run->cli->output, !run->job->has_sweep,
-				    run->cli->force) == 0;
+		ok = tl_output_open(&run->out, run->cli->output, true, run->cli->force) == 0;
 		pthread_mutex_unlock(&run->held);
 	}
 	TL_MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD));
 	return ok ? 0 : TL_EINPUT;
 }
 
+/* What a sweep's output reads of the run. */
+static struct tl_sweep_out sweep_out(const struct run *run, const struct tl_result *r)
+{
+	return (struct tl_sweep_out){ .job = run->job, .sw = &run->sweep, .r = r,
+				      .agg = run->cli->rank_agg, .results = run->results };
+}
+
 /* Rank 0: the document from what the run holds, written (under held). A signal's document is
- * written from the steps measured so far, with the ranks as far as they were gathered. */
+ * written from the steps (a sweep's rows) done so far, with the ranks as far as they were
+ * gathered. */
 static int write_document(struct run *run, int sig)
 {
 	struct tl_result r = run->result;
@@ -133,7 +154,9 @@ static int write_document(struct run *run, int sig)
 		r.interrupted_by = sig == SIGINT ? "SIGINT" : "SIGTERM";
 	}
 	r.ranks_unmeasured = !run->ranks_gathered;
-	json_t *doc = tl_result_json(&r);
+	struct tl_sweep_out o = sweep_out(run, &r);
+	json_t *doc = run->job->has_sweep ? tl_sweep_json(&o, r.nsteps, r.interrupted)
+					  : tl_result_json(&r);
 	int rc = tl_json_write_as(doc, run->cli->output, !sig);
 	json_decref(doc);
 	return rc;
@@ -210,6 +233,7 @@ static int place_rank(struct run *run, MPI_Comm local, int local_rank, int local
 	}
 	openblas_set_num_threads(bound.threads);
 	run->node_memory = topo.memory_bytes;
+	run->result.env.llc_bytes = topo.llc_bytes;
 	snprintf(run->result.env.cpu_model, sizeof(run->result.env.cpu_model), "%s",
 		 topo.cpu_model);
 
@@ -237,10 +261,13 @@ out:
 static int check_node_memory(struct run *run, MPI_Comm local, int local_rank, int local_size)
 {
 	const struct tl_job *job = run->job;
+	bool sweep = job->has_sweep;
 	uint64_t buffers = 0;
 	int rc = 0;
 
-	if (!job->has_sweep && run->backend.ops->host_bytes)
+	if (sweep && !(run->backend.ops->caps & TL_BACKEND_DEVICE_MEMORY))
+		buffers = run->sweep.memory_bytes;
+	else if (!sweep && run->backend.ops->host_bytes)
 		rc = run->backend.ops->host_bytes(job, &run->model, &run->grid, &run->plan,
 						  &buffers);
 	double mine[2] = { (double)buffers,
@@ -260,6 +287,12 @@ static int check_node_memory(struct run *run, MPI_Comm local, int local_rank, in
 			     "bytes a step), more than the %.3g GB of %s",
 			     job->steps, node[1] / 1e9, TL_STEP_HELD_BYTES,
 			     (double)run->node_memory / 1e9, run->me.host);
+	else if (too_big && local_rank == 0 && sweep)
+		tl_job_blame(job, "sweep", job->rotate_mb ? "rotate_mb" : "max_bytes", &run->diag,
+			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB "
+			     "(the sweep's largest buffers, rotation included)",
+			     node[0] / local_size / 1e9, local_size, run->me.host,
+			     (double)run->node_memory / 1e9);
 	else if (too_big && local_rank == 0)
 		tl_job_blame(job, "run", "memory", &run->diag,
 			     "planned memory per rank %.3g GB x %d ranks on %s exceeds its %.3g GB%s",
@@ -284,6 +317,7 @@ static int collect_environment(struct run *run)
 	MPI_Comm_set_errhandler(local, MPI_ERRORS_RETURN);
 	TL_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
 	TL_MPI_CHECK(MPI_Comm_size(local, &local_size));
+	run->me.local_rank = local_rank;
 	rc = place_rank(run, local, local_rank, local_size);
 	if (!rc)
 		rc = check_node_memory(run, local, local_rank, local_size);
@@ -337,6 +371,10 @@ static int gather_ranks(struct run *run, bool measured)
 	struct tl_rank_info *all = NULL;
 	uint32_t nodes = 0, *count = NULL;
 
+	run->me.pid = (int)getpid();
+	if (run->job->has_sweep)
+		run->me.group = (int)tl_grid_group_member(&run->grid, (uint64_t)run->rank,
+							  run->job->sweep_group, 0);
 	if (run->rank == 0 && !(all = calloc((size_t)run->ranks, sizeof(*all))))
 		return TL_ENOMEM;
 	TL_MPI_CHECK(MPI_Gather(&run->me, (int)sizeof(run->me), MPI_BYTE, all,
@@ -415,6 +453,42 @@ static int keep_step(struct run *run, const struct tl_step *mine, size_t worst)
 	return 0;
 }
 
+/* A signal on any rank stops every rank after the step or row under way. Collective. */
+static int stop_if_interrupted(struct run *run)
+{
+	int stop = tl_interrupt_requested(), any_stop = 0;
+
+	TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+	pthread_mutex_lock(&run->held);
+	run->result.interrupted = any_stop;
+	pthread_mutex_unlock(&run->held);
+	return 0;
+}
+
+/* From the JSONL's header on, a signal has rank 0 write the document from what it holds; the
+ * start-up ends here. */
+static int start_holding(struct run *run, json_t *header)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&run->held);
+	if (run->out.jsonl_fd >= 0)
+		rc = tl_output_append(&run->out, header);
+	else
+		json_decref(header);
+	run->holding = true;
+	pthread_mutex_unlock(&run->held);
+	if (rc)
+		return rc;
+	double startup_s = tl_now_s() - run->start;
+	pthread_mutex_lock(&run->held);
+	run->result.env.startup_s = startup_s;
+	pthread_mutex_unlock(&run->held);
+	tl_progress_start(&run->progress, run->rank == 0 && run->cli->progress ? stderr : NULL,
+			  isatty(STDERR_FILENO), run->job->log_interval, tl_now_s());
+	return 0;
+}
+
 /* Warm-up and measured steps; rank 0 keeps the slowest rank's record of each measured one, and
  * writes it to the JSONL as the step ends. */
 static int run_steps(struct run *run)
@@ -435,20 +509,9 @@ static int run_steps(struct run *run)
 		if (!run->gathered || !run->result.steps || !run->result.step_rank)
 			return TL_ENOMEM;
 	}
-	/* From the header on, a signal has rank 0 write the document from the steps it holds. */
-	pthread_mutex_lock(&run->held);
-	if (run->out.jsonl_fd >= 0)
-		rc = tl_output_append(&run->out, tl_result_header_json(&run->result));
-	run->holding = true;
-	pthread_mutex_unlock(&run->held);
+	rc = start_holding(run, tl_result_header_json(&run->result));
 	if (rc)
 		return rc;
-	double startup_s = tl_now_s() - run->start;
-	pthread_mutex_lock(&run->held);
-	run->result.env.startup_s = startup_s;
-	pthread_mutex_unlock(&run->held);
-	tl_progress_start(&run->progress, run->rank == 0 && run->cli->progress ? stderr : NULL,
-			  isatty(STDERR_FILENO), job->log_interval, tl_now_s());
 	if (job->warmup)
 		tl_progress_note(&run->progress,
 				 "warm-up: %" PRIu64 " step(s), not measured, then %" PRIu64
@@ -483,11 +546,9 @@ static int run_steps(struct run *run)
 		 * writing: every rank leaves it at once, so the next step starts on all of them
 		 * together, and no rank waits in it for rank 0's bookkeeping (which would count
 		 * as rank 0 arriving late). */
-		int stop = tl_interrupt_requested(), any_stop = 0;
-		TL_MPI_CHECK(MPI_Allreduce(&stop, &any_stop, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-		pthread_mutex_lock(&run->held);
-		run->result.interrupted = any_stop;
-		pthread_mutex_unlock(&run->held);
+		rc = stop_if_interrupted(run);
+		if (rc)
+			return rc;
 	}
 	me->check_wrong = run->exec.wrong;
 	/* Every rank learns of any wrong element, for the exit status. */
@@ -557,6 +618,26 @@ static int calibrate(struct run *run)
 	return 0;
 }
 
+/* Rank 0, once its text is printed: the text flushed and the document written. A summary
+ * redirected to a full disk is an output lost too (exit 1); the document is still written. */
+static int end_outputs(struct run *run)
+{
+	int rc = 0;
+
+	if (!run->cli->quiet && (fflush(stdout) != 0 || ferror(stdout))) {
+		tl_err("trainload: cannot write the summary on standard output: %s\n",
+		       strerror(errno));
+		rc = TL_EIO;
+	}
+	/* The run's own document replaces any a signal had written; no signal writes after it. */
+	pthread_mutex_lock(&run->held);
+	if (run->cli->output && write_document(run, 0))
+		rc = TL_EIO;
+	run->holding = false;
+	pthread_mutex_unlock(&run->held);
+	return rc;
+}
+
 static int report(struct run *run)
 {
 	struct tl_coll_stat *colls = NULL;
@@ -575,23 +656,146 @@ static int report(struct run *run)
 	run->result.colls = colls;
 	run->result.ncolls = ncolls;
 	pthread_mutex_unlock(&run->held);
-	if (!run->cli->quiet) {
+	if (!run->cli->quiet)
 		tl_result_print(&run->result, stdout);
-		/* A summary redirected to a full disk is an output lost too (exit 1); the
-		 * document is still written. */
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			tl_err("trainload: cannot write the summary on standard output: %s\n",
-			       strerror(errno));
-			rc = TL_EIO;
-		}
+	return end_outputs(run);
+}
+
+/* One point of a sweep, on every rank: warm-up iterations, then (once every rank is done with
+ * them) the timed ones, back to back, then the checked ones; res (rank 0) gets the figures. */
+static int run_point(struct run *run, const struct tl_sweep_point *pt, double *stamps,
+		     struct tl_sweep_result *res)
+{
+	const struct tl_job *job = run->job;
+	struct tl_repeat rep = { .first = pt->first, .count = pt->count,
+				 .iters = job->warmup_iters };
+	uint64_t wrong = run->exec.wrong;
+	int rc = tl_exec_repeat(&run->exec, &rep);
+
+	if (rc)
+		return rc;
+	/* Every group starts timing together, as nccl-tests' barrier after its warm-up. */
+	TL_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+	rep.iter0 = job->warmup_iters;
+	rep.iters = job->iters;
+	rep.stamps = stamps;
+	rc = tl_exec_repeat(&run->exec, &rep);
+	if (!rc && job->sweep_check) {
+		rep.iter0 += job->iters;
+		rep.iters = job->sweep_check;
+		rep.stamps = NULL;
+		rep.check = true;
+		rc = tl_exec_repeat(&run->exec, &rep);
 	}
-	/* The run's own document replaces any a signal had written; no signal writes after it. */
-	pthread_mutex_lock(&run->held);
-	if (run->cli->output && write_document(run, 0))
-		rc = TL_EIO;
-	run->holding = false;
-	pthread_mutex_unlock(&run->held);
+	if (!rc)
+		rc = tl_stats_sweep_point(stamps, job->iters, pt->count > 0, run->exec.wrong - wrong,
+					  run->cli->rank_agg, res, MPI_COMM_WORLD);
 	return rc;
+}
+
+/* Rank 0, after test t: its mean busbw against --min-busbw. */
+static void judge_test(struct run *run, const struct tl_sweep_out *o, int t, size_t done)
+{
+	size_t n_large, n_all;
+	double large = tl_sweep_mean_busbw(o, t, done, true, &n_large);
+	double all = tl_sweep_mean_busbw(o, t, done, false, &n_all);
+	double avg = n_large ? large : all;
+	const char *over = n_large ? "sizes >= 1 MiB" : "all sizes (none >= 1 MiB)";
+
+	if (run->cli->min_busbw <= 0 || !run->sweep.tests[t].coll || avg >= run->cli->min_busbw)
+		return;
+	fprintf(stderr, "trainload: %s: mean busbw %.3f GB/s over %s is below --min-busbw %g\n",
+		tl_sweep_test_name(&run->sweep.tests[t]), avg, over, run->cli->min_busbw);
+	run->below_min_busbw = 1;
+}
+
+/* Rank 0: the progress line of row r, when one is due. */
+static void sweep_progress(struct run *run, size_t r)
+{
+	const struct tl_sweep *sw = &run->sweep;
+	double now = tl_now_s();
+	char t[32];
+
+	if (!run->progress.out || !tl_progress_due(&run->progress, r + 1, sw->nrows, now))
+		return;
+	fprintf(run->progress.out, "# sweep: %s %" PRIu64 " B, size %zu of %zu  elapsed %s\n",
+		tl_sweep_test_name(&sw->rows[r].test), sw->rows[r].c.bytes, r + 1, sw->nrows,
+		tl_progress_duration(now - run->progress.start_s, t, sizeof(t)));
+}
+
+/* A sweep: every row's points through the executor, the row printed and appended to the JSONL
+ * as it ends; every rank learns the wrong elements and the verdict on --min-busbw. */
+static int run_sweep(struct run *run)
+{
+	const struct tl_sweep *sw = &run->sweep;
+	const struct tl_job *job = run->job;
+	double *stamps = calloc(job->iters + 1, sizeof(*stamps));
+	FILE *out = run->rank == 0 && !run->cli->quiet ? stdout : NULL;
+	struct tl_sweep_out o;
+	int rc = 0;
+
+	run->results = calloc(sw->npoints + 1, sizeof(*run->results));
+	if (!stamps || !run->results) {
+		free(stamps);
+		return TL_ENOMEM;
+	}
+	o = sweep_out(run, &run->result);
+	rc = start_holding(run, run->rank == 0 ? tl_sweep_header_json(&o) : json_object());
+	if (!rc && out)
+		tl_sweep_print_header(&o, out);
+	tl_progress_note(&run->progress,
+			 "sweep: %d op(s) x %zu sizes, %" PRIu64 " B to %" PRIu64 " B, %" PRIu64
+			 " warm-up + %" PRIu64 " timed iterations each",
+			 sw->ntests, tl_sweep_sizes(job, NULL, 0), job->min_bytes, job->max_bytes,
+			 job->warmup_iters, job->iters);
+	for (int t = 0; t < sw->ntests && !rc && !run->result.interrupted; t++) {
+		if (out)
+			tl_sweep_print_test(&o, t, out);
+		for (size_t r = sw->test_rows[t];
+		     r < sw->test_rows[t + 1] && !rc && !run->result.interrupted; r++) {
+			const struct tl_sweep_row *row = &sw->rows[r];
+			sweep_progress(run, r);
+			for (int k = 0; k < row->npoints && !rc; k++)
+				rc = run_point(run, &sw->points[row->point[k]], stamps,
+					       &run->results[row->point[k]]);
+			if (rc)
+				break;
+			pthread_mutex_lock(&run->held);
+			run->result.nsteps = r + 1; /* rows done */
+			pthread_mutex_unlock(&run->held);
+			if (out)
+				tl_sweep_print_row(&o, r, out);
+			/* A line that cannot be written stops the sweep at once (exit 1). */
+			if (run->out.jsonl_fd >= 0 &&
+			    (rc = tl_output_append(&run->out, tl_sweep_row_json(&o, r))))
+				break;
+			rc = stop_if_interrupted(run);
+		}
+		if (rc || run->rank != 0)
+			continue;
+		if (out)
+			tl_sweep_print_end(&o, t, run->result.nsteps, out);
+		run->check_wrong += tl_sweep_wrong(&o, t, run->result.nsteps);
+		judge_test(run, &o, t, run->result.nsteps);
+	}
+	free(stamps);
+	if (rc)
+		return rc;
+	TL_MPI_CHECK(MPI_Bcast(&run->check_wrong, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD));
+	TL_MPI_CHECK(MPI_Bcast(&run->below_min_busbw, 1, MPI_INT, 0, MPI_COMM_WORLD));
+	return 0;
+}
+
+/* Rank 0 writes the sweep's document (its table went out row by row). */
+static int report_sweep(struct run *run)
+{
+	if (run->rank != 0)
+		return 0;
+	tl_watchdog_stage("report", false);
+	/* After the tables, on lines of their own (nccl-tests' parsers skip "#" lines). */
+	if (!run->cli->quiet && run->me.link.nodes >= 3)
+		tl_print_stragglers(&run->result, stdout);
+	return end_outputs(run);
 }
 
 static void cleanup(struct run *run)
@@ -606,6 +810,8 @@ static void cleanup(struct run *run)
 		run->backend.ops->fini(&run->backend);
 	tl_output_close(&run->out);
 	tl_plan_free(&run->plan);
+	tl_sweep_free(&run->sweep);
+	free(run->results);
 	free(run->gathered);
 	free(run->result.steps);
 	free(run->result.step_rank);
@@ -616,12 +822,35 @@ static void cleanup(struct run *run)
 	pthread_mutex_destroy(&run->held);
 }
 
-int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
+/*
+ * Ask glibc to keep what is freed: no block handed back to the kernel (neither unmapped nor
+ * trimmed from the heap), so that a buffer an MPI library allocates for each call (Open MPI's
+ * reduce_scatter_block: the whole input, on one rank) comes back from memory already mapped,
+ * instead of being mapped fresh and page-faulted, page by page, on every call. Without this, how
+ * long such a collective takes depends on the process's allocation history (glibc's mmap
+ * threshold moves with what was freed before), so that the same call took up to twice as long
+ * in a sweep or a run as in a plain loop (docs/PERFORMANCE.md §8). A user's own MALLOC_* or
+ * GLIBC_TUNABLES settings win.
+ */
+static void keep_freed_memory(void)
+{
+#if defined(__GLIBC__) && defined(M_MMAP_MAX) && defined(M_TRIM_THRESHOLD)
+	if (getenv("MALLOC_MMAP_MAX_") || getenv("MALLOC_TRIM_THRESHOLD_") ||
+	    getenv("MALLOC_MMAP_THRESHOLD_") || getenv("GLIBC_TUNABLES"))
+		return;
+	/* A block too large for the heap is still mapped: glibc falls back on mmap. */
+	mallopt(M_MMAP_MAX, 0);
+	mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
+}
+
+int tl_run(const struct tl_run_opts *cli, struct tl_job *job, struct tl_diag *input)
 {
 	struct run run = { .cli = cli, .job = job, .start = tl_now_s(),
 			   .held = PTHREAD_MUTEX_INITIALIZER, .out = { .jsonl_fd = -1 } };
 	int rc;
 
+	keep_freed_memory();
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload: MPI_Init failed\n");
 		return TL_EXIT_RUN_FAILED;
@@ -667,7 +896,9 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	/* When the run started, in UTC (ISO 8601): every result says when it was obtained. */
 	strftime(run.result.env.start_time, sizeof(run.result.env.start_time), "%Y-%m-%dT%H:%M:%SZ",
 		 gmtime(&started));
-	run.me.stage = (int)run.plan.coords.pp;
+	bool sweep = job->has_sweep;
+	const struct tl_plan *plan = sweep ? &run.sweep.plan : &run.plan;
+	run.me.stage = (int)plan->coords.pp;
 	run.backend.ops = tl_backend_find(tl_job_enum_name("run", "backend", job->backend));
 	/* From here on, a rank that makes no progress for timeout_s ends the job (exit 3). */
 	rc = tl_watchdog_start(job->timeout_s, run.rank, run.me.host, &run.grid);
@@ -676,32 +907,32 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	/* Where every rank runs, for the JSONL's header and a signal's document. */
 	if (!rc)
 		rc = gather_ranks(&run, false);
-	if (!rc && job->has_sweep) {
-		/* A sweep is measured and reported by src/sweep.c, which returns the status. */
-		{
-			int status = tl_sweep_run(cli, job, &run.result.env, run.result.env.nodes);
-			cleanup(&run);
-			MPI_Finalize();
-			return status;
-		}
-	}
 	if (!rc)
-		rc = run.backend.ops->init(&run.backend, job, &run.model, &run.grid, &run.plan);
+		rc = run.backend.ops->init(&run.backend, job, sweep ? NULL : &run.model, &run.grid,
+					   plan);
 	if (!rc && run.backend.ops->device)
 		run.backend.ops->device(&run.backend, &run.me.gpu);
 	if (!rc)
-		rc = tl_exec_init(&run.exec, &run.backend, &run.plan);
-	if (!rc)
-		rc = tl_skew_init(&run.skew, &run.grid, &run.plan);
-	run.exec.check = job->check;
-	run.exec.warmup = job->warmup;
+		rc = tl_exec_init(&run.exec, &run.backend, plan);
+	/* The arrival/transfer split of the steps' collectives (a sweep times its own). */
+	if (!rc && !sweep)
+		rc = tl_skew_init(&run.skew, &run.grid, plan);
+	/* A sweep checks in iterations of its own (sweep.check), and the watchdog numbers its
+	 * iterations from 0, warm-up ones included, as TRAINLOAD_TEST_STALL does. */
+	run.exec.check = sweep ? 0 : job->check;
+	run.exec.warmup = sweep ? 0 : job->warmup;
+	run.exec.measuring = sweep;
 	run.exec.host = run.me.host;
+	/* A sweep names every rank's device, as nccl-tests' "# Using devices", before its
+	 * first point. */
+	if (!rc && sweep && run.me.gpu.name[0])
+		rc = gather_ranks(&run, true);
 	if (!rc)
-		rc = run_steps(&run);
+		rc = sweep ? run_sweep(&run) : run_steps(&run);
 	/* The overlapped collectives alone: their blocking transfer times for the scaling model,
 	 * and what the step's dp reductions take without overlap, for the share of them the steps
 	 * hid (the summary's dp hidden). None when a signal cut the steps short. */
-	if (!rc && !run.result.interrupted) {
+	if (!rc && !sweep && !run.result.interrupted) {
 		tl_watchdog_stage("dp alone", true);
 		rc = tl_exec_alone(&run.exec, &run.me.dp_alone_s);
 	}
@@ -710,18 +941,24 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 	 * first step, and it measures the node in the state the steps left it in. With
 	 * --peak-tflops none runs (calibrate derives the hardware peak alone); when a signal
 	 * asked the run to stop, nothing is calibrated. */
-	if (!rc && !run.result.interrupted) {
+	if (!rc && !sweep && !run.result.interrupted) {
 		tl_watchdog_stage("calibration", false);
 		rc = calibrate(&run);
 	}
-	/* The nodes' links, for stragglers: after the steps too, on a quiet network. */
-	if (!rc)
+	/* The nodes' links, for stragglers: after the steps (or the sweep's rows) too, on a quiet
+	 * network; not when a signal asked for a quick end. */
+	if (!rc && !run.result.interrupted)
 		rc = tl_link_probe(&run.me.link);
-	/* What stragglers are judged on: this rank's median step and its step-to-step noise. */
+	/* What stragglers are judged on: this rank's median step and its step-to-step noise (a
+	 * sweep's ranks: their node's link alone). */
 	if (!rc)
 		tl_rank_judge_steps(&run.me, run.measured, run.nmeasured);
+	/* A sweep across 3 nodes or more names a slow node's link as a run does: rank 0 learns
+	 * every rank's. */
+	if (!rc && sweep && run.me.link.nodes >= 3)
+		rc = gather_ranks(&run, true);
 	if (!rc)
-		rc = report(&run);
+		rc = sweep ? report_sweep(&run) : report(&run);
 	if (rc == TL_EINPUT) {
 		/* Bad input that needed the world to be seen: every rank knows, all exit 2. The
 		 * rank that saw it prints it. */
@@ -738,17 +975,19 @@ int tl_run(const struct tl_cli *cli, struct tl_job *job, struct tl_diag *input)
 		tl_stderr_drain();
 		MPI_Abort(MPI_COMM_WORLD, TL_EXIT_RUN_FAILED);
 	}
-	/* A wrong element on any rank, or steps cut short, fail the run (exit 1). */
+	/* A wrong element on any rank, steps cut short or a sweep below --min-busbw fail the run
+	 * (exit 1). */
 	uint64_t wrong = run.check_wrong;
 	if (wrong && run.rank == 0)
 		fprintf(stderr, "trainload: check: %" PRIu64 " wrong elements in all: collective "
 			"results are not correct (the ranks that saw them are named above)\n",
 			wrong);
 	if (run.result.interrupted && run.rank == 0)
-		fprintf(stderr, "trainload: interrupted after %zu measured steps%s\n",
-			run.result.nsteps, cli->output ? " (the result says \"status\": "
-			"\"interrupted\")" : "");
-	int status = wrong || run.result.interrupted ? TL_EXIT_RUN_FAILED : TL_EXIT_OK;
+		fprintf(stderr, "trainload: interrupted after %zu measured %s%s\n",
+			run.result.nsteps, sweep ? "rows" : "steps",
+			cli->output ? " (the result says \"status\": \"interrupted\")" : "");
+	int status = wrong || run.result.interrupted || run.below_min_busbw ? TL_EXIT_RUN_FAILED
+									     : TL_EXIT_OK;
 	cleanup(&run);
 	MPI_Finalize();
 	return status;

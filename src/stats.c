@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpi_check.h"
+#include "trainload/metrics.h"
 #include "trainload/stats.h"
 
 size_t tl_slowest(const struct tl_step *ranks, size_t n)
@@ -195,4 +197,50 @@ void tl_skew_fini(struct tl_skew *sk)
 	}
 	free(sk->buf);
 	memset(sk, 0, sizeof(*sk));
+}
+
+int tl_stats_sweep_point(const double *stamps, uint64_t iters, bool active, uint64_t wrong,
+			 int agg, struct tl_sweep_result *out, MPI_Comm comm)
+{
+	double mean = active && iters ? (stamps[iters] - stamps[0]) / (double)iters : 0;
+	/* min, -max and the sum of the ranks that took part, and their number */
+	double mine[4] = { active ? mean : HUGE_VAL, active ? -mean : HUGE_VAL, active ? mean : 0,
+			   active ? 1 : 0 };
+	double folded[4] = { 0 }, sums[2] = { mine[2], mine[3] }, summed[2] = { 0 };
+	double *iter = calloc(iters + 1, sizeof(*iter)), *slowest = calloc(iters + 1, sizeof(*slowest));
+	int rank = 0, rc = 0;
+
+	if (!iter || !slowest) {
+		free(iter);
+		free(slowest);
+		return TL_ENOMEM;
+	}
+	for (uint64_t k = 0; active && k < iters; k++)
+		iter[k] = stamps[k + 1] - stamps[k];
+	MPI_Comm_rank(comm, &rank);
+	if (MPI_Reduce(mine, folded, 2, MPI_DOUBLE, MPI_MIN, 0, comm) != MPI_SUCCESS ||
+	    MPI_Reduce(sums, summed, 2, MPI_DOUBLE, MPI_SUM, 0, comm) != MPI_SUCCESS ||
+	    MPI_Reduce(iter, slowest, (int)iters, MPI_DOUBLE, MPI_MAX, 0, comm) != MPI_SUCCESS ||
+	    MPI_Reduce(&wrong, &out->wrong, 1, MPI_UINT64_T, MPI_SUM, 0, comm) != MPI_SUCCESS) {
+		tl_mpi_report(MPI_ERR_OTHER, "MPI_Reduce(sweep point)", __FILE__, __LINE__);
+		rc = TL_ERUN;
+	}
+	if (!rc && rank == 0) {
+		out->active = (int)summed[1];
+		out->rank_min_s = out->active ? folded[0] : 0;
+		out->rank_max_s = out->active ? -folded[1] : 0;
+		out->rank_avg_s = out->active ? summed[0] / summed[1] : 0;
+		out->rank0_s = mean;
+		out->time_s = agg == TL_RANK_AGG_MIN	 ? out->rank_min_s
+			      : agg == TL_RANK_AGG_AVG	 ? out->rank_avg_s
+			      : agg == TL_RANK_AGG_RANK0 ? out->rank0_s
+							 : out->rank_max_s;
+		out->iter_min_s = tl_percentile(slowest, iters, 0);
+		out->iter_p50_s = tl_percentile(slowest, iters, 50);
+		out->iter_p95_s = tl_percentile(slowest, iters, 95);
+		out->iter_max_s = tl_percentile(slowest, iters, 100);
+	}
+	free(iter);
+	free(slowest);
+	return rc;
 }

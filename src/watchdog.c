@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "trainload/exec.h"
+#include "trainload/clock.h"
 #include "trainload/log.h"
 #include "trainload/watchdog.h"
 

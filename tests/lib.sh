@@ -248,3 +248,32 @@ run_bad() {
 	fi
 	expect_empty "$rb_label.out"
 }
+
+# wait_lines PID FILE N [ERR]: wait up to TL_TIMEOUT seconds for FILE to hold N lines while
+# process PID (started in the background) runs; fails, showing ERR if given, when PID ends
+# first or the lines do not come.
+wait_lines() {
+	wl_i=0
+	while [ "$wl_i" -lt $((TL_TIMEOUT * 10)) ] && [ "$(cat "$2" 2>/dev/null | wc -l)" -lt "$3" ]; do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+		wl_i=$((wl_i + 1))
+	done
+	[ "$(cat "$2" 2>/dev/null | wc -l)" -ge "$3" ] && kill -0 "$1" 2>/dev/null && return 0
+	[ -z "${4:-}" ] || cat "$4"
+	fail "$2: not $3 lines within $TL_TIMEOUT s while process $1 ran"
+}
+
+# stop_and_wait PID SIGNAL: send SIGNAL, then wait up to 30 s for PID to end; sets rc to its
+# exit status.
+stop_and_wait() {
+	kill -"$2" "$1"
+	sw_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$sw_i" -lt 300 ] || fail "process $1 did not end within 30 s of SIG$2"
+		sleep 0.1
+		sw_i=$((sw_i + 1))
+	done
+	rc=0
+	wait "$1" || rc=$?
+}

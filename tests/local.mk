@@ -2,6 +2,7 @@
 # Included by the top-level Makefile.am: the test suite that `make check` runs.
 #
 #   tests/unit/test_*      cmocka unit tests of the pure library (libtlcore.la)
+#   tests/depgraph.sh      the include/call graph of the modules has no circle (nm, tsort)
 #   tests/bad-jobs.sh      every tests/data/bad/*.job must exit 2 naming its line, at 1, 2, 4 ranks,
 #                          and so must the per-key cases tests/bad-keys.sh generates
 #   tests/mpi/*.sh         integration runs of src/trainload, alone and under mpirun
@@ -22,7 +23,8 @@ TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_plan tests/unit/test_schedule tests/unit/test_result \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
 	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu \
-	tests/unit/test_progress tests/unit/test_peak tests/unit/test_log
+	tests/unit/test_progress tests/unit/test_peak tests/unit/test_log tests/unit/test_coll \
+	tests/unit/test_operands
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -64,7 +66,7 @@ tests_unit_test_result_SOURCES = tests/unit/test_result.c tests/unit/tl_test.h
 tests_unit_test_result_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_result_LDADD = $(TL_UNIT_LDADD)
 
-# tl_exec_check (src/exec.c) is in libtrainload.la.
+# The executor and the backend registry (src/exec.c, src/backends/) are in libtrainload.la.
 tests_unit_test_exec_SOURCES = tests/unit/test_exec.c tests/unit/tl_test.h
 tests_unit_test_exec_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_exec_LDADD = libtrainload.la $(TL_UNIT_LDADD)
@@ -74,7 +76,17 @@ tests_unit_test_report_SOURCES = tests/unit/test_report.c tests/unit/tl_test.h
 tests_unit_test_report_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_report_LDADD = $(TL_UNIT_LDADD)
 
-# src/sweep_plan.c is in libtlcore.la: the sweep's arithmetic needs no MPI.
+# The collective table and the checks (src/coll.c, src/check.c, src/dtype.c): libtlcore.la.
+tests_unit_test_coll_SOURCES = tests/unit/test_coll.c tests/unit/tl_test.h
+tests_unit_test_coll_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_coll_LDADD = $(TL_UNIT_LDADD)
+
+# Where each op's operands lie (src/backends/operands.c, libtrainload.la): no MPI called.
+tests_unit_test_operands_SOURCES = tests/unit/test_operands.c tests/unit/tl_test.h
+tests_unit_test_operands_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_operands_LDADD = libtrainload.la $(TL_UNIT_LDADD)
+
+# src/sweep_plan.c is in libtlcore.la: the sweep's plan needs no MPI.
 tests_unit_test_sweep_SOURCES = tests/unit/test_sweep.c tests/unit/tl_test.h
 tests_unit_test_sweep_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_sweep_LDADD = $(TL_UNIT_LDADD)
@@ -171,6 +183,7 @@ TL_BAD_JOBS = \
 	tests/data/bad/interleaved.job \
 	tests/data/bad/virtual-stages.job \
 	tests/data/bad/sweep-op.job \
+	tests/data/bad/sweep-op-empty.job \
 	tests/data/bad/sweep-min-max.job \
 	tests/data/bad/sweep-layout.job \
 	tests/data/bad/sweep-dtype.job \
@@ -196,6 +209,7 @@ TL_LAUNCHER_TESTS = \
 	tests/mpi/plan-size.sh \
 	tests/mpi/grids.sh \
 	tests/mpi/sweep.sh \
+	tests/mpi/p2p.sh \
 	tests/mpi/watchdog.sh \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
@@ -205,6 +219,7 @@ TL_LAUNCHER_TESTS = \
 # The rest need no launcher of their own: fixed files, srun and PMIx (Slurm), a GPU.
 TL_SCRIPT_TESTS = \
 	$(TL_LAUNCHER_TESTS) \
+	tests/depgraph.sh \
 	tests/fuzz-replay.sh \
 	tests/report/golden.sh \
 	tests/slurm/scaling-cli.sh \
@@ -230,7 +245,9 @@ AM_TESTS_ENVIRONMENT = \
 	export top_srcdir top_builddir TL_VERSION JQ MPIRUN TL_BAD_JOBS;
 
 EXTRA_DIST += \
-	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/slurm/lib-slurm.sh tests/bad-keys.sh \
+	tests/run-test.sh tests/lib.sh tests/mpi/lib-run.sh tests/mpi/lib-nccl.sh \
+	tests/data/nccl-tests/all_reduce_perf.txt tests/data/nccl-tests/SOURCE.md \
+	tests/slurm/lib-slurm.sh tests/bad-keys.sh \
 	tests/cluster/lib-cluster.sh tests/cluster/agent tests/cluster/tcp-rate.pl tests/cluster/vcluster \
 	fuzz/README.md fuzz/run.sh fuzz/targets fuzz/packages.debian $(TL_FUZZ_REGRESS) \
 	$(TL_SCRIPT_TESTS) $(TL_BAD_JOBS) tests/data/good/tiny.job $(TL_REPORT_FILES) \

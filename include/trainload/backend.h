@@ -12,6 +12,7 @@
 
 #include "trainload/grid.h"
 #include "trainload/job.h"
+#include "trainload/log.h"
 #include "trainload/model.h"
 #include "trainload/plan.h"
 
@@ -27,13 +28,30 @@ struct tl_device {
 	int gpus_visible;    /* GPUs the rank could see (CUDA_VISIBLE_DEVICES) */
 };
 
+/* What a backend can do, beyond the hooks it fills in (caps). */
+enum {
+	/* It holds the plan's buffers in a device's memory and checks their fit there itself
+	 * (the run then does not hold them to the node's memory). */
+	TL_BACKEND_DEVICE_MEMORY = 1 << 0,
+};
+
 struct tl_backend_ops {
 	const char *name; /* as the job's run.backend spells it */
+	unsigned caps;    /* TL_BACKEND_* */
+	/* Set where this build lacks the backend (its table then has name, check and this
+	 * alone): how to get it, for the message that refuses it. */
+	const char *missing;
+
+	/* Refuse, into diag and blaming the keys (tl_job_blame), what this backend cannot run
+	 * of a resolved job; pure, called on every rank before MPI starts, and by the registry
+	 * whether or not this build has the backend. Returns 0 or TL_EINPUT. */
+	int (*check)(const struct tl_job *job, struct tl_diag *diag);
 
 	/* Called once on every rank, collectively: create a communicator for every group of the
 	 * grid, and allocate (and touch) the buffers the plan's ops need; with memory = full
 	 * also the model's weights, gradients, optimizer state and activations, so that the
-	 * rank holds what training would. Returns 0 or a negative TL_E*. */
+	 * rank holds what training would. model is NULL for a sweep's plan (its ops move
+	 * sweep.dtype). Returns 0 or a negative TL_E*. */
 	int (*init)(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
 		    const struct tl_grid *grid, const struct tl_plan *plan);
 
@@ -55,7 +73,10 @@ struct tl_backend_ops {
 	int (*pass)(struct tl_backend *be, const struct tl_op *op);
 
 	/* Run a collective, send or recv op to completion with the blocking call (MPI libraries
-	 * tune blocking collectives apart from non-blocking ones, so this is not start + wait). */
+	 * tune blocking collectives apart from non-blocking ones, so this is not start + wait).
+	 * Every kind with a descriptor in include/trainload/coll.h, out of place or in place
+	 * (op->in_place, a sweep's); a sweep calls an op many times, and a backend may rotate
+	 * among buffer sets from one call to the next (src/backends/operands.h). */
 	int (*coll_run)(struct tl_backend *be, const struct tl_op *op);
 
 	/* Start a collective or send without waiting for it, in request slot op->req (the plan
@@ -88,11 +109,11 @@ struct tl_backend_ops {
 	/* Optional (NULL for host backends): the device this rank drives, once init is done. */
 	void (*device)(struct tl_backend *be, struct tl_device *out);
 
-	/* Data checking (run.check), called by the executor outside its timed calls, and NULL in
-	 * a backend that moves no data. check_fill: before a communication op (not a wait) is
-	 * issued, fill its input with the pattern of step (include/trainload/check.h) and its
-	 * output with -1. check_verify: once the op has completed, return how many received
-	 * elements differ from what a correct op leaves, the first of them in *miss. */
+	/* Data checking (run.check, sweep.check), called by the executor outside its timed calls,
+	 * and NULL in a backend that moves no data. check_fill: before a communication op (not a
+	 * wait) is next issued, fill its input with the pattern of step (include/trainload/
+	 * check.h) and its output with -1. check_verify: once the op has completed, return how
+	 * many received elements differ from what a correct op leaves, the first in *miss. */
 	void (*check_fill)(struct tl_backend *be, const struct tl_op *op, uint64_t step);
 	uint64_t (*check_verify)(struct tl_backend *be, const struct tl_op *op, uint64_t step,
 				 struct tl_check_miss *miss);
@@ -106,13 +127,8 @@ struct tl_backend {
 	void *priv; /* the backend's own state */
 };
 
-/* The registry: the backend a job names, or NULL when this build lacks it. */
-const struct tl_backend_ops *tl_backend_find(const char *name);
-
 extern const struct tl_backend_ops tl_backend_cpu;
-#ifdef TL_HAVE_CUDA
-extern const struct tl_backend_ops tl_backend_cuda;
-#endif
+extern const struct tl_backend_ops tl_backend_cuda; /* name and check alone without CUDA */
 extern const struct tl_backend_ops tl_backend_null;
 
 #endif

@@ -8,6 +8,7 @@
 #define TRAINLOAD_EXEC_H
 
 #include "trainload/backend.h"
+#include "trainload/clock.h"
 #include "trainload/grid.h"
 #include "trainload/plan.h"
 
@@ -31,12 +32,6 @@ struct tl_step {
 	double comm_wait_s[TL_GROUPS];
 	double comm_late_s[TL_GROUPS];
 };
-
-/* Refuse (into diag, naming the key) what this executor cannot run (yet). */
-int tl_exec_check(const struct tl_job *job, struct tl_diag *diag);
-
-/* Monotonic wall-clock time in seconds. */
-double tl_now_s(void);
 
 /*
  * Timings of one kind of communication op of the plan (same kind, group, payload and blocking
@@ -117,6 +112,29 @@ int tl_exec_step(struct tl_exec *ex, struct tl_step *step);
  * the share of it that overlapping hid (the summary's dp hidden). Collective, as the step is.
  */
 int tl_exec_alone(struct tl_exec *ex, double *dp_alone_s);
+
+/*
+ * What a sweep asks of the executor (tl_exec_repeat): ops [first, first + count) of the plan,
+ * iters times in a row, as one iteration after another.
+ */
+struct tl_repeat {
+	size_t first, count;
+	uint64_t iters;
+	uint64_t iter0; /* the first iteration's number: the watchdog's step, the check's seed */
+	/* stamps (iters + 1 entries): timed, back to back with nothing between the iterations
+	 * but a clock read into stamps[k + 1] after iteration k (stamps[0] before the first) and
+	 * the watchdog's note of progress. NULL: untimed, each iteration announced to the
+	 * watchdog, where TRAINLOAD_TEST_STALL may stop it. */
+	double *stamps;
+	/* Checked: before each iteration every communication op of it is filled with the pattern
+	 * of its number, and what each received is verified once it completes (untimed); wrong
+	 * elements add up in ex->wrong. */
+	bool check;
+};
+
+/* Run r through the backend. Only communication ops and waits may be in the range; no
+ * statistics are kept (the caller has the stamps). 0 or the backend's error. */
+int tl_exec_repeat(struct tl_exec *ex, const struct tl_repeat *r);
 
 /* The sum of a step's exposed communication over all groups (inline: the pure result code
  * uses it without the executor). */

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "trainload/dtype.h"
 #include "trainload/log.h"
 
 enum tl_mlp { TL_MLP_GELU, TL_MLP_SWIGLU };
@@ -27,8 +28,6 @@ enum tl_optimizer { TL_OPTIMIZER_ADAM_FUSED, TL_OPTIMIZER_ADAM_UNFUSED, TL_OPTIM
 /* The elementwise passes' byte model: Megatron-LM's fused kernels, or one kernel per operation
  * as eager PyTorch runs them (src/model.c). */
 enum tl_fusion { TL_FUSION_MEGATRON, TL_FUSION_NONE };
-/* TL_DTYPE_SAME is comm_dtype's "same as compute"; the resolved job never holds it. */
-enum tl_dtype { TL_DTYPE_SAME, TL_DTYPE_F32, TL_DTYPE_F64, TL_DTYPE_BF16, TL_DTYPE_F16 };
 enum tl_recompute { TL_RECOMPUTE_NONE, TL_RECOMPUTE_SELECTIVE, TL_RECOMPUTE_FULL };
 enum tl_memory { TL_MEMORY_FULL, TL_MEMORY_LEAN };
 enum tl_backend_kind { TL_BACKEND_CPU, TL_BACKEND_CUDA, TL_BACKEND_NULL };
@@ -68,6 +67,7 @@ struct tl_job {
 	/* [sweep] */
 	char sweep_op[TL_SWEEP_OPS_MAX];
 	uint64_t min_bytes, max_bytes, factor, step, iters, warmup_iters, sweep_check, rotate_mb;
+	uint64_t window; /* point-to-point bandwidth tests: messages in flight */
 	int sweep_group; /* enum tl_group */
 	int sweep_dtype; /* enum tl_dtype, never TL_DTYPE_SAME */
 	bool blocking;

@@ -3,8 +3,9 @@
  * The numbers users quote, each defined once (DESIGN.md §5). Pure.
  *
  * Collective bandwidths follow nccl-tests (doc/PERFORMANCE.md there): algbw = bytes / time,
- * with bytes the larger of input and output; busbw = algbw × a factor that makes it comparable
- * to the hardware's link bandwidth whatever the group size. GB = 1e9 bytes.
+ * with bytes the larger of input and output; busbw = algbw × the collective's factor
+ * (include/trainload/coll.h), which makes it comparable to the hardware's link bandwidth
+ * whatever the group size. GB = 1e9 bytes.
  */
 #ifndef TRAINLOAD_METRICS_H
 #define TRAINLOAD_METRICS_H
@@ -12,11 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "trainload/plan.h"
-
-/* busbw / algbw for a collective of kind over n ranks: 2(n-1)/n for allreduce; (n-1)/n for
- * reduce-scatter, allgather and alltoall; 1 for send, recv and broadcast. */
-double tl_busbw_factor(enum tl_op_kind kind, uint64_t n);
 
 /* algbw in GB/s of bytes moved in seconds (0 when seconds is 0). */
 double tl_algbw_gbps(uint64_t bytes, double seconds);

@@ -144,7 +144,4 @@ uint64_t tl_model_warmup(const struct tl_model *model, const struct tl_job *job,
 /* FLOPs of one GEMM: 2·m·n·k·batch. */
 tl_flops_t tl_gemm_flops(const struct tl_gemm *g);
 
-/* Bytes of one element of a dtype (enum tl_dtype). */
-uint64_t tl_dtype_bytes(int dtype);
-
 #endif

@@ -10,23 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trainload/coll.h"
 #include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/model.h"
-
-enum tl_op_kind {
-	TL_OP_GEMM,
-	TL_OP_ELEMENTWISE,
-	TL_OP_ALLREDUCE,
-	TL_OP_REDUCE_SCATTER,
-	TL_OP_ALLGATHER,
-	TL_OP_ALLTOALL,
-	TL_OP_SEND,
-	TL_OP_RECV,
-	TL_OP_WAIT,
-	TL_OP_OPTIMIZER,
-	TL_OP_KINDS
-};
 
 enum tl_phase {
 	TL_PHASE_FORWARD,
@@ -34,6 +21,7 @@ enum tl_phase {
 	TL_PHASE_RECOMPUTE,
 	TL_PHASE_GRAD_SYNC,
 	TL_PHASE_OPTIMIZER,
+	TL_PHASE_SWEEP, /* a collective sweep's or a point-to-point test's calls */
 	TL_PHASES
 };
 
@@ -74,6 +62,7 @@ struct tl_op {
 			     chunk is the model chunk on the lower side of the pipeline boundary
 			     (0 without the interleaved schedule, and in the cp ring) */
 	bool nonblocking; /* started here, completed by the TL_OP_WAIT with the same req */
+	bool in_place;    /* sweep: input and output share one buffer (coll.h's layout) */
 	int req;          /* nonblocking ops and waits: the request slot */
 };
 
@@ -109,12 +98,11 @@ int tl_plan_build_diag(struct tl_plan *plan, const struct tl_job *job,
 		       const struct tl_model *model, const struct tl_grid *grid, uint64_t rank,
 		       struct tl_diag *diag);
 void tl_plan_free(struct tl_plan *plan);
+/* Append op to plan, counting it in ops_per_kind, flops and comm_bytes. 0 or TL_ENOMEM. */
+int tl_plan_push(struct tl_plan *plan, const struct tl_op *op);
 
-const char *tl_op_kind_name(enum tl_op_kind kind); /* "gemm", "allreduce", … as in the JSON */
 const char *tl_mem_kind_name(enum tl_mem_kind kind); /* "norm", "softmax", … as in the JSON */
 const char *tl_phase_name(enum tl_phase phase);
-/* Whether an op kind moves data between ranks. */
-bool tl_op_is_comm(enum tl_op_kind kind);
 
 /* The group data-parallel gradients of dense weights reduce over: dp, or with context
  * parallelism the dp·cp ranks that hold the same weights (TL_GROUP_DPCP). */

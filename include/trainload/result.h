@@ -38,6 +38,7 @@ struct tl_env {
 	double mpi_init_s; /* rank 0: how long MPI_Init took */
 	double startup_s;  /* rank 0: from MPI_Init's return to the start of the first step */
 	struct tl_slurm slurm; /* rank 0's Slurm job, if any */
+	uint64_t llc_bytes;    /* rank 0's last-level cache, 0 when hwloc does not say */
 };
 
 /* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
@@ -66,6 +67,9 @@ enum tl_judged { TL_JUDGED_GEMM, TL_JUDGED_LINK, TL_JUDGED_LATE, TL_JUDGED_BUBBL
 struct tl_rank_info {
 	int rank;
 	int stage; /* pipeline stage: ranks of one stage run the same plan, so they are peers */
+	int pid;
+	int local_rank; /* its index among the ranks of its node */
+	int group;      /* sweeps: the world rank of its sweep.group's first member */
 	char host[64];
 	char cpuset[256];   /* the PUs it ran on, as a list ("0-3") */
 	char numa[64];      /* its NUMA node(s) */
@@ -121,17 +125,6 @@ void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, s
  * and the step's part of the document while it is built (tests/unit/test_result.c holds it to
  * what jansson allocates). A run's step count is checked against its node's memory with it. */
 #define TL_STEP_HELD_BYTES 6144
-
-/* The groups that breakdowns show (comm_exposed_by_group, comm_bytes_per_step, reports), in
- * this order: tp, cp, pp, dp, ep. Expert-data-parallel traffic counts as dp. */
-#define TL_SHOWN_GROUPS 5
-extern const int tl_shown_groups[TL_SHOWN_GROUPS];
-
-/* The breakdown's parts of exposed communication, one name each wherever a breakdown is shown
- * (summary, stragglers, report tables, plots), in tl_shown_groups' order: "tp_comm", "cp_comm",
- * "pp_comm", "dp_comm", "ep_comm". The other parts are "compute", "bubble" (pipeline wait),
- * "optimizer" and "other", as the JSON's breakdown_s names them. */
-extern const char *const tl_comm_part_names[TL_SHOWN_GROUPS];
 
 /* The conventions every output states in its header. */
 extern const char tl_conventions[];
@@ -218,6 +211,25 @@ int tl_output_open(struct tl_output *out, const char *path, bool jsonl, bool for
 int tl_output_append(struct tl_output *out, json_t *value);
 /* Release the lock; a JSONL this run created and never wrote to is removed. */
 void tl_output_close(struct tl_output *out);
+
+/* The environment object of a result (hosts, libraries, command line, Slurm). */
+json_t *tl_environment_json(const struct tl_result *r);
+/* A result document's "status" (interrupted or completed) and, for a signal's document,
+ * "interrupted_by" (the signal, and whether the ranks' figures were gathered). */
+void tl_status_json(json_t *doc, bool interrupted, const struct tl_result *r);
+/* Where one rank ran: rank, host, pid, cpuset, numa, binding, threads, and its GPU if any. */
+json_t *tl_rank_place_json(const struct tl_rank_info *ri);
+/* The stragglers section of a summary ("# stragglers ..." lines), judged on rank_info. */
+void tl_print_stragglers(const struct tl_result *r, FILE *out);
+/* Every rank named as a straggler, one entry per rank and phase: rank, host, phase, cause,
+ * value, unit, median, worse_pct, sigma_pct. */
+json_t *tl_stragglers_json(const struct tl_result *r);
+
+/* A bandwidth in GB/s as tables print it, in at least width characters: nccl-tests' two
+ * decimals (fewer where the number is wide), and below 1 GB/s as many decimals as three
+ * significant digits need (0.0123), so that slow links do not read 0.00; never an exponent,
+ * so that parsers of nccl-tests' output read it. buf is returned. */
+const char *tl_fmt_gbps(double gbps, int width, char *buf, size_t len);
 
 /* v rounded to a whole number with its thousands grouped: 1234567.8 → "1,234,568", as
  * summaries and reports print throughput; buf is returned. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "trainload/exec.h"
+#include "trainload/sweep.h"
 
 /* Index of the slowest of n rank records. */
 size_t tl_slowest(const struct tl_step *ranks, size_t n);
@@ -59,5 +60,14 @@ int tl_skew_init(struct tl_skew *sk, const struct tl_grid *grid, const struct tl
 int tl_skew_step(struct tl_skew *sk, struct tl_exec *ex, struct tl_step *step);
 
 void tl_skew_fini(struct tl_skew *sk);
+
+/*
+ * A sweep point over the ranks of comm, collectively: each rank's mean time per iteration from
+ * its stamps (iters + 1 clock reads; active false for a rank that sat the point out), reduced
+ * as agg (enum tl_rank_agg) and as min, avg and max over the ranks that took part; each
+ * iteration's slowest rank, as percentiles; and the wrong elements of all. out is rank 0's.
+ */
+int tl_stats_sweep_point(const double *stamps, uint64_t iters, bool active, uint64_t wrong,
+			 int agg, struct tl_sweep_result *out, MPI_Comm comm);
 
 #endif

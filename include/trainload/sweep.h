@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Collective sweeps (DESIGN.md §3 [sweep]): each op over a range of sizes, on the communicators
- * a training job with the same [parallel] layout uses, reported in nccl-tests' layout.
+ * Sweeps (DESIGN.md §3 [sweep]): each test, a collective of include/trainload/coll.h (as
+ * nccl-tests runs one) or a point-to-point test (as OSU's osu_latency, osu_bw, osu_bibw and
+ * osu_mbw_mr), over a range of sizes, on the groups a training job with the same [parallel]
+ * layout has. A sweep is a plan of ops that the ordinary executor runs through the backends
+ * (src/run.c, tl_exec_repeat): for each point, warm-up iterations, then the timed ones back to
+ * back with nothing between them, then the checked ones, apart from the timed.
  *
- * The arithmetic (op names, the size list, per-rank counts, the data pattern and the values a
- * correct collective leaves) is pure and lives in src/sweep_plan.c (libtlcore), so that unit
- * tests hold it without MPI. The run itself (src/sweep.c) uses MPI.
+ * Building the plan, the sizes and the checks of the keys are pure (src/sweep_plan.c); so is the
+ * output, in nccl-tests' and OSU's layouts and as JSON (src/sweep_out.c).
  */
 #ifndef TRAINLOAD_SWEEP_H
 #define TRAINLOAD_SWEEP_H
@@ -14,81 +17,111 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trainload/coll.h"
+#include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/log.h"
+#include "trainload/plan.h"
 
-enum tl_sweep_op {
-	TL_SWEEP_ALLREDUCE,
-	TL_SWEEP_REDUCE_SCATTER,
-	TL_SWEEP_ALLGATHER,
-	TL_SWEEP_ALLTOALL,
-	TL_SWEEP_BROADCAST,
-	TL_SWEEP_SENDRECV,
-	TL_SWEEP_OPS
+/* The point-to-point tests, as OSU's. */
+enum tl_p2p {
+	TL_P2P_LATENCY, /* ping-pong between indices 0 and 1; one-way time (osu_latency) */
+	TL_P2P_BW,      /* a window of messages 0 -> 1, then an acknowledgement (osu_bw) */
+	TL_P2P_BIBW,    /* a window each way at once (osu_bibw) */
+	TL_P2P_MBW_MR,  /* index i < n/2 to i + n/2, all pairs at once (osu_mbw_mr) */
+	TL_P2PS
 };
 
-/* How --rank-agg reduces each rank's mean time per iteration. */
-enum tl_rank_agg { TL_RANK_AGG_MAX, TL_RANK_AGG_AVG, TL_RANK_AGG_MIN };
+/* One test of a sweep. */
+struct tl_sweep_test {
+	const struct tl_coll *coll; /* a collective (nccl-tests' layout); NULL: a p2p test */
+	int p2p;                    /* enum tl_p2p, when coll is NULL */
+};
 
-const char *tl_sweep_op_name(enum tl_sweep_op op); /* "allreduce", … as in the job file */
-/* busbw / algbw of op over n ranks, from the one table of factors (tl_busbw_factor). */
-double tl_sweep_busbw_factor(enum tl_sweep_op op, uint64_t n);
-/* Whether op reduces (its redop is "sum"; otherwise "none"). */
-bool tl_sweep_op_reduces(enum tl_sweep_op op);
+/* How --rank-agg (nccl-tests' -a) reduces each rank's mean time per iteration. */
+enum tl_rank_agg { TL_RANK_AGG_MAX, TL_RANK_AGG_AVG, TL_RANK_AGG_MIN, TL_RANK_AGG_RANK0 };
 
-/* Parse sweep.op (a comma list) into ops[] (at most TL_SWEEP_OPS, duplicates dropped); each bad
- * name is blamed on the key with a "did you mean". Returns the count, or TL_EINPUT. */
-int tl_sweep_parse_ops(const struct tl_job *job, enum tl_sweep_op *ops, struct tl_diag *diag);
+/* Tests a sweep may hold (sweep.op). */
+#define TL_SWEEP_TESTS_MAX 16
+/* A sweep of more sizes than this is a typo in step, not a measurement anyone waits for. */
+#define TL_SWEEP_POINTS_MAX 10000
 
-/* The sizes of the sweep: min_bytes, then × factor (or + step when step > 0), up to max_bytes.
- * Writes at most cap sizes into sizes (NULL: just count); returns how many there are. */
+/* "allreduce", ..., "latency", "bw", "bibw", "mbw_mr": as sweep.op spells it. */
+const char *tl_sweep_test_name(const struct tl_sweep_test *t);
+
+/* Parse sweep.op (a comma list; spaces around names are ignored) into tests (at most
+ * TL_SWEEP_TESTS_MAX, duplicates dropped). A bad or empty name is blamed on the key, with a
+ * "did you mean". Returns the count, or TL_EINPUT. */
+int tl_sweep_parse_ops(const struct tl_job *job, struct tl_sweep_test *tests, struct tl_diag *diag);
+
+/* The sizes asked for: min_bytes, then × factor (or + step when step > 0), up to max_bytes.
+ * Writes at most cap of them into sizes (NULL: just count); returns how many there are. */
 size_t tl_sweep_sizes(const struct tl_job *job, uint64_t *sizes, size_t cap);
 
-/* One sweep point of op on a group of n ranks for a requested size, counted as nccl-tests
- * counts: bytes is the larger of a rank's input and output, rounded down to what is moved. */
-struct tl_sweep_point {
-	uint64_t bytes;     /* the larger of input and output, as moved (0: nothing to move) */
-	uint64_t count;     /* elements of bytes */
-	uint64_t chunk;     /* elements per peer (reduce_scatter, allgather, alltoall), or count */
-	uint64_t send_elems, recv_elems; /* buffer sizes, in elements */
+/* A row of output: a test at one size. A collective's row has an out-of-place and an in-place
+ * point; a point-to-point test's, one. */
+struct tl_sweep_row {
+	struct tl_sweep_test test;
+	uint64_t requested;      /* the size asked for */
+	struct tl_coll_counts c; /* as moved: of one call, or one message of a p2p test */
+	size_t point[2];
+	int npoints;
 };
-void tl_sweep_point(enum tl_sweep_op op, uint64_t bytes, uint64_t elem_bytes, uint64_t n,
-		    struct tl_sweep_point *pt);
+
+/* A point: what the executor repeats, iteration after iteration. */
+struct tl_sweep_point {
+	size_t row;
+	bool in_place;
+	size_t first, count; /* this rank's ops of one iteration (count 0: it sits this one out) */
+};
+
+/* What a point measured, over all ranks. Times are seconds per iteration. */
+struct tl_sweep_result {
+	double time_s; /* as reported: the ranks' means reduced by --rank-agg */
+	/* The means of the ranks that took part: smallest, average, largest (IMB's t_min,
+	 * t_avg, t_max), and rank 0's. */
+	double rank_min_s, rank_avg_s, rank_max_s, rank0_s;
+	/* Each iteration's slowest rank, over the iterations: min, p50, p95, max. */
+	double iter_min_s, iter_p50_s, iter_p95_s, iter_max_s;
+	uint64_t wrong; /* elements the checked iterations found wrong, all ranks */
+	int active;     /* ranks that took part */
+};
+
+struct tl_sweep {
+	struct tl_sweep_test tests[TL_SWEEP_TESTS_MAX];
+	int ntests;
+	size_t *test_rows; /* [ntests + 1]: test t's rows are test_rows[t] .. test_rows[t+1]-1 */
+	struct tl_sweep_row *rows;
+	size_t nrows;
+	struct tl_sweep_point *points;
+	size_t npoints;
+	uint64_t group_size, group_index; /* this rank's group of sweep.group */
+	uint64_t pairs;                   /* mbw_mr: group_size / 2 */
+	uint64_t memory_bytes;            /* the buffers a rank holds, rotation included */
+	struct tl_plan plan;              /* this rank's ops, every point's in turn */
+};
 
 /*
- * The data pattern: what rank index r of a group puts at element i in iteration it. Small
- * integers (0..3), so that any sum of them over up to 64 ranks (at most 192) is exact in bf16
- * (8 significant bits), f16, f32 and f64, in whatever order the MPI library adds them.
+ * Build rank's sweep of a resolved job on grid: its tests, rows and points, and the plan whose
+ * ops they name. The keys that need the tests or the world are checked here (empty or unknown
+ * names, min_bytes above max_bytes, too many sizes, a point-to-point test on a group of one
+ * rank, buffers whose size overflows); each error names the file, line and key. Sizes that a
+ * test cannot move exactly are rounded down to whole elements (and whole blocks per rank), as
+ * nccl-tests does, and the output says so (tl_sweep_rounded); sizes that round to nothing or to
+ * the size before are left out. Returns 0, TL_EINPUT or TL_ENOMEM.
  */
-static inline unsigned tl_sweep_value(uint64_t r, uint64_t i, uint64_t it)
-{
-	return (unsigned)((r * 7 + i * 3 + it) % 4);
-}
-/* Sum over r = 0..n-1 of tl_sweep_value(r, i, it), in O(1). */
-uint64_t tl_sweep_value_sum(uint64_t n, uint64_t i, uint64_t it);
-/* What rank index me of n finds at element i of its receive buffer after op in iteration it,
- * given pt; the pattern being sent is tl_sweep_value of the sender's index. */
-double tl_sweep_expected(enum tl_sweep_op op, const struct tl_sweep_point *pt, uint64_t n,
-			 uint64_t me, uint64_t i, uint64_t it);
-/* The pattern of element i of rank me's send buffer (for alltoall, reduce_scatter: element i
- * of the whole buffer). */
-unsigned tl_sweep_send_value(enum tl_sweep_op op, const struct tl_sweep_point *pt, uint64_t me,
-			     uint64_t i, uint64_t it);
+int tl_sweep_build(struct tl_sweep *sw, const struct tl_job *job, const struct tl_grid *grid,
+                   uint64_t rank, struct tl_diag *diag);
+void tl_sweep_free(struct tl_sweep *sw);
 
-/* Element access in dtype (enum tl_dtype). */
-void tl_sweep_store(void *buf, int dtype, uint64_t i, double v);
-double tl_sweep_load(const void *buf, int dtype, uint64_t i);
-const char *tl_sweep_type_name(int dtype); /* nccl-tests' names: float, double, bfloat16, half */
+/* Test t's requested sizes that were rounded or left out, as "12 B -> 8 B, 4 B -> none", at
+ * most len bytes; 0 when all were moved as asked. Returns how many there were. */
+size_t tl_sweep_rounded(const struct tl_sweep *sw, const struct tl_job *job, int t, char *buf,
+                        size_t len);
 
-/* The [sweep] checks that need the world size (ops, sizes, the [parallel] layout); called by
- * tl_job_resolve for a sweep job. */
-void tl_sweep_resolve(struct tl_job *job, uint64_t world, struct tl_diag *diag);
-
-struct tl_cli;
-struct tl_env;
-/* Run the sweep of a resolved job under MPI (already initialised), print (rank 0) and write
- * --output; returns the exit status (enum tl_exit). Collective over MPI_COMM_WORLD. */
-int tl_sweep_run(const struct tl_cli *cli, const struct tl_job *job, const struct tl_env *env,
-		 int nodes);
+/* Iterations of a point-to-point test: messages each of its pairs moves in one (latency: the
+ * ping and the pong; bw: the window; bibw: the window each way), and its pairs. */
+uint64_t tl_sweep_p2p_messages(const struct tl_job *job, int p2p);
+uint64_t tl_sweep_p2p_pairs(const struct tl_sweep *sw, int p2p);
 
 #endif

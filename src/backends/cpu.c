@@ -18,9 +18,15 @@
  * memory_bytes_per_rank plus the GEMM scratch, the communication buffers and the libraries' own.
  *
  * Element counts. A count above TL_CPU_MPI_CHUNK_ELEMS (INT_MAX, MPI's int counts) is sent in
- * pieces: consecutive slices for allreduce and point-to-point, and for the per-rank collectives a
- * derived type that takes the same slice of every rank's block; a non-blocking op then holds
- * several requests in its slot.
+ * pieces: consecutive slices for allreduce, broadcast and point-to-point, and for the per-rank
+ * collectives a derived type that takes the same slice of every rank's block; a non-blocking op
+ * then holds several requests in its slot (two per piece for a sendrecv).
+ *
+ * In place (a sweep's in-place calls, the allreduce of gradient buckets), the input is
+ * MPI_IN_PLACE and MPI's conventions hold: a reduce_scatter's result starts the buffer, and a
+ * broadcast has one buffer, so that its out-of-place calls are the same MPI_Bcast. MPI before 4.0
+ * has no non-blocking MPI_Sendrecv_replace: a non-blocking in-place sendrecv runs the blocking
+ * one when it is started.
  *
  * comm_dtype. f32 and f64 reduce with MPI_SUM on MPI_FLOAT / MPI_DOUBLE. bf16 and f16 travel
  * as 2-byte integers and reduce with a user-defined, commutative MPI_Op that converts to float,
@@ -36,13 +42,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpi.h>
+
 #include "mpi_check.h"
-#include "backends/cpu.h"
 #include "trainload/backend.h"
 #include "trainload/check.h"
-#include "trainload/exec.h"
-#include "trainload/half.h"
+#include "trainload/clock.h"
 
+#include "backends/cpu.h"
 #include "backends/operands.h"
 /* Largest element count passed to one MPI call. Builds may lower it to exercise the chunked
  * paths with small messages. */
@@ -124,53 +131,43 @@ static void sum_f16(void *in, void *inout, int *len, MPI_Datatype *type)
 	user_sum(in, inout, len, type, TL_DTYPE_F16);
 }
 
-static int make_types(struct cpu *cpu)
+/* The one mapping of dtypes to MPI: MPI has no 16-bit float, so bf16 and f16 travel as 2-byte
+ * integers and reduce with the user-defined sum. */
+static MPI_Datatype mpi_type(int dtype)
 {
-	MPI_User_function *fn;
-
-	switch (cpu->o.comm_dtype) {
+	switch (dtype) {
 	case TL_DTYPE_F64:
-		cpu->type = MPI_DOUBLE;
-		fn = sum_f64;
-		break;
+		return MPI_DOUBLE;
 	case TL_DTYPE_BF16:
-		cpu->type = MPI_UINT16_T;
-		fn = sum_bf16;
-		break;
 	case TL_DTYPE_F16:
-		cpu->type = MPI_UINT16_T;
-		fn = sum_f16;
-		break;
+		return MPI_UINT16_T;
 	default:
-		cpu->type = MPI_FLOAT;
-		fn = sum_f32;
-		break;
+		return MPI_FLOAT;
 	}
-	TL_MPI_CHECK(MPI_Op_create(fn, 1, &cpu->user_sum));
-	cpu->user_sum_made = true;
-	cpu->sum = cpu->o.comm_dtype == TL_DTYPE_F32 || cpu->o.comm_dtype == TL_DTYPE_F64
-			   ? MPI_SUM
-			   : cpu->user_sum;
-	return 0;
 }
 
-int tl_cpu_sum_op(int dtype, MPI_Datatype *type, MPI_Op *op)
+static int make_types(struct cpu *cpu)
 {
 	static MPI_User_function *const fns[] = { [TL_DTYPE_F32] = sum_f32,
 						   [TL_DTYPE_F64] = sum_f64,
 						   [TL_DTYPE_BF16] = sum_bf16,
 						   [TL_DTYPE_F16] = sum_f16 };
+	int dtype = cpu->o.comm_dtype;
 
 	if (dtype < TL_DTYPE_F32 || dtype > TL_DTYPE_F16)
-		return TL_EINPUT;
-	*type = dtype == TL_DTYPE_F64	? MPI_DOUBLE
-		: dtype == TL_DTYPE_F32 ? MPI_FLOAT
-					: MPI_UINT16_T;
-	TL_MPI_CHECK(MPI_Op_create(fns[dtype], 1, op));
+		return TL_ERUN;
+	cpu->type = mpi_type(dtype);
+	TL_MPI_CHECK(MPI_Op_create(fns[dtype], 1, &cpu->user_sum));
+	cpu->user_sum_made = true;
+	/* MPI's own sum where MPI knows the type: it is exact on the checks' small integers and
+	 * what users compare with. */
+	cpu->sum = dtype == TL_DTYPE_F32 || dtype == TL_DTYPE_F64 ? MPI_SUM : cpu->user_sum;
 	return 0;
 }
 
-int tl_cpu_group_comm(const struct tl_grid *grid, uint64_t rank, int group, MPI_Comm parent,
+/* Split parent into the group (TL_GROUP_* or TL_GROUP_EDP) that world rank belongs to, ranked
+ * by index in the group, with MPI_ERRORS_RETURN. Collective over parent. */
+static int group_comm(const struct tl_grid *grid, uint64_t rank, int group, MPI_Comm parent,
 		      MPI_Comm *out)
 {
 	uint64_t first = tl_grid_group_member(grid, rank, group, 0);
@@ -197,12 +194,13 @@ static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct 
 	}
 	TL_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &cpu->comm[TL_GROUP_WORLD]));
 	TL_MPI_CHECK(MPI_Comm_set_errhandler(cpu->comm[TL_GROUP_WORLD], MPI_ERRORS_RETURN));
+	cpu->index[TL_GROUP_WORLD] = plan->rank;
+	cpu->size[TL_GROUP_WORLD] = (uint64_t)world;
 	/* Every rank splits for every group, in the same order: MPI_Comm_split is collective. */
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		int g = groups[i], size = 0, index = 0;
 		uint64_t me = tl_grid_group_index(grid, plan->rank, g);
-		int rc = tl_cpu_group_comm(grid, plan->rank, g, cpu->comm[TL_GROUP_WORLD],
-					   &cpu->comm[g]);
+		int rc = group_comm(grid, plan->rank, g, cpu->comm[TL_GROUP_WORLD], &cpu->comm[g]);
 
 		if (rc)
 			return rc;
@@ -225,10 +223,13 @@ static int make_comms(struct cpu *cpu, const struct tl_grid *grid, const struct 
 
 /* ---- request slots ---- */
 
-/* MPI calls an op needs: one, or one per piece of TL_CPU_MPI_CHUNK_ELEMS. */
-static int pieces(uint64_t count)
+/* MPI requests an op needs: one per piece of TL_CPU_MPI_CHUNK_ELEMS (at least one), two per
+ * piece for a sendrecv. */
+static int requests(enum tl_op_kind kind, uint64_t count)
 {
-	return (int)((count + TL_CPU_MPI_CHUNK_ELEMS - 1) / TL_CPU_MPI_CHUNK_ELEMS);
+	int pieces = count ? (int)((count + TL_CPU_MPI_CHUNK_ELEMS - 1) / TL_CPU_MPI_CHUNK_ELEMS) : 1;
+
+	return kind == TL_OP_SENDRECV ? 2 * pieces : pieces;
 }
 
 /* A slot per request the plan numbers, with room for every piece of the op started in it; and
@@ -256,14 +257,18 @@ static int make_slots(struct cpu *cpu, const struct tl_plan *plan)
 			rc = TL_ERUN;
 		}
 		if (op->nonblocking && op->req >= 0 && op->req < plan->reqs) {
-			cpu->slots[op->req].n = pieces(cpu->o.ops[i].count);
-			nreqs += cpu->slots[op->req].n;
+			/* Ops that take turns in a slot: room for the largest. */
+			struct slot *sl = &cpu->slots[op->req];
+			int n = requests(op->kind, cpu->o.ops[i].count);
+			sl->n = n > sl->n ? n : sl->n;
 		} else if (op->nonblocking) {
 			rc = TL_ERUN;
 		}
 	}
 	if (rc)
 		return rc;
+	for (int sl = 0; sl < plan->reqs; sl++)
+		nreqs += cpu->slots[sl].n;
 	cpu->reqs = malloc(((size_t)nreqs + 1) * sizeof(*cpu->reqs));
 	if (!cpu->reqs)
 		return TL_ENOMEM;
@@ -274,6 +279,19 @@ static int make_slots(struct cpu *cpu, const struct tl_plan *plan)
 		next += cpu->slots[s].n;
 	}
 	return 0;
+}
+
+/* ---- what it runs ---- */
+
+/* OpenBLAS computes in f32 and f64 alone. */
+static int cpu_check(const struct tl_job *job, struct tl_diag *diag)
+{
+	if (job->compute_dtype == TL_DTYPE_F32 || job->compute_dtype == TL_DTYPE_F64)
+		return 0;
+	tl_job_blame(job, "run", "compute_dtype", diag,
+		     "compute_dtype %s needs backend = cuda (cpu: f32, f64)",
+		     tl_job_enum_name("run", "compute_dtype", job->compute_dtype));
+	return TL_EINPUT;
 }
 
 /* ---- allocation ---- */
@@ -313,7 +331,7 @@ static int cpu_host_bytes(const struct tl_job *job, const struct tl_model *model
 			  const struct tl_grid *grid, const struct tl_plan *plan, uint64_t *bytes)
 {
 	struct operands o;
-	int rc = tl_operands_plan(&o, job, model, grid, plan);
+	int rc = tl_operands_plan(&o, job, model, grid, plan, TL_LAYOUT_MPI);
 
 	*bytes = 0;
 	for (int i = 0; !rc && i < R_COUNT; i++)
@@ -337,8 +355,8 @@ static int cpu_init(struct tl_backend *be, const struct tl_job *job, const struc
 	cpu->plan = plan;
 	cpu->f64 = job->compute_dtype == TL_DTYPE_F64;
 	if (job->compute_dtype != TL_DTYPE_F32 && job->compute_dtype != TL_DTYPE_F64)
-		return TL_ERUN; /* tl_job_resolve refuses these for the cpu backend */
-	rc = tl_operands_plan(&cpu->o, job, model, grid, plan);
+		return TL_ERUN; /* cpu_check refuses these */
+	rc = tl_operands_plan(&cpu->o, job, model, grid, plan, TL_LAYOUT_MPI);
 	if (!rc)
 		rc = make_types(cpu);
 	if (!rc)
@@ -412,8 +430,8 @@ static int cpu_pass(struct tl_backend *be, const struct tl_op *op)
 static void convert(struct cpu *cpu, const struct span *to, int to_dtype, const struct span *from,
 		    int from_dtype)
 {
-	tl_dtype_convert(tl_operands_at(&cpu->o, to), to_dtype, tl_operands_at(&cpu->o, from), from_dtype,
-			 (size_t)(to->len / tl_dtype_bytes(to_dtype)));
+	tl_dtype_convert(tl_operands_at(&cpu->o, to), to_dtype, tl_operands_at(&cpu->o, from),
+			 from_dtype, (size_t)(to->len / tl_dtype_bytes(to_dtype)));
 }
 
 /* A derived type for one piece of a per-rank block: cnt elements, one block (per elements) to
@@ -429,102 +447,123 @@ static int piece_type(struct cpu *cpu, int cnt, uint64_t per, MPI_Datatype *type
 	return 0;
 }
 
-/* One MPI call of op on elements [done, done + cnt) (of each rank's block); blocking when req
- * is NULL. */
-static int call(struct cpu *cpu, const struct tl_op *op, char *in, char *out, uint64_t done,
-		int cnt, MPI_Request *req)
+/* A blocking call's requests, NULL; else the next free ones of the slot. */
+#define NB(k) (req ? &req[k] : NULL)
+
+/*
+ * One MPI call of op on elements [done, done + cnt) (of each rank's block); blocking when req is
+ * NULL, else its requests go to req[0] (and req[1] for a sendrecv). The one case per kind of
+ * the collective table (include/trainload/coll.h).
+ */
+static int call(struct cpu *cpu, const struct tl_op *op, const struct operand *co, char *in,
+		char *out, uint64_t done, int cnt, MPI_Request *req)
 {
-	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
 	MPI_Comm comm = cpu->comm[op->group];
 	MPI_Datatype type = cpu->type, whole = cpu->type;
 	MPI_Op sum = cpu->sum;
-	uint64_t off = done * cpu->o.comm_elem;
-	int count = cnt, rc;
+	uint64_t off = done * cpu->o.comm_elem, n = cpu->size[op->group];
+	int next = (int)((cpu->index[op->group] + 1) % n);
+	int prev = (int)((cpu->index[op->group] + n - 1) % n);
+	void *src = co->in_place ? MPI_IN_PLACE : in + off;
+	int count = cnt, rc = MPI_SUCCESS;
 	bool chunked = co->count > TL_CPU_MPI_CHUNK_ELEMS;
+	const char *what = tl_op_kind_name(op->kind);
 
-	switch (op->kind) {
-	case TL_OP_ALLREDUCE: {
-		void *src = in == out ? MPI_IN_PLACE : in + off;
-		if (req)
-			TL_MPI_CHECK(MPI_Iallreduce(src, out + off, cnt, type, sum, comm, req));
-		else
-			TL_MPI_CHECK(MPI_Allreduce(src, out + off, cnt, type, sum, comm));
-		return 0;
-	}
-	case TL_OP_SEND:
-		comm = cpu->comm[TL_GROUP_WORLD];
-		if (req)
-			TL_MPI_CHECK(MPI_Isend(in + off, cnt, type, (int)op->peer, op->tag, comm,
-					       req));
-		else
-			TL_MPI_CHECK(MPI_Send(in + off, cnt, type, (int)op->peer, op->tag, comm));
-		return 0;
-	case TL_OP_RECV:
-		comm = cpu->comm[TL_GROUP_WORLD];
-		if (req)
-			TL_MPI_CHECK(MPI_Irecv(out + off, cnt, type, (int)op->peer, op->tag, comm,
-					       req));
-		else
-			TL_MPI_CHECK(MPI_Recv(out + off, cnt, type, (int)op->peer, op->tag, comm,
-					      MPI_STATUS_IGNORE));
-		return 0;
-	default:
-		break;
-	}
-	/* Per-rank blocks: a piece is a slice of each, through a derived type (which MPI_SUM
-	 * refuses, hence the user-defined sum). */
-	if (chunked) {
+	if (chunked && (op->kind == TL_OP_REDUCE_SCATTER || op->kind == TL_OP_ALLGATHER ||
+			op->kind == TL_OP_ALLTOALL)) {
+		/* Per-rank blocks: a piece is a slice of each, through a derived type (which
+		 * MPI_SUM refuses, hence the user-defined sum). */
 		rc = piece_type(cpu, cnt, co->count, &whole);
 		if (rc)
 			return rc;
 		count = 1;
 		sum = cpu->user_sum;
 	}
-	const char *what;
 	switch (op->kind) {
+	case TL_OP_ALLREDUCE:
+		rc = req ? MPI_Iallreduce(src, out + off, cnt, type, sum, comm, req)
+			 : MPI_Allreduce(src, out + off, cnt, type, sum, comm);
+		break;
 	case TL_OP_REDUCE_SCATTER:
-		what = req ? "MPI_Ireduce_scatter_block" : "MPI_Reduce_scatter_block";
-		rc = req ? MPI_Ireduce_scatter_block(in + off, out + off, count, whole, sum, comm,
-						     req)
-			 : MPI_Reduce_scatter_block(in + off, out + off, count, whole, sum, comm);
+		rc = req ? MPI_Ireduce_scatter_block(src, out + off, count, whole, sum, comm, req)
+			 : MPI_Reduce_scatter_block(src, out + off, count, whole, sum, comm);
 		break;
 	case TL_OP_ALLGATHER:
-		what = req ? "MPI_Iallgather" : "MPI_Allgather";
-		rc = req ? MPI_Iallgather(in + off, cnt, type, out + off, count, whole, comm, req)
-			 : MPI_Allgather(in + off, cnt, type, out + off, count, whole, comm);
+		rc = req ? MPI_Iallgather(src, cnt, type, out + off, count, whole, comm, req)
+			 : MPI_Allgather(src, cnt, type, out + off, count, whole, comm);
 		break;
-	default: /* TL_OP_ALLTOALL */
-		what = req ? "MPI_Ialltoall" : "MPI_Alltoall";
-		rc = req ? MPI_Ialltoall(in + off, count, whole, out + off, count, whole, comm, req)
-			 : MPI_Alltoall(in + off, count, whole, out + off, count, whole, comm);
+	case TL_OP_ALLTOALL:
+		rc = req ? MPI_Ialltoall(src, count, whole, out + off, count, whole, comm, req)
+			 : MPI_Alltoall(src, count, whole, out + off, count, whole, comm);
+		break;
+	case TL_OP_BROADCAST:
+		rc = req ? MPI_Ibcast(out + off, cnt, type, 0, comm, req)
+			 : MPI_Bcast(out + off, cnt, type, 0, comm);
+		break;
+	case TL_OP_SENDRECV:
+		if (co->in_place) {
+			rc = MPI_Sendrecv_replace(out + off, cnt, type, next, 0, prev, 0, comm,
+						  MPI_STATUS_IGNORE);
+			if (req)
+				req[0] = req[1] = MPI_REQUEST_NULL;
+		} else if (req) {
+			rc = MPI_Irecv(out + off, cnt, type, prev, 0, comm, &req[0]);
+			if (rc == MPI_SUCCESS)
+				rc = MPI_Isend(in + off, cnt, type, next, 0, comm, &req[1]);
+		} else {
+			rc = MPI_Sendrecv(in + off, cnt, type, next, 0, out + off, cnt, type, prev, 0,
+					  comm, MPI_STATUS_IGNORE);
+		}
+		break;
+	case TL_OP_SEND:
+		/* Point-to-point messages name a world rank: the world duplicate carries them. */
+		comm = cpu->comm[TL_GROUP_WORLD];
+		rc = req ? MPI_Isend(in + off, cnt, type, (int)op->peer, op->tag, comm, req)
+			 : MPI_Send(in + off, cnt, type, (int)op->peer, op->tag, comm);
+		break;
+	case TL_OP_RECV:
+		comm = cpu->comm[TL_GROUP_WORLD];
+		rc = req ? MPI_Irecv(out + off, cnt, type, (int)op->peer, op->tag, comm, req)
+			 : MPI_Recv(out + off, cnt, type, (int)op->peer, op->tag, comm,
+				    MPI_STATUS_IGNORE);
+		break;
+	default:
+		rc = MPI_ERR_OTHER;
 		break;
 	}
 	/* A type may be freed while a non-blocking call that uses it is under way. */
-	if (chunked)
+	if (whole != cpu->type)
 		MPI_Type_free(&whole);
 	if (rc != MPI_SUCCESS) {
-		tl_mpi_report(rc, what, __FILE__, __LINE__);
+		char call_name[64];
+		snprintf(call_name, sizeof(call_name), "MPI %s%s of %d elements", req ? "non-blocking " : "",
+			 what, cnt);
+		tl_mpi_report(rc, call_name, __FILE__, __LINE__);
 		return TL_ERUN;
 	}
 	return 0;
 }
 
-/* Issue an op: blocking when reqs is NULL, else one request per piece into reqs. */
+/* Issue op i (its next call): blocking when reqs is NULL, else its requests into reqs. */
 static int issue(struct cpu *cpu, const struct tl_op *op, MPI_Request *reqs)
 {
-	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
-	char *in = tl_operands_at(&cpu->o, &co->x), *out = tl_operands_at(&cpu->o, &co->y);
-	int n = 0;
+	size_t i = (size_t)(op - cpu->plan->ops);
+	struct operand *co = &cpu->o.ops[i];
+	int per = op->kind == TL_OP_SENDRECV ? 2 : 1, n = 0;
+	char *in, *out;
 
+	tl_operands_io(&cpu->o, i, co->calls++, &in, &out);
 	if (co->conv == CONV_BEFORE)
 		convert(cpu, &co->x, cpu->o.comm_dtype, &co->z, cpu->o.compute_dtype);
-	for (uint64_t done = 0; done < co->count; n++) {
+	uint64_t done = 0;
+	do {
 		int cnt = (int)min_u64(co->count - done, TL_CPU_MPI_CHUNK_ELEMS);
-		int rc = call(cpu, op, in, out, done, cnt, reqs ? &reqs[n] : NULL);
+		int rc = call(cpu, op, co, in, out, done, cnt, reqs ? &reqs[n] : NULL);
 		if (rc)
 			return rc;
 		done += (uint64_t)cnt;
-	}
+		n += per;
+	} while (done < co->count);
 	return 0;
 }
 
@@ -588,57 +627,26 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 
 /* ---- checking ---- */
 
-/* The op as the check sees it: the sweep's op of the same kind, on this rank's group. Pipeline
- * messages are a sendrecv between world ranks. */
-static struct tl_check checked(const struct cpu *cpu, const struct tl_op *op, uint64_t step)
-{
-	static const enum tl_sweep_op as[TL_OP_KINDS] = {
-		[TL_OP_ALLREDUCE] = TL_SWEEP_ALLREDUCE, [TL_OP_REDUCE_SCATTER] = TL_SWEEP_REDUCE_SCATTER,
-		[TL_OP_ALLGATHER] = TL_SWEEP_ALLGATHER, [TL_OP_ALLTOALL] = TL_SWEEP_ALLTOALL,
-		[TL_OP_SEND] = TL_SWEEP_SENDRECV,	[TL_OP_RECV] = TL_SWEEP_SENDRECV,
-	};
-	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
-	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
-	struct tl_check c = { .op = as[op->kind], .it = step, .dtype = cpu->o.comm_dtype,
-			      .n = p2p ? 2 : cpu->size[op->group],
-			      .me = p2p ? cpu->plan->rank : cpu->index[op->group],
-			      .from = (uint64_t)op->peer, .in_place = co->x.region == co->y.region &&
-								 co->x.off == co->y.off };
-
-	tl_sweep_point(c.op, op->bytes, cpu->o.comm_elem, c.n, &c.pt);
-	return c;
-}
-
 static void cpu_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
 {
 	struct cpu *cpu = be->priv;
-	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
-	struct tl_check c = checked(cpu, op, step);
+	struct tl_fill f[2];
+	int n = tl_operands_fills(&cpu->o, cpu->plan, (size_t)(op - cpu->plan->ops), step, f);
 
-	/* A staged input is converted from the gradients as the op is issued: the pattern goes
-	 * there, in compute_dtype (small integers, exact in every dtype). */
-	if (co->conv == CONV_BEFORE) {
-		struct tl_check src = c;
-		src.dtype = cpu->o.compute_dtype;
-		src.in_place = false;
-		tl_check_fill(&src, tl_operands_at(&cpu->o, &co->z), NULL);
-	} else {
-		tl_check_fill(&c, op->kind == TL_OP_RECV ? NULL : tl_operands_at(&cpu->o, &co->x), NULL);
-	}
-	if (op->kind != TL_OP_SEND)
-		tl_check_fill(&(struct tl_check){ .op = c.op, .pt = c.pt, .n = c.n, .me = c.me,
-						  .dtype = c.dtype, .in_place = c.in_place },
-			      NULL, tl_operands_at(&cpu->o, &co->y));
+	for (int k = 0; k < n; k++)
+		tl_check_fill(&f[k].c, f[k].input ? f[k].at : NULL, f[k].input ? NULL : f[k].at);
 }
 
 static uint64_t cpu_check_verify(struct tl_backend *be, const struct tl_op *op, uint64_t step,
 				 struct tl_check_miss *miss)
 {
 	struct cpu *cpu = be->priv;
-	const struct operand *co = &cpu->o.ops[op - cpu->plan->ops];
-	struct tl_check c = checked(cpu, op, step);
+	size_t i = (size_t)(op - cpu->plan->ops);
+	struct tl_check c = tl_operands_check(&cpu->o, cpu->plan, i, step);
+	char *in, *out;
 
-	return tl_check_verify(&c, tl_operands_at(&cpu->o, &co->y), miss);
+	tl_operands_io(&cpu->o, i, cpu->o.ops[i].calls - 1, &in, &out);
+	return tl_check_verify(&c, out, miss);
 }
 
 /* ---- calibration ---- */
@@ -738,6 +746,7 @@ static void cpu_fini(struct tl_backend *be)
 
 const struct tl_backend_ops tl_backend_cpu = {
 	.name = "cpu",
+	.check = cpu_check,
 	.init = cpu_init,
 	.host_bytes = cpu_host_bytes,
 	.gemm = cpu_gemm,

@@ -31,6 +31,14 @@
  * managed memory) and filled on the device, so memory = full holds the plan's footprint on the
  * GPU. A plan that does not fit in the GPU's free memory is refused (exit 2) on every rank.
  * comm_dtype other than compute_dtype is converted by a kernel on the collective's stream.
+ *
+ * Sweeps. A sweep's plan (include/trainload/sweep.h) runs here as any other: each collective of
+ * the table with its NCCL call (alltoall and sendrecv as grouped sends and receives), in place
+ * where the op says so (NCCL's layout: src/backends/operands.h), rotating among buffer sets.
+ *
+ * Checking (run.check, sweep.check). The pattern is made on the host (include/trainload/check.h)
+ * in a staging buffer and copied to the op's buffers before it is issued; what arrives is
+ * copied back and compared. Both copies lie outside the executor's timed calls.
  */
 #include "config.h"
 
@@ -44,10 +52,12 @@
 #include <hwloc/cudart.h>
 
 #include "backends/cuda.h"
+#include "backends/cuda_check.h"
 #include "backends/operands.h"
 #include "mpi_check.h"
 #include "trainload/backend.h"
-#include "trainload/exec.h"
+#include "trainload/check.h"
+#include "trainload/clock.h"
 #include "trainload/gpu.h"
 #include "trainload/peak.h"
 #include "trainload/topo.h"
@@ -85,6 +95,8 @@ struct cuda {
 	double last_s;
 	cudaError_t copy_err; /* the first failed copy of a memory pass */
 	struct slot *slots;
+	char *stage;      /* checks: host staging of the largest communication buffer */
+	uint64_t stage_bytes;
 };
 
 static int world_rank(void)
@@ -384,12 +396,25 @@ static int cuda_init(struct tl_backend *be, const struct tl_job *job,
 	cu->plan = plan;
 	cu->grid = *grid;
 	cu->info.numa_node = -1;
-	if (tl_cuda_gemm_types(job->compute_dtype, &cu->gt) ||
-	    tl_cuda_nccl_type(job->comm_dtype, &cu->nccl_type))
-		return TL_ERUN; /* tl_job_resolve refuses compute_dtype f64 for cuda */
+	if (tl_cuda_gemm_types(job->compute_dtype, &cu->gt))
+		return TL_ERUN; /* tl_cuda_check refuses compute_dtype f64 */
 	rc = choose_gpu(cu);
 	if (!rc)
-		rc = tl_operands_plan(&cu->o, job, model, grid, plan);
+		rc = tl_operands_plan(&cu->o, job, model, grid, plan, TL_LAYOUT_NCCL);
+	if (!rc && tl_cuda_nccl_type(cu->o.comm_dtype, &cu->nccl_type))
+		rc = TL_ERUN;
+	/* Checks stage the largest input or output on the host. */
+	for (size_t i = 0; !rc && i < plan->count; i++) {
+		const struct operand *co = &cu->o.ops[i];
+		uint64_t big = co->x.len > co->y.len ? co->x.len : co->y.len;
+		if (co->conv == CONV_BEFORE && co->z.len > big)
+			big = co->z.len;
+		if (big > cu->stage_bytes)
+			cu->stage_bytes = big;
+	}
+	if (!rc && (job->check || (job->has_sweep && job->sweep_check)) && cu->stage_bytes &&
+	    !(cu->stage = malloc((size_t)cu->stage_bytes)))
+		rc = TL_ENOMEM;
 	if (!rc)
 		rc = check_fit(cu, job);
 	if (rc)
@@ -492,16 +517,20 @@ static double cuda_device_time(struct tl_backend *be)
 
 /* ---- communication ---- */
 
-/* Enqueue op on its communicator's stream (*stream), conversions included. */
+/* Enqueue op's next call on its communicator's stream (*stream), conversions included: the one
+ * case per kind of the collective table (include/trainload/coll.h). */
 static int enqueue(struct cuda *cu, const struct tl_op *op, cudaStream_t *stream)
 {
-	const struct operand *co = &cu->o.ops[op - cu->plan->ops];
-	char *in = tl_operands_at(&cu->o, &co->x), *out = tl_operands_at(&cu->o, &co->y);
+	size_t i = (size_t)(op - cu->plan->ops);
+	struct operand *co = &cu->o.ops[i];
 	ncclComm_t comm = cu->comm[op->group];
 	cudaStream_t s = cu->stream[op->group];
 	size_t n = (size_t)co->count, ce = cu->o.comm_elem;
 	ncclDataType_t t = cu->nccl_type;
+	char *in, *out;
+	int size = 0, me = 0;
 
+	tl_operands_io(&cu->o, i, co->calls++, &in, &out);
 	if (op->kind == TL_OP_SEND || op->kind == TL_OP_RECV) {
 		/* Messages to a higher world rank (a later pipeline stage, or the next rank of the
 		 * context-parallel ring) go over the world communicator, those to a lower one over
@@ -525,8 +554,10 @@ static int enqueue(struct cuda *cu, const struct tl_op *op, cudaStream_t *stream
 	case TL_OP_ALLGATHER:
 		NCCL_CHECK(ncclAllGather(in, out, n, t, comm, s));
 		break;
-	case TL_OP_ALLTOALL: {
-		int size = 0;
+	case TL_OP_BROADCAST:
+		NCCL_CHECK(ncclBroadcast(in, out, n, t, 0, comm, s));
+		break;
+	case TL_OP_ALLTOALL:
 		NCCL_CHECK(ncclCommCount(comm, &size));
 		NCCL_CHECK(ncclGroupStart());
 		for (int p = 0; p < size; p++) {
@@ -535,7 +566,14 @@ static int enqueue(struct cuda *cu, const struct tl_op *op, cudaStream_t *stream
 		}
 		NCCL_CHECK(ncclGroupEnd());
 		break;
-	}
+	case TL_OP_SENDRECV:
+		NCCL_CHECK(ncclCommCount(comm, &size));
+		NCCL_CHECK(ncclCommUserRank(comm, &me));
+		NCCL_CHECK(ncclGroupStart());
+		NCCL_CHECK(ncclSend(in, n, t, (me + 1) % size, comm, s));
+		NCCL_CHECK(ncclRecv(out, n, t, (me + size - 1) % size, comm, s));
+		NCCL_CHECK(ncclGroupEnd());
+		break;
 	case TL_OP_SEND:
 		NCCL_CHECK(ncclSend(in, n, t, (int)op->peer, comm, s));
 		break;
@@ -594,6 +632,40 @@ static int cuda_coll_wait(struct tl_backend *be, int req)
 
 	CUDA_CHECK(cudaEventSynchronize(cu->slots[req].done));
 	return 0;
+}
+
+/* ---- checking ---- */
+
+/* The check's fills, made on the host's staging buffer and copied to the device. */
+static void cuda_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
+{
+	struct cuda *cu = be->priv;
+	struct tl_fill f[2];
+	int n = tl_operands_fills(&cu->o, cu->plan, (size_t)(op - cu->plan->ops), step, f);
+
+	for (int k = 0; k < n; k++) {
+		tl_check_fill(&f[k].c, f[k].input ? cu->stage : NULL, f[k].input ? NULL : cu->stage);
+		if (cudaMemcpy(f[k].at, cu->stage, (size_t)f[k].bytes, cudaMemcpyHostToDevice) !=
+		    cudaSuccess)
+			return; /* what verify then reads back is wrong, and counted */
+	}
+}
+
+static uint64_t cuda_check_verify(struct tl_backend *be, const struct tl_op *op, uint64_t step,
+				  struct tl_check_miss *miss)
+{
+	struct cuda *cu = be->priv;
+	size_t i = (size_t)(op - cu->plan->ops);
+	struct tl_check c = tl_operands_check(&cu->o, cu->plan, i, step);
+	uint64_t len = c.c.recv * cu->o.comm_elem;
+	char *in, *out;
+
+	tl_operands_io(&cu->o, i, cu->o.ops[i].calls - 1, &in, &out);
+	if (len && cudaMemcpy(cu->stage, out, (size_t)len, cudaMemcpyDeviceToHost) != cudaSuccess) {
+		*miss = (struct tl_check_miss){ .got = -1, .want = 0 };
+		return c.c.recv; /* nothing could be read back: all of it unverified */
+	}
+	return tl_check_verify(&c, cu->stage, miss);
 }
 
 /* ---- calibration ---- */
@@ -698,12 +770,15 @@ static void cuda_fini(struct tl_backend *be)
 			cudaFree(cu->o.r[i].base);
 	tl_operands_free(&cu->o);
 	free(cu->slots);
+	free(cu->stage);
 	free(cu);
 	be->priv = NULL;
 }
 
 const struct tl_backend_ops tl_backend_cuda = {
 	.name = "cuda",
+	.caps = TL_BACKEND_DEVICE_MEMORY,
+	.check = tl_cuda_check,
 	.init = cuda_init,
 	.gemm = cuda_gemm,
 	.pass = cuda_pass,
@@ -715,5 +790,7 @@ const struct tl_backend_ops tl_backend_cuda = {
 	.hw_peak = cuda_hw_peak,
 	.device_time = cuda_device_time,
 	.device = cuda_device,
+	.check_fill = cuda_check_fill,
+	.check_verify = cuda_check_verify,
 	.fini = cuda_fini,
 };

@@ -5,7 +5,24 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
+
 #include "trainload/backend.h"
+
+/* It moves no data, so it cannot check any. */
+static int null_check(const struct tl_job *job, struct tl_diag *diag)
+{
+	int before = diag->count + diag->dropped;
+
+	if (job->check > 0)
+		tl_job_blame(job, "run", "check", diag, "check = %" PRIu64 " needs a backend that "
+			     "moves data (backend = null moves none)", job->check);
+	if (job->has_sweep && job->sweep_check > 0)
+		tl_job_blame(job, "sweep", "check", diag, "check = %" PRIu64 " needs a backend "
+			     "that moves data (backend = null moves none; -c 0 turns it off)",
+			     job->sweep_check);
+	return diag->count + diag->dropped > before ? TL_EINPUT : 0;
+}
 
 static int null_init(struct tl_backend *be, const struct tl_job *job, const struct tl_model *model,
 		     const struct tl_grid *grid, const struct tl_plan *plan)
@@ -79,6 +96,7 @@ static void null_fini(struct tl_backend *be)
 
 const struct tl_backend_ops tl_backend_null = {
 	.name = "null",
+	.check = null_check,
 	.init = null_init,
 	.gemm = null_gemm,
 	.pass = null_pass,

@@ -38,11 +38,18 @@ static struct span span(int region, bool fixed, uint64_t off, uint64_t len)
 	return (struct span){ .region = (uint8_t)region, .fixed = fixed, .off = off, .len = len };
 }
 
-static void use(struct operands *o, const struct span *s)
+/* What a span needs of its region; sets > 1 repeat it step bytes apart. */
+static void use_sets(struct operands *o, const struct span *s, uint64_t sets, uint64_t step)
 {
 	struct region *r = &o->r[s->region];
+	uint64_t end = (s->fixed ? s->off + s->len : s->len) + (sets - 1) * step;
 
-	r->need = max_u64(r->need, s->fixed ? s->off + s->len : s->len);
+	r->need = max_u64(r->need, end);
+}
+
+static void use(struct operands *o, const struct span *s)
+{
+	use_sets(o, s, 1, 0);
 }
 
 char *tl_operands_at(const struct operands *o, const struct span *s)
@@ -224,24 +231,70 @@ struct grad_cursor {
 	uint64_t dense, expert, dense_total;
 };
 
+/* Rounded up to whole 64-byte lines, so that buffer sets stay aligned. */
+static uint64_t lines(uint64_t bytes)
+{
+	return (bytes + 63) & ~(uint64_t)63;
+}
+
+/*
+ * A sweep's op: out of place, input in the send region and output in the receive region; in
+ * place, both in the receive region, where coll.h's descriptor places them, except that MPI
+ * leaves a reduce_scatter's result at the start of the buffer and has one buffer for a
+ * broadcast (out of place it is then the same call). With sweep.rotate_mb, the op's buffers
+ * repeat in sets that together hold at least rotate_mb MB, one set per call in turn.
+ */
+static void sweep_operands(struct operands *o, const struct tl_op *op, struct operand *co,
+			   const struct tl_job *job, uint64_t me)
+{
+	const struct tl_coll *d = tl_coll_get(op->kind);
+	const struct tl_coll_counts *c = &co->c;
+	uint64_t ce = o->comm_elem, in = c->send * ce, out = c->recv * ce;
+	bool one_buffer = op->in_place || (op->kind == TL_OP_BROADCAST && o->layout == TL_LAYOUT_MPI);
+
+	if (!one_buffer) {
+		co->x = span(R_SEND, true, 0, in);
+		co->y = span(R_RECV, true, 0, out);
+		co->x_step = lines(in);
+		co->y_step = lines(out);
+	} else {
+		uint64_t block = c->param * ce;
+		bool out_at_rank = d->recv_in_place_at_rank && o->layout == TL_LAYOUT_NCCL;
+		co->x = span(R_RECV, true, d->send_in_place_at_rank ? me * block : 0, in);
+		co->y = span(R_RECV, true, out_at_rank ? me * block : 0, out);
+		co->x_step = co->y_step = lines(in > out ? in : out);
+		co->in_place = true;
+	}
+	uint64_t footprint = co->x_step + (one_buffer ? 0 : co->y_step);
+	co->sets = 1;
+	if (job->rotate_mb && footprint)
+		co->sets = (job->rotate_mb * 1000000 + footprint - 1) / footprint;
+}
+
 static void comm_operands(struct operands *o, const struct tl_op *op, struct operand *co,
 			  const struct tl_job *job, const struct tl_grid *grid,
 			  struct grad_cursor *gc)
 {
 	uint64_t ce = o->comm_elem, elem = o->elem;
-	uint64_t total = op->bytes / ce, n = tl_grid_group_size(grid, op->group);
-	uint64_t per = n ? total / n : 0;
+	uint64_t n = tl_grid_group_size(grid, op->group);
 	bool dp = op->group == TL_GROUP_DP || op->group == TL_GROUP_EDP ||
 		  op->group == TL_GROUP_DPCP;
 	bool grad_sync = dp && op->phase == TL_PHASE_GRAD_SYNC &&
 			 (op->kind == TL_OP_ALLREDUCE || op->kind == TL_OP_REDUCE_SCATTER);
 	bool gather_back = dp && op->phase == TL_PHASE_OPTIMIZER && op->kind == TL_OP_ALLGATHER;
 
-	co->count = op->kind == TL_OP_REDUCE_SCATTER || op->kind == TL_OP_ALLGATHER ||
-				    op->kind == TL_OP_ALLTOALL
-			    ? per
-			    : total;
+	tl_coll_get(op->kind)->counts(op->bytes, ce, n, &co->c);
+	co->count = co->c.param;
+	bool p2p = op->kind == TL_OP_SEND || op->kind == TL_OP_RECV;
+	co->n = p2p ? 2 : n;
+	co->me = p2p ? o->rank : tl_grid_group_index(grid, o->rank, op->group);
+	co->sets = 1;
 	co->conv = CONV_NONE;
+	uint64_t total = co->c.count, per = co->c.param;
+	if (op->phase == TL_PHASE_SWEEP) {
+		sweep_operands(o, op, co, job, tl_grid_group_index(grid, o->rank, op->group));
+		return;
+	}
 	if (grad_sync) {
 		uint64_t off = op->offset / ce; /* elements */
 		if (job->zero >= 3) {
@@ -260,12 +313,12 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 		/* ZeRO-2/3: sharded, the buckets wrap; with run.check they may not, since a
 		 * bucket's pattern must stay as it was while it is reduced. */
 		bool fixed = job->zero < 2 || job->check;
-		uint64_t in = op->kind == TL_OP_ALLREDUCE ? total : n * per;
-		co->x = span(buf, fixed, off * ce, in * ce);
+		co->x = span(buf, fixed, off * ce, total * ce);
 		co->y = op->kind == TL_OP_ALLREDUCE ? co->x
 						    : span(R_SHARD, true, off / n * ce, per * ce);
+		co->in_place = op->kind == TL_OP_ALLREDUCE;
 		if (o->staged) {
-			co->z = span(R_GRADS, false, off * elem, in * elem);
+			co->z = span(R_GRADS, false, off * elem, total * elem);
 			co->conv = CONV_BEFORE;
 		}
 		return;
@@ -276,65 +329,46 @@ static void comm_operands(struct operands *o, const struct tl_op *op, struct ope
 		uint64_t off = op->group == TL_GROUP_EDP ? gc->dense_total : 0;
 		co->x = span(R_SHARD, true, off / n * ce, per * ce);
 		if (o->staged) {
-			co->y = span(R_STAGE, true, off * ce, n * per * ce);
+			co->y = span(R_STAGE, true, off * ce, total * ce);
 			if (!o->lean) {
-				co->z = span(R_WEIGHTS, false, off * elem, n * per * elem);
+				co->z = span(R_WEIGHTS, false, off * elem, total * elem);
 				co->conv = CONV_AFTER;
 			}
 		} else {
-			co->y = span(o->lean ? R_GRADS : R_WEIGHTS, true, off * elem,
-				     n * per * elem);
+			co->y = span(o->lean ? R_GRADS : R_WEIGHTS, true, off * elem, total * elem);
 		}
 		return;
 	}
-	switch (op->kind) {
-	case TL_OP_ALLREDUCE:
-		co->x = span(R_SEND, true, 0, total * ce);
-		co->y = span(R_RECV, true, 0, total * ce);
-		break;
-	case TL_OP_REDUCE_SCATTER:
-		co->x = span(R_SEND, true, 0, n * per * ce);
-		co->y = span(R_RECV, true, 0, per * ce);
-		break;
-	case TL_OP_ALLGATHER:
-		co->x = span(R_SEND, true, 0, per * ce);
-		co->y = span(R_RECV, true, 0, n * per * ce);
-		break;
-	case TL_OP_ALLTOALL:
-		co->x = span(R_SEND, true, 0, n * per * ce);
-		co->y = span(R_RECV, true, 0, n * per * ce);
-		break;
-	case TL_OP_SEND:
-		/* With run.check, pipeline sends (started, and outstanding while tensor-parallel
-		 * collectives fill the send buffer with their own pattern) have their own. */
-		co->x = span(job->check && op->group == TL_GROUP_PP ? R_PSEND : R_SEND, true, 0,
-			     total * ce);
-		co->y = span(R_RECV, true, 0, 0);
-		break;
-	default: /* TL_OP_RECV */
-		co->x = span(R_SEND, true, 0, 0);
-		co->y = span(R_RECV, true, 0, total * ce);
-		break;
-	}
+	/* With run.check, pipeline sends (started, and outstanding while tensor-parallel
+	 * collectives fill the send buffer with their own pattern) have their own region. */
+	bool psend = op->kind == TL_OP_SEND && op->group == TL_GROUP_PP && job->check;
+	co->x = span(psend ? R_PSEND : R_SEND, true, 0, co->c.send * ce);
+	co->y = span(R_RECV, true, 0, co->c.recv * ce);
 }
 
 int tl_operands_plan(struct operands *o, const struct tl_job *job, const struct tl_model *model,
-		     const struct tl_grid *grid, const struct tl_plan *plan)
+		     const struct tl_grid *grid, const struct tl_plan *plan, enum tl_layout layout)
 {
 	struct layout lay = { .nnames = 0 };
 	size_t keys = ((size_t)job->layers + 1) * NAMES_MAX;
-	uint64_t expert, params = tl_model_stage_params(model, job, plan->coords.pp, &expert);
-	struct grad_cursor gc = { .microbatch = -2, .dense_total = params - expert };
+	uint64_t expert = 0, params = 0;
+	struct grad_cursor gc = { .microbatch = -2 };
 	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->rank = plan->rank;
+	o->layout = layout;
 	o->compute_dtype = job->compute_dtype;
-	o->comm_dtype = job->comm_dtype;
-	o->elem = (size_t)tl_dtype_bytes(job->compute_dtype);
-	o->comm_elem = (size_t)tl_dtype_bytes(job->comm_dtype);
+	/* A sweep moves its own dtype; it has no model, and its ops no weights to place. */
+	o->comm_dtype = model ? job->comm_dtype : job->sweep_dtype;
+	o->elem = (size_t)tl_dtype_bytes(o->compute_dtype);
+	o->comm_elem = (size_t)tl_dtype_bytes(o->comm_dtype);
 	o->lean = job->memory == TL_MEMORY_LEAN;
-	o->staged = job->comm_dtype != job->compute_dtype;
+	o->staged = model && job->comm_dtype != job->compute_dtype;
+	if (model) {
+		params = tl_model_stage_params(model, job, plan->coords.pp, &expert);
+		gc.dense_total = params - expert;
+	}
 	lay.tile = malloc(keys * sizeof(*lay.tile));
 	lay.compact = malloc(2 * NAMES_MAX * sizeof(*lay.compact));
 	o->ops = calloc(plan->count + 1, sizeof(*o->ops));
@@ -343,7 +377,8 @@ int tl_operands_plan(struct operands *o, const struct tl_job *job, const struct 
 		goto out;
 	memset(lay.tile, 0xff, keys * sizeof(*lay.tile));
 	memset(lay.compact, 0xff, 2 * NAMES_MAX * sizeof(*lay.compact));
-	rc = place_blocks(&lay, job, model, plan);
+	if (model)
+		rc = place_blocks(&lay, job, model, plan);
 	if (rc)
 		goto out;
 
@@ -367,8 +402,8 @@ int tl_operands_plan(struct operands *o, const struct tl_job *job, const struct 
 			break;
 		default:
 			comm_operands(o, op, co, job, grid, &gc);
-			use(o, &co->x);
-			use(o, &co->y);
+			use_sets(o, &co->x, co->sets, co->x_step);
+			use_sets(o, &co->y, co->sets, co->y_step);
 			if (co->conv != CONV_NONE)
 				use(o, &co->z);
 			break;
@@ -379,7 +414,7 @@ int tl_operands_plan(struct operands *o, const struct tl_job *job, const struct 
 	/* memory = lean: the compact weights are what the GEMMs read. */
 	if (o->lean)
 		o->r[R_WEIGHTS].need = max_u64(o->r[R_WEIGHTS].need, lay.compact_next * o->elem);
-	if (!o->lean) {
+	if (!o->lean && model) {
 		o->r[R_WEIGHTS].floor = model->weight_bytes;
 		/* ZeRO-2/3 keep only their shard of the gradients, which the reduce-scatters
 		 * leave: the gradient region is then the transient one that the weight-gradient
@@ -389,8 +424,9 @@ int tl_operands_plan(struct operands *o, const struct tl_job *job, const struct 
 		o->r[R_ACT].floor = model->activation_bytes;
 	}
 	/* Memory passes copy one half of their region into the other: keep a few pages. */
-	o->r[R_ACT].need = max_u64(o->r[R_ACT].need, 1 << 16);
-	if (!o->lean)
+	if (model)
+		o->r[R_ACT].need = max_u64(o->r[R_ACT].need, 1 << 16);
+	if (model && !o->lean)
 		o->r[R_OPTIM].need = max_u64(o->r[R_OPTIM].need, 1 << 16);
 	for (int i = 0; i < R_COUNT; i++) {
 		struct region *r = &o->r[i];
@@ -401,6 +437,49 @@ out:
 	free(lay.tile);
 	free(lay.compact);
 	return rc;
+}
+
+struct tl_check tl_operands_check(const struct operands *o, const struct tl_plan *plan, size_t i,
+				  uint64_t seed)
+{
+	const struct tl_op *op = &plan->ops[i];
+	const struct operand *co = &o->ops[i];
+
+	return (struct tl_check){ .coll = tl_coll_get(op->kind), .c = co->c, .n = co->n,
+				  .me = co->me, .from = (uint64_t)op->peer, .it = seed,
+				  .dtype = o->comm_dtype };
+}
+
+int tl_operands_fills(const struct operands *o, const struct tl_plan *plan, size_t i,
+		      uint64_t seed, struct tl_fill fills[2])
+{
+	const struct operand *co = &o->ops[i];
+	struct tl_check c = tl_operands_check(o, plan, i, seed);
+	int n = 0;
+	char *in, *out;
+
+	tl_operands_io(o, i, co->calls, &in, &out);
+	if (c.c.recv)
+		fills[n++] = (struct tl_fill){ .at = out, .bytes = c.c.recv * o->comm_elem, .c = c };
+	if (!c.c.send || (c.coll->root >= 0 && c.me != (uint64_t)c.coll->root))
+		return n;
+	fills[n] = (struct tl_fill){ .at = in, .bytes = c.c.send * o->comm_elem, .input = true,
+				     .c = c };
+	if (co->conv == CONV_BEFORE) {
+		fills[n].at = tl_operands_at(o, &co->z);
+		fills[n].bytes = c.c.send * o->elem;
+		fills[n].c.dtype = o->compute_dtype;
+	}
+	return n + 1;
+}
+
+void tl_operands_io(const struct operands *o, size_t i, uint64_t call, char **in, char **out)
+{
+	const struct operand *co = &o->ops[i];
+	uint64_t set = co->sets > 1 ? call % co->sets : 0;
+
+	*in = tl_operands_at(o, &co->x) + set * co->x_step;
+	*out = tl_operands_at(o, &co->y) + set * co->y_step;
 }
 
 void tl_operands_free(struct operands *o)

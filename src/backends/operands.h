@@ -28,7 +28,8 @@
  *              gradient region is no larger than one bucket or gradient block needs.
  *   send, recv tensor-, expert-, pipeline-parallel and ZeRO-3 traffic, in comm_dtype: inputs from
  *              send, outputs to recv, each sized for the largest op; only the allreduce of
- *              gradient buckets runs in place (in place).
+ *              gradient buckets runs in place (in place). A sweep's ops (sweep.dtype): out of
+ *              place from send to recv, in place within recv, repeated in sets with rotate_mb.
  *   optimizer  memory = full: the model's optimizer_bytes, which the optimizer pass streams.
  *   act        memory = full: the model's activation_bytes, which elementwise passes stream
  *              through, each starting where the last one stopped. memory = lean: a scratch of
@@ -44,9 +45,9 @@
  * reduction meets a subnormal, an infinity or a NaN, whatever the number of steps.
  *
  * Element counts. An op's `bytes` is its payload per rank (the larger of input and output);
- * the count is bytes / element size, rounded down to whole elements, and for reduce-scatter
- * (output), allgather (input) and alltoall (per peer) the per-rank count is that divided by the
- * group size, rounded down again. What rounding drops is not sent.
+ * its counts are the collective descriptor's for its group (include/trainload/coll.h): whole
+ * elements, and for reduce-scatter (output), allgather (input) and alltoall (per peer) a whole
+ * number per rank. What rounding drops is not sent.
  */
 #ifndef TRAINLOAD_BACKENDS_OPERANDS_H
 #define TRAINLOAD_BACKENDS_OPERANDS_H
@@ -54,6 +55,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "trainload/check.h"
+#include "trainload/coll.h"
 #include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/model.h"
@@ -94,19 +97,31 @@ struct span {
 
 enum { CONV_NONE, CONV_BEFORE, CONV_AFTER };
 
+/* Whose in-place conventions the layout follows (they differ in two places: see
+ * sweep_operands in operands.c). */
+enum tl_layout { TL_LAYOUT_MPI, TL_LAYOUT_NCCL };
+
 /* What the analysis worked out for one op of the plan. */
 struct operand {
 	struct span x, y, z; /* GEMM: A, B, C; communication: input, output, the other side of
 				 a conversion (before: z → x, after: y → z) */
-	uint64_t count;      /* communication: elements, per rank for reduce-scatter, allgather
-				 and alltoall */
+	struct tl_coll_counts c; /* communication: the descriptor's counts for its group */
+	uint64_t n, me;          /* communication: its group's size and this rank's index in it
+				    (point-to-point: 2 and the world rank, as checks count them) */
+	uint64_t count;      /* communication: the count the call takes (c.param) */
 	uint8_t conv;
+	bool in_place;       /* input and output share one buffer (MPI_IN_PLACE for MPI) */
+	/* Sweeps with rotate_mb: sets copies of x and y, x_step and y_step bytes apart; call k
+	 * uses set k % sets (tl_operands_io). The backend counts the calls. */
+	uint64_t sets, x_step, y_step;
+	uint64_t calls;
 };
 
 
 /* Every region and the operands of every op of one rank's plan. */
 struct operands {
 	uint64_t rank; /* world rank, for messages */
+	enum tl_layout layout;
 	int compute_dtype, comm_dtype;
 	size_t elem, comm_elem; /* bytes of one compute_dtype and one comm_dtype element */
 	bool lean, staged;      /* memory = lean; comm_dtype differs from compute_dtype */
@@ -118,15 +133,38 @@ struct operands {
  * Work out where every op's operands lie and how large each region must be (r[].size: the
  * larger of the model's figure with memory = full and what the ops address, in whole 64-byte
  * lines; 0 for a region nothing uses). Nothing is allocated but o->ops. GEMM dimensions above
- * INT_MAX (BLAS and cuBLAS take int) are TL_ERUN, with a message. 0 or a negative TL_E*.
+ * INT_MAX (BLAS and cuBLAS take int) are TL_ERUN, with a message. model is NULL for a sweep's
+ * plan, whose ops move sweep.dtype and place no weights. 0 or a negative TL_E*.
  */
 int tl_operands_plan(struct operands *o, const struct tl_job *job, const struct tl_model *model,
-		     const struct tl_grid *grid, const struct tl_plan *plan);
+		     const struct tl_grid *grid, const struct tl_plan *plan, enum tl_layout layout);
 void tl_operands_free(struct operands *o);
 
 /* The address of a span in its region's base (host or device), wrapped around where it does not
  * fit. */
 char *tl_operands_at(const struct operands *o, const struct span *s);
+
+/* Op i as a check sees it (include/trainload/check.h), for the pattern of seed. */
+struct tl_check tl_operands_check(const struct operands *o, const struct tl_plan *plan, size_t i,
+				  uint64_t seed);
+
+/* What a check writes before op i's next call, in this order: its output with -1, then its input
+ * with the pattern of seed (a staged op's input is converted from the gradients as it is issued:
+ * those get the pattern, in compute_dtype; a broadcast's root alone has an input). Each fill is
+ * bytes at at, written by tl_check_fill(&c, input ? buf : NULL, input ? NULL : buf). Returns
+ * how many fills there are (0 to 2). */
+struct tl_fill {
+	char *at;
+	uint64_t bytes;
+	bool input;
+	struct tl_check c;
+};
+int tl_operands_fills(const struct operands *o, const struct tl_plan *plan, size_t i,
+		      uint64_t seed, struct tl_fill fills[2]);
+
+/* The input and output of op i for its call number call (0, 1, ...): the buffer set that call
+ * rotates to, wrapped around like tl_operands_at. */
+void tl_operands_io(const struct operands *o, size_t i, uint64_t call, char **in, char **out);
 
 /* The dtype a region is filled with (small finite values), or TL_DTYPE_SAME for zeros. */
 int tl_operands_fill_dtype(const struct operands *o, int region);

@@ -7,7 +7,8 @@
 # straggler is named only beyond its phase's noise, so none of what follows is luck.
 #   - healthy, 4 nodes: no straggler named; every node's link measured by the link probe;
 #   - node3's link cut to 1/10 (100 Mbit both ways): node3 named for its link, no other host
-#     named (its neighbours' transfers wait on node3's link and are not theirs);
+#     named (its neighbours' transfers wait on node3's link and are not theirs); a sweep on
+#     the same nodes names node3's link too (text and JSON);
 #   - node2's CPU capped at 5% of a core (its fair share is half of one): node2 named for
 #     compute (its GEMM rate against the fleet's), no other host named: the ranks that wait for
 #     node2 at the gradient allreduce wait (comm_wait), and node2 is the one that arrives late;
@@ -49,7 +50,14 @@ jq_true healthy.json '[.ranks[].link | .nodes == 4 and .mbps > 30 and .in_mbps >
 # --- node3's link at 1/10 -------------------------------------------------------------------
 cluster_shape node3 100mbit
 attribute link 4
+# a sweep over the same nodes names the slow link's host too, in its text and its JSON
+cluster_mpirun sweep 4 ppr:1:node "$TRAINLOAD" sweep -b 1M -e 1M -n 3 -w 1 --output sweep.json
 cluster_shape node3 1gbit
+expect_rc sweep 0
+grep -q '^  rank 2 (node3, cpus [0-9,-]*) link: link [0-9.]* MB/s, [0-9.]*% below median' sweep.out ||
+	{ show sweep; fail "the sweep does not name node3 for its link"; }
+jq_true sweep.json '[.stragglers[] | "\(.host):\(.cause)"] == ["node3:link"] and
+	([.ranks[].host] == ["node1", "node2", "node3", "node4"])'
 [ "$(named link.json)" = "node3:link" ] || { judged link.json; fail "node3's slow link: named '$(named link.json)'"; }
 grep -q '^  rank 2 (node3, cpus [0-9,-]*) link: link [0-9.]* MB/s, [0-9.]*% below median' link.out ||
 	{ show link; fail "the summary does not name node3 for its link"; }
@@ -85,4 +93,4 @@ expect_rc reportmd 0
 grep -q '^| 8 | 8 | extrapolated | [0-9.]* |  |  | ' reportmd.out || { cat reportmd.out; fail "no extrapolated 8-node row"; }
 grep -q '^| 4 | 4 | measured | [0-9.]* | [0-9.]* | [-+][0-9.]*% | ' reportmd.out || { cat reportmd.out; fail "no predicted-against-measured row at 4 nodes"; }
 grep -q "^set object 1 rect from first .* fillcolor rgb '#e8e8e8'" plots/report.gp || fail "the projection's plot does not shade the extrapolation"
-echo "ok: healthy names none; node3 named for its link alone; node2 for compute alone; the model fitted across 2 and 4 nodes, 8 extrapolated"
+echo "ok: healthy names none; node3 named for its link alone (run and sweep); node2 for compute alone; the model fitted across 2 and 4 nodes, 8 extrapolated"

@@ -41,16 +41,6 @@ start() {
 	PID=$!
 }
 
-# wait_lines FILE N: until FILE has N lines (at most TL_TIMEOUT seconds).
-wait_lines() {
-	wl_t=0
-	while [ "$(cat "$1" 2>/dev/null | wc -l)" -lt "$2" ]; do
-		[ "$wl_t" -lt $((TL_TIMEOUT * 10)) ] || fail "$1: fewer than $2 lines"
-		sleep 0.1
-		wl_t=$((wl_t + 1))
-	done
-}
-
 # finish LABEL: wait for the run (at most TL_TIMEOUT seconds); RC its exit status.
 finish() {
 	fi_t=0
@@ -91,7 +81,7 @@ held_document() {
 
 # --- SIGKILL of a rank: the finished steps stay ---------------------------------------------
 start sigkill 2
-wait_lines sigkill.jsonl 4 # the header and 3 steps
+wait_lines "$PID" sigkill.jsonl 4 sigkill.err # the header and 3 steps
 victim=$(rank_pid "$PID" 1)
 [ -n "$victim" ] || fail "no rank 1 among the launcher's descendants"
 kill -KILL "$victim"
@@ -125,7 +115,7 @@ interrupted() {
 }
 
 start sigterm 2
-wait_lines sigterm.jsonl 4 # the header and 3 steps
+wait_lines "$PID" sigterm.jsonl 4 sigterm.err # the header and 3 steps
 victim=$(rank_pid "$PID" 1)
 [ -n "$victim" ] || fail "no rank 1 among the launcher's descendants"
 kill -TERM "$victim"
@@ -133,7 +123,7 @@ finish sigterm
 interrupted sigterm
 
 start sigint 0
-wait_lines sigint.jsonl 4 # the header and 3 steps
+wait_lines "$PID" sigint.jsonl 4 sigint.err # the header and 3 steps
 kill -INT "$PID"
 finish sigint
 interrupted sigint
@@ -148,7 +138,7 @@ for sig in TERM INT; do
 	export TRAINLOAD_TEST_STALL
 	start "$label" 2
 	unset TRAINLOAD_TEST_STALL
-	wait_lines "$label.jsonl" 3 # the header and the 2 steps that finish
+	wait_lines "$PID" "$label.jsonl" 3 "$label.err" # the header and the 2 steps that finish
 	sleep 1 # rank 0 is in the step that never ends
 	kill "-$sig" "$PID"
 	# the document, before the launcher is done (a second signal ends one that waits)

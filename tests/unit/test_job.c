@@ -1512,27 +1512,15 @@ static void test_resolve_batch(void **state)
 	                      "global_batch/(microbatch*dp) = 4");
 }
 
+/* comm_dtype "same" resolves to compute_dtype; which compute dtypes a backend runs is its own
+ * check (tests/unit/test_exec.c). */
 static void test_resolve_dtype(void **state)
 {
 	struct ctx *c = *state;
 
 	assert_int_equal(resolve_text(c, "[run]\ncompute_dtype = f64\n", 1), 0);
 	assert_int_equal(c->job.comm_dtype, TL_DTYPE_F64);
-
-	int rc = resolve_text(c, "[run]\ncompute_dtype = bf16\n", 1);
-	assert_int_equal(rc, TL_EINPUT);
-	expect_msgs(&c->diag, "t.job:2: compute_dtype bf16 needs backend = cuda (cpu: f32, f64)");
-
-	rc = resolve_text(c, "[run]\nbackend = null\ncompute_dtype = f16\n", 1);
-	assert_int_equal(rc, TL_EINPUT);
-	expect_msgs(&c->diag, "t.job:3: compute_dtype f16 needs backend = cuda (cpu: f32, f64)");
-
 	assert_int_equal(resolve_text(c, "[run]\ncomm_dtype = f32\n", 1), 0);
-
-	/* cuda: bf16, f16, f32; its collectives may still carry f64 */
-	rc = resolve_text(c, "[run]\nbackend = cuda\ncompute_dtype = f64\n", 1);
-	assert_int_equal(rc, TL_EINPUT);
-	expect_msgs(&c->diag, "t.job:3: compute_dtype f64 needs backend = cpu (cuda: bf16, f16, f32)");
 	assert_int_equal(resolve_text(c, "[run]\nbackend = cuda\ncompute_dtype = f16\n"
 	                                 "comm_dtype = f64\n", 1), 0);
 	assert_int_equal(c->job.compute_dtype, TL_DTYPE_F16);
@@ -1577,8 +1565,9 @@ static void test_resolve_model_and_sweep(void **state)
 /*
  * Resolving refuses only what no part of this version can plan (cp > 1 with experts), and the
  * layouts context parallelism and the interleaved schedule cannot take, naming the key's file
- * and line. What is planned but not run yet (tp, pp, ZeRO, MoE, cuda, ...) resolves,
- * so that --dry-run plans it; the executor refuses it (tl_exec_check, tests/unit/test_exec.c).
+ * and line. What a backend cannot run (cuda without CUDA, ...) resolves, so that --dry-run plans
+ * it; the backend refuses it (tl_backend_check, tests/unit/test_exec.c); a sweep's own keys
+ * are checked as its plan is built (tests/unit/test_sweep.c).
  */
 static void test_resolve_not_implemented(void **state)
 {
@@ -1588,9 +1577,6 @@ static void test_resolve_not_implemented(void **state)
 		uint64_t world;
 		const char *want;
 	} refused[] = {
-	    {"[sweep]\nop = allreduc\n", 1,
-	     "t.job:2: unknown collective 'allreduc' in key 'op' of [sweep] (did you mean "
-	     "'allreduce'?)"},
 	    {"[model]\nexperts = 4\n[parallel]\ncp = 2\n", 4,
 	     "t.job:4: context parallelism (cp > 1) with experts > 0 is not implemented yet"},
 	    /* seq 256 in 2·cp chunks */

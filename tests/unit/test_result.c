@@ -335,7 +335,8 @@ static void test_plan_json(void **state)
 	json_t *ops = json_object_get(j, "ops_per_step");
 	static const char *const kinds[] = {"gemm",      "allreduce", "reduce_scatter",
 	                                    "allgather", "alltoall",  "send",
-	                                    "recv",      "optimizer", "elementwise"};
+	                                    "recv",      "optimizer", "elementwise",
+	                                    "broadcast", "sendrecv"};
 	assert_int_equal(json_object_size(ops), ARRAY_LEN(kinds));
 	for (size_t k = 0; k < ARRAY_LEN(kinds); k++)
 		assert_non_null(json_object_get(ops, kinds[k]));

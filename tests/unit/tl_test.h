@@ -18,9 +18,11 @@
 
 #include <cmocka.h>
 
+#include "trainload/grid.h"
 #include "trainload/job.h"
 #include "trainload/log.h"
 #include "trainload/model.h"
+#include "trainload/sweep.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -192,5 +194,18 @@ static inline void assert_u128_equal_(unsigned __int128 got, unsigned __int128 w
 	}
 }
 #define assert_u128_equal(got, want) assert_u128_equal_((got), (want), #got, __FILE__, __LINE__)
+
+/* Rank's sweep of a [sweep] job with sets applied (that must all be accepted and resolve) on
+ * world ranks, into g and sw; what tl_sweep_build returned. */
+static inline int sweep_of(struct ctx *c, const char *const *sets, uint64_t world, uint64_t rank,
+                           struct tl_grid *g, struct tl_sweep *sw)
+{
+	ctx_reset(c);
+	c->job.has_sweep = true;
+	set_all(c, sets);
+	assert_int_equal(tl_job_resolve(&c->job, world, &c->diag), 0);
+	tl_grid_init(g, &c->job, world, 0);
+	return tl_sweep_build(sw, &c->job, g, rank, &c->diag);
+}
 
 #endif
