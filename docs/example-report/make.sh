@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Regenerates this folder: the cpu-small job at 1, 2 and 4 ranks (2 ranks twice, a repeat the
 # report aggregates) and an allreduce sweep on 2 ranks (results/), then the report (report.md)
-# and its pictures (plots/, SVG and PNG) that README.md shows. Run from the top of a built
+# and its pictures (plots/, SVG and PNG) that docs/guide.md shows. Run from the top of a built
 # source tree:  sh docs/example-report/make.sh
 # As root, Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1.
 set -eu
