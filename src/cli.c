@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trainload/cli.h"
+#include "trainload/doctor.h"
 #include "trainload/dryrun.h"
 #include "trainload/exec.h"
 #include "trainload/model.h"
@@ -25,12 +26,14 @@ static void usage(FILE *out)
 		"Usage: trainload [options] [JOBFILE]\n"
 		"       mpirun -np N trainload [options] [JOBFILE]\n"
 		"       mpirun -np N trainload sweep [options] [JOBFILE]\n"
+		"       mpirun -np N trainload doctor [options] [JOBFILE]\n"
 		"\n"
 		"Runs the GEMMs and collectives of a transformer training step on every rank, step\n"
 		"after step, and reports how long they took. Without JOBFILE it runs a built-in\n"
 		"small GPT-style job (see --help-job for its keys and defaults). \"sweep\" runs a\n"
 		"collective sweep like nccl-tests' instead (a [sweep] job; without JOBFILE:\n"
-		"allreduce from 8 B to 64 MiB, doubling, on the world).\n"
+		"allreduce from 8 B to 64 MiB, doubling, on the world). \"doctor\" finds the slow\n"
+		"node or link of the allocation (trainload doctor --help).\n"
 		"\n"
 		"Options:\n"
 		"  -s, --set SECTION.KEY=VALUE  override a job key (repeatable), e.g. --set "
@@ -431,6 +434,8 @@ int tl_main(int argc, char **argv)
 
 	/* Until MPI is up, the launcher's environment says which rank prints. */
 	tl_log_set_rank(tl_launcher_rank());
+	if (argc > 1 && !strcmp(argv[1], "doctor"))
+		return tl_doctor_main(argc - 1, argv + 1);
 	rc = parse_args(&cli, argc, argv);
 	if (rc == 1) {
 		free(cli.sets);

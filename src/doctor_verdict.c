@@ -15,18 +15,29 @@
 /* σ of a normal distribution in units of its median absolute deviation. */
 #define MAD_TO_SIGMA 1.4826
 
-void tl_fleet_judge(const double *values, size_t n, struct tl_fleet *f)
+void tl_fleet_judge(const double *values, size_t n, size_t skip, struct tl_fleet *f)
 {
-	double *dev = calloc(n + 1, sizeof(*dev));
+	double *kept = calloc(n + 1, sizeof(*kept)), *dev = calloc(n + 1, sizeof(*dev));
+	size_t k = 0;
 
-	*f = (struct tl_fleet){.n = n, .median = tl_percentile(values, n, 50)};
-	if (!dev)
+	*f = (struct tl_fleet){0};
+	if (!kept || !dev) {
+		free(kept);
+		free(dev);
 		return; /* not judged: names nothing */
+	}
 	for (size_t i = 0; i < n; i++)
-		dev[i] = fabs(values[i] - f->median);
-	f->sigma = MAD_TO_SIGMA * tl_percentile(dev, n, 50);
+		if (i != skip)
+			kept[k++] = values[i];
+	f->n = k;
+	f->median = tl_percentile(kept, k, 50);
+	for (size_t i = 0; i < k; i++)
+		dev[i] = fabs(kept[i] - f->median);
+	f->sigma = MAD_TO_SIGMA * tl_percentile(dev, k, 50);
+	free(kept);
 	free(dev);
-	if (n < TL_FLEET_MIN || f->median <= 0)
+	/* the member judged makes the fleet's TL_FLEET_MIN */
+	if (k + (skip < n) < TL_FLEET_MIN || f->median <= 0)
 		return;
 	double margin = fmax(TL_FLEET_SIGMAS * f->sigma, TL_FLEET_FLOOR * f->median);
 	/* A margin past the median (a noisy fleet) judges nothing. */
@@ -51,13 +62,17 @@ double tl_doctor_link_bw(const struct tl_doctor_link *l)
 	return fmin(l->bw_ab, l->bw_ba);
 }
 
-static enum tl_verdict judged(const struct tl_fleet *f, double value, bool failed)
+/* Member skip of v (skip >= n: not a member) judged against the others. */
+static enum tl_verdict judged(const double *v, size_t n, size_t skip, double value, bool failed)
 {
+	struct tl_fleet f;
+
 	if (failed)
 		return TL_VERDICT_FAILED;
-	if (f->limit <= 0)
+	tl_fleet_judge(v, n, skip, &f);
+	if (f.limit <= 0)
 		return TL_VERDICT_UNJUDGED;
-	return tl_fleet_slow(f, value) ? TL_VERDICT_SLOW : TL_VERDICT_OK;
+	return tl_fleet_slow(&f, value) ? TL_VERDICT_SLOW : TL_VERDICT_OK;
 }
 
 static bool node_named(const struct tl_doctor_node *n)
@@ -86,34 +101,47 @@ static void judge_nodes(struct tl_doctor *d, double *v)
 {
 	for (int m = 0; m < TL_NODE_METRICS; m++) {
 		size_t k = 0;
+		bool judge = m != TL_NODE_LINK || d->nlinks;
 		for (uint32_t i = 0; i < d->nnodes; i++)
-			if (!d->nodes[i].failed && (m != TL_NODE_LINK || d->nlinks))
+			if (!d->nodes[i].failed)
 				v[k++] = d->nodes[i].value[m];
-		tl_fleet_judge(v, k, &d->node_fleet[m]);
-		for (uint32_t i = 0; i < d->nnodes; i++) {
+		tl_fleet_judge(v, judge ? k : 0, SIZE_MAX, &d->node_fleet[m]);
+		for (uint32_t i = 0, at = 0; i < d->nnodes; i++) {
 			struct tl_doctor_node *n = &d->nodes[i];
-			n->verdict[m] = judged(&d->node_fleet[m], n->value[m], n->failed);
-			if (m == TL_NODE_LINK && !d->nlinks)
-				n->verdict[m] = TL_VERDICT_UNJUDGED;
+			n->verdict[m] =
+			    judge ? judged(v, k, n->failed ? SIZE_MAX : at, n->value[m], n->failed)
+			          : TL_VERDICT_UNJUDGED;
+			at += !n->failed;
 		}
 	}
+	for (uint32_t i = 0; i < d->nnodes; i++) {
+		struct tl_doctor_node *n = &d->nodes[i];
+		n->link_explained = n->verdict[TL_NODE_LINK] == TL_VERDICT_SLOW &&
+		                    (n->verdict[TL_NODE_GEMM] == TL_VERDICT_SLOW ||
+		                     n->verdict[TL_NODE_TRIAD] == TL_VERDICT_SLOW);
+	}
+}
+
+/* A link between nodes whose links are not slow: the reference of the others. */
+static bool reference_link(const struct tl_doctor *d, const struct tl_doctor_link *l)
+{
+	return !l->failed && d->nodes[l->pair.a].verdict[TL_NODE_LINK] != TL_VERDICT_SLOW &&
+	       d->nodes[l->pair.b].verdict[TL_NODE_LINK] != TL_VERDICT_SLOW;
 }
 
 static void judge_links(struct tl_doctor *d, double *v)
 {
 	size_t k = 0;
 
-	/* The reference: links between nodes whose links are not slow. */
-	for (size_t j = 0; j < d->nlinks; j++) {
-		const struct tl_doctor_link *l = &d->links[j];
-		if (!l->failed && d->nodes[l->pair.a].verdict[TL_NODE_LINK] != TL_VERDICT_SLOW &&
-		    d->nodes[l->pair.b].verdict[TL_NODE_LINK] != TL_VERDICT_SLOW)
-			v[k++] = tl_doctor_link_bw(l);
-	}
-	tl_fleet_judge(v, k, &d->link_fleet);
-	for (size_t j = 0; j < d->nlinks; j++) {
+	for (size_t j = 0; j < d->nlinks; j++)
+		if (reference_link(d, &d->links[j]))
+			v[k++] = tl_doctor_link_bw(&d->links[j]);
+	tl_fleet_judge(v, k, SIZE_MAX, &d->link_fleet);
+	for (size_t j = 0, at = 0; j < d->nlinks; j++) {
 		struct tl_doctor_link *l = &d->links[j];
-		l->verdict = judged(&d->link_fleet, tl_doctor_link_bw(l), l->failed);
+		bool ref = reference_link(d, l);
+		l->verdict = judged(v, k, ref ? at : SIZE_MAX, tl_doctor_link_bw(l), l->failed);
+		at += ref;
 		l->explained = l->verdict == TL_VERDICT_SLOW && (node_named(&d->nodes[l->pair.a]) ||
 		                                                 node_named(&d->nodes[l->pair.b]));
 	}
@@ -147,13 +175,13 @@ static void judge_groups(struct tl_doctor *d, double *v)
 {
 	for (size_t j = 0; j < d->ngroups; j++) {
 		struct tl_doctor_group *g = &d->groups[j];
-		struct tl_fleet f;
-		size_t k = 0;
+		size_t k = 0, at = SIZE_MAX;
 		for (size_t i = 0; i < d->ngroups; i++)
-			if (peers(g, &d->groups[i]) && !d->groups[i].failed)
+			if (peers(g, &d->groups[i]) && !d->groups[i].failed) {
+				at = i == j ? k : at;
 				v[k++] = d->groups[i].busbw;
-		tl_fleet_judge(v, k, &f);
-		g->verdict = judged(&f, g->busbw, g->failed);
+			}
+		g->verdict = judged(v, k, at, g->busbw, g->failed);
 		g->explained = g->verdict == TL_VERDICT_SLOW && holds_named(d, g);
 	}
 }
@@ -251,7 +279,8 @@ void tl_doctor_print(const struct tl_doctor *d, FILE *out)
 			snprintf(what, sizeof(what), "%s%s", metric_names[m],
 			         m == TL_NODE_LINK ? " (median)" : "");
 			row(out, n->host, what, n->value[m], d->node_fleet[m].median, scale, unit,
-			    n->verdict[m], "");
+			    n->verdict[m],
+			    m == TL_NODE_LINK && n->link_explained ? " (its compute's)" : "");
 		}
 	for (size_t j = 0; j < d->nlinks; j++) {
 		const struct tl_doctor_link *l = &d->links[j];
@@ -313,13 +342,15 @@ char *tl_doctor_summary(const struct tl_doctor *d)
 		ADD("%snode %s (", sep, n->host);
 		const char *inner = "";
 		for (int m = 0; m < TL_NODE_METRICS; m++)
-			if (n->verdict[m] == TL_VERDICT_SLOW ||
+			if ((n->verdict[m] == TL_VERDICT_SLOW &&
+			     !(m == TL_NODE_LINK && n->link_explained)) ||
 			    n->verdict[m] == TL_VERDICT_FAILED) {
 				ADD("%s%s %s", inner, metric_names[m],
 				    tl_verdict_name(n->verdict[m]));
 				inner = ", ";
 			}
-		ADD("%s)", n->verdict[TL_NODE_LINK] == TL_VERDICT_SLOW
+		ADD("%s)", n->link_explained ? "; its links slow too, put down to its compute"
+		           : n->verdict[TL_NODE_LINK] == TL_VERDICT_SLOW
 		               ? ": every link slow, its NIC or port"
 		               : "");
 		sep = "; ";
@@ -351,8 +382,8 @@ char *tl_doctor_summary(const struct tl_doctor *d)
 
 static json_t *fleet_json(const struct tl_fleet *f)
 {
-	return json_pack("{s:I, s:f, s:f, s:f}", "members", (json_int_t)f->n, "median", f->median,
-	                 "sigma", f->sigma, "slow_below", f->limit);
+	return json_pack("{s:I, s:f, s:f}", "members", (json_int_t)f->n, "median", f->median,
+	                 "sigma", f->sigma);
 }
 
 json_t *tl_doctor_json(const struct tl_doctor *d)
@@ -365,7 +396,8 @@ json_t *tl_doctor_json(const struct tl_doctor *d)
 
 	for (uint32_t i = 0; i < d->nnodes; i++) {
 		const struct tl_doctor_node *n = &d->nodes[i];
-		json_t *o = json_pack("{s:s, s:b}", "host", n->host, "failed", n->failed);
+		json_t *o = json_pack("{s:s, s:b, s:b}", "host", n->host, "failed", n->failed,
+		                      "link_explained", n->link_explained);
 		for (int m = 0; m < TL_NODE_METRICS; m++) {
 			char key[48];
 			json_object_set_new(o, value_keys[m], json_real(n->value[m]));

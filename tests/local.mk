@@ -219,6 +219,7 @@ TL_SCRIPT_TESTS = \
 	tests/cluster/testbed.sh \
 	tests/cluster/run.sh \
 	tests/cluster/slurm.sh \
+	tests/cluster/doctor.sh \
 	tests/slurm/scancel.sh \
 	tests/cuda/cuda.sh
 

@@ -79,8 +79,10 @@ struct tl_fleet {
 	               * TL_FLEET_MIN members: not judged */
 };
 
-/* The fleet of n values (n may be 0). */
-void tl_fleet_judge(const double *values, size_t n, struct tl_fleet *f);
+/* The fleet of n values (n may be 0) but values[skip] (skip >= n: all of them). A member is
+ * judged against the fleet without itself (leave-one-out): a sick member of a small fleet would
+ * otherwise widen the very spread it is judged by. */
+void tl_fleet_judge(const double *values, size_t n, size_t skip, struct tl_fleet *f);
 /* Whether value is slow in fleet f. */
 bool tl_fleet_slow(const struct tl_fleet *f, double value);
 
@@ -98,6 +100,8 @@ struct tl_doctor_node {
 	                                * bandwidth (bytes/s) */
 	bool failed;                   /* a rank of it failed a data check */
 	enum tl_verdict verdict[TL_NODE_METRICS];
+	bool link_explained; /* its links are slow, and so is its compute: over a transport the
+	                      * CPU drives (TCP), a starved CPU is the cause */
 };
 
 struct tl_doctor_link {
@@ -145,7 +149,8 @@ double tl_doctor_link_bw(const struct tl_doctor_link *l);
 /*
  * Judge everything (docs/doctor.md, "Verdicts"): each node's GEMM and triad rates against the
  * fleet's; each node's link figure (the median of its links) against the fleet's, so that a node
- * whose links are all slow is a slow node (its NIC, its port); each link against the links
+ * whose links are all slow is a slow node (its NIC, its port), unless its compute is slow too
+ * (then its links are put down to its CPU: link_explained); each link against the links
  * between nodes not found slow, and a slow link with a slow endpoint is put down to that node
  * (explained), one without is a slow link (cable, switch port); each group's busbw against the
  * other groups of its kind and size, a slow group explained when it holds a named node. Failed

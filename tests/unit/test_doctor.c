@@ -173,7 +173,7 @@ static void fleet_median_mad_floor(void **state)
 	static const double v[] = {100, 98, 102, 104, 10};
 
 	(void)state;
-	tl_fleet_judge(v, 5, &f);
+	tl_fleet_judge(v, 5, SIZE_MAX, &f);
 	assert_float_equal(f.median, 100, 1e-12);
 	assert_float_equal(f.sigma, 1.4826 * 2, 1e-12);
 	assert_float_equal(f.limit, 50, 1e-12);
@@ -182,21 +182,41 @@ static void fleet_median_mad_floor(void **state)
 
 	/* a noisy fleet: MAD 30 → σ 44.478, 4σ = 177.9 > 50: nothing above -77.9 is slow */
 	static const double noisy[] = {100, 130, 70, 160, 40};
-	tl_fleet_judge(noisy, 5, &f);
+	tl_fleet_judge(noisy, 5, SIZE_MAX, &f);
 	assert_float_equal(f.limit, 0, 0); /* the margin exceeds the median: judges nothing */
 	assert_false(tl_fleet_slow(&f, 1));
 
 	/* a quiet fleet, all equal: MAD 0; the floor names only what is below half */
 	static const double quiet[] = {7, 7, 7, 7};
-	tl_fleet_judge(quiet, 4, &f);
+	tl_fleet_judge(quiet, 4, SIZE_MAX, &f);
 	assert_float_equal(f.sigma, 0, 0);
 	assert_float_equal(f.limit, 3.5, 1e-12);
 	assert_false(tl_fleet_slow(&f, 6.9));
 
 	/* two members: nobody can be told apart */
-	tl_fleet_judge(v, 2, &f);
+	tl_fleet_judge(v, 2, SIZE_MAX, &f);
 	assert_float_equal(f.limit, 0, 0);
 	assert_false(tl_fleet_slow(&f, 1));
+	tl_fleet_judge(v, 2, 1, &f); /* one judged against the other */
+	assert_float_equal(f.limit, 0, 0);
+
+	/* leave-one-out: four nodes, one at a third, one 34% fast (a virtual cluster's GEMM rates
+	 * in GFLOP/s). All four: median 1.833, MAD (0.007 + 0.62) / 2 → 4σ = 1.86 > the median:
+	 * nothing judged. Without the slow one: median 1.84, MAD 0.014 → 4σ = 0.083 < the floor:
+	 * limit 0.92, and 0.58 is slow. */
+	static const double four[] = {1.826, 0.58, 1.84, 2.45};
+	tl_fleet_judge(four, 4, SIZE_MAX, &f);
+	assert_float_equal(f.median, 1.833, 1e-12);
+	assert_float_equal(f.limit, 0, 0);
+	tl_fleet_judge(four, 4, 1, &f);
+	assert_int_equal(f.n, 3);
+	assert_float_equal(f.median, 1.84, 1e-12);
+	assert_float_equal(f.sigma, 1.4826 * 0.014, 1e-9);
+	assert_float_equal(f.limit, 0.92, 1e-12);
+	assert_true(tl_fleet_slow(&f, 0.58));
+	/* the fast one against the others: median 1.826, MAD 0.014; not slow */
+	tl_fleet_judge(four, 4, 3, &f);
+	assert_false(tl_fleet_slow(&f, 2.45));
 }
 
 /* ---- verdicts ---- */
@@ -351,6 +371,24 @@ static void verdict_slow_compute_and_failed(void **state)
 	assert_string_equal(sum, "doctor: named: node node2 (gemm slow)");
 	free(sum);
 
+	/* its links slow too (a starved CPU drives TCP slowly): put down to its compute */
+	for (size_t k = 0; k < d->nlinks; k++)
+		if (d->links[k].pair.a == 1 || d->links[k].pair.b == 1)
+			d->links[k].bw_ab = d->links[k].bw_ba = 10e6;
+	tl_doctor_judge(d);
+	assert_int_equal(d->nodes[1].verdict[TL_NODE_LINK], TL_VERDICT_SLOW);
+	assert_true(d->nodes[1].link_explained);
+	assert_true(link_of(d, 0, 1)->explained);
+	sum = tl_doctor_summary(d);
+	assert_string_equal(sum, "doctor: named: node node2 (gemm slow; its links slow too, put "
+	                         "down to its compute)");
+	free(sum);
+	bad = tl_doctor_bad_hosts(d, &n);
+	assert_int_equal(n, 1);
+	free(bad);
+
+	for (size_t k = 0; k < d->nlinks; k++)
+		d->links[k].bw_ab = d->links[k].bw_ba = 25e6;
 	d->nodes[1].value[TL_NODE_GEMM] = 50e9;
 	link_of(d, 0, 1)->failed = true;
 	tl_doctor_judge(d);
