@@ -1040,9 +1040,12 @@ int tl_doctor_main(int argc, char **argv)
 	struct doc dc = {.o = &o, .job = &job, .leaders = MPI_COMM_NULL, .start = tl_now_s()};
 	int rc = parse(&o, argc, argv), status;
 
-	if (rc == 1) {
+	if (rc == 1 || (rc && !tl_launched())) {
+		/* Help, or a bad command line in a process no launcher started: no MPI needed. */
+		if (rc != 1)
+			fprintf(stderr, "trainload doctor: %s\n", o.why);
 		free(o.cli.sets);
-		return TL_EXIT_OK;
+		return rc == 1 ? TL_EXIT_OK : TL_EXIT_BAD_INPUT;
 	}
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS) {
 		fprintf(stderr, "trainload doctor: MPI_Init failed\n");

@@ -206,6 +206,7 @@ TL_LAUNCHER_TESTS = \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
 	tests/mpi/rank-error.sh \
+	tests/mpi/doctor.sh \
 	tests/report/scaling.sh
 
 # The rest need no launcher of their own: fixed files, srun and PMIx (Slurm), a GPU.
