@@ -25,6 +25,7 @@ job=$TL_SRCDIR/data/good/tiny.job
 small="--set model.hidden=64 --set model.vocab=256 --set run.threads_per_rank=1"
 # Every node on every core: nodes pinned to one core each would share it in pairs, and whatever
 # else this machine runs on one core would make its two nodes slower than the other two.
+# shellcheck disable=SC2034 # read by cluster_up
 CLUSTER_CPUS_PER_NODE=$(_cl_cpus | wc -l)
 cluster_up 4 50mbit
 
