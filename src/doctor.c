@@ -35,6 +35,7 @@
 #include "trainload/log.h"
 #include "trainload/metrics.h"
 #include "trainload/result.h"
+#include "trainload/stats.h"
 #include "trainload/watchdog.h"
 
 #define HOST_LEN 64
@@ -571,32 +572,17 @@ static int run_rounds(struct doc *dc, const struct tl_link_sched *s, uint32_t fi
 /* Rank 0 takes the leaders' link records into d->links (a pair's two records make one link). */
 static int gather_links(struct doc *dc)
 {
-	int n = (int)dc->nlinks * (int)sizeof(struct link_rec), total = 0;
-	int *counts = NULL, *displs = NULL;
-	struct link_rec *all = NULL;
+	int total = 0;
+	void *bytes = NULL;
 
 	if (!dc->leader)
 		return 0;
-	if (dc->rank == 0) {
-		counts = calloc(dc->nodes, sizeof(*counts));
-		displs = calloc(dc->nodes, sizeof(*displs));
-		if (!counts || !displs)
-			goto nomem;
-	}
-	TL_MPI_CHECK(MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, dc->leaders));
-	if (dc->rank == 0) {
-		for (uint32_t i = 0; i < dc->nodes; i++) {
-			displs[i] = total;
-			total += counts[i];
-		}
-		if (!(all = malloc((size_t)total + 1)))
-			goto nomem;
-	}
-	TL_MPI_CHECK(
-	    MPI_Gatherv(dc->links, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, dc->leaders));
+	int rc = tl_stats_gather_bytes(dc->links, (int)(dc->nlinks * sizeof(*dc->links)), &bytes,
+	                               &total, dc->leaders);
 	dc->nlinks = 0; /* the next stage's records are new ones */
-	if (dc->rank != 0)
-		goto out;
+	if (rc || dc->rank != 0)
+		return rc;
+	const struct link_rec *all = bytes;
 	struct tl_doctor *d = &dc->d;
 	size_t nrec = (size_t)total / sizeof(*all);
 	for (size_t i = 0; i < nrec; i++) {
@@ -629,15 +615,10 @@ static int gather_links(struct doc *dc)
 			l->latency_s = x->latency_s;
 		l->failed |= x->failed_in != 0;
 	}
-out:
-	free(all);
-	free(counts);
-	free(displs);
+	free(bytes);
 	return 0;
 nomem:
-	free(all);
-	free(counts);
-	free(displs);
+	free(bytes);
 	return TL_ENOMEM;
 }
 

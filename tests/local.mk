@@ -221,6 +221,7 @@ TL_SCRIPT_TESTS = \
 	tests/cluster/run.sh \
 	tests/cluster/slurm.sh \
 	tests/cluster/doctor.sh \
+	tests/cluster/doctor-slurm.sh \
 	tests/slurm/scancel.sh \
 	tests/cuda/cuda.sh
 
