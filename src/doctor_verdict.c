@@ -39,9 +39,9 @@ void tl_fleet_judge(const double *values, size_t n, size_t skip, struct tl_fleet
 	/* the member judged makes the fleet's TL_FLEET_MIN */
 	if (k + (skip < n) < TL_FLEET_MIN || f->median <= 0)
 		return;
-	double margin = fmax(TL_FLEET_SIGMAS * f->sigma, TL_FLEET_FLOOR * f->median);
-	/* A margin past the median (a noisy fleet) judges nothing. */
-	f->limit = fmax(0, f->median - margin);
+	double margin = fmax(fmin(TL_FLEET_SIGMAS * f->sigma, TL_FLEET_CEILING * f->median),
+	                     TL_FLEET_FLOOR * f->median);
+	f->limit = f->median - margin;
 }
 
 bool tl_fleet_slow(const struct tl_fleet *f, double value)
@@ -266,10 +266,11 @@ void tl_doctor_print(const struct tl_doctor *d, FILE *out)
 
 	fprintf(out, "# trainload doctor: %" PRIu32 " nodes, links by %s (%zu measured)%s\n",
 	        d->nnodes, tl_links_mode_name(d->links_mode), d->nlinks, d->quick ? ", quick" : "");
-	fprintf(out,
-	        "# slow: below the fleet median by more than %g sigma (1.4826 x MAD) and "
-	        "%g%% of it; MB = 1e6 bytes\n",
-	        TL_FLEET_SIGMAS, 100 * TL_FLEET_FLOOR);
+	fprintf(
+	    out,
+	    "# slow: more than %g%% below the fleet median (the others') and %g sigma (1.4826 x "
+	    "MAD), or more than %g%% below it; MB = 1e6 bytes\n",
+	    100 * TL_FLEET_FLOOR, TL_FLEET_SIGMAS, 100 * TL_FLEET_CEILING);
 	fprintf(out, "%-24s %-22s %16s %16s %9s  %s\n", "# host", "measurement", "value",
 	        "fleet median", "distance", "verdict");
 	for (uint32_t i = 0; i < d->nnodes; i++)
@@ -448,8 +449,9 @@ json_t *tl_doctor_json(const struct tl_doctor *d)
 	json_object_set_new(doc, "quick", json_boolean(d->quick));
 	json_object_set_new(doc, "elapsed_s", json_real(d->elapsed_s));
 	json_object_set_new(doc, "judgement",
-	                    json_pack("{s:f, s:f, s:I}", "sigmas", TL_FLEET_SIGMAS, "floor",
-	                              TL_FLEET_FLOOR, "min_members", (json_int_t)TL_FLEET_MIN));
+	                    json_pack("{s:f, s:f, s:f, s:I}", "sigmas", TL_FLEET_SIGMAS, "ceiling",
+	                              TL_FLEET_CEILING, "floor", TL_FLEET_FLOOR, "min_members",
+	                              (json_int_t)TL_FLEET_MIN));
 	json_object_set_new(doc, "fleets", fleets);
 	json_object_set_new(doc, "nodes", nodes);
 	json_object_set_new(doc, "links", links);

@@ -67,9 +67,13 @@ void tl_link_sched_free(struct tl_link_sched *s);
 /* Robust spread: σ = 1.4826 · MAD (the normal distribution's σ for a MAD); a value is slow past
  * this many σ below the median ... */
 #define TL_FLEET_SIGMAS 4.0
-/* ... and below this fraction of the median: a quiet fleet (MAD near 0) names nothing that
- * is within this of the median, however many σ that is. */
+/* ... and more than this fraction of the median below it: a quiet fleet (MAD near 0) names
+ * nothing within this of the median, however many σ that is ... */
 #define TL_FLEET_FLOOR 0.5
+/* ... while a value more than this fraction of the median below it is slow however noisy the
+ * fleet: the σ term never asks for more (a node at a tenth of its peers is slow even where its
+ * three peers spread widely). */
+#define TL_FLEET_CEILING 0.8
 
 struct tl_fleet {
 	size_t n; /* members judged */

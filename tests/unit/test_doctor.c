@@ -180,11 +180,13 @@ static void fleet_median_mad_floor(void **state)
 	assert_true(tl_fleet_slow(&f, 10));
 	assert_false(tl_fleet_slow(&f, 51));
 
-	/* a noisy fleet: MAD 30 → σ 44.478, 4σ = 177.9 > 50: nothing above -77.9 is slow */
+	/* a noisy fleet: MAD 30 → σ 44.478, 4σ = 177.9, more than the ceiling's 80% of the
+	 * median: the margin is 80, and only what is below a fifth of the median is slow */
 	static const double noisy[] = {100, 130, 70, 160, 40};
 	tl_fleet_judge(noisy, 5, SIZE_MAX, &f);
-	assert_float_equal(f.limit, 0, 0); /* the margin exceeds the median: judges nothing */
-	assert_false(tl_fleet_slow(&f, 1));
+	assert_float_equal(f.limit, 20, 1e-12);
+	assert_true(tl_fleet_slow(&f, 19));
+	assert_false(tl_fleet_slow(&f, 40));
 
 	/* a quiet fleet, all equal: MAD 0; the floor names only what is below half */
 	static const double quiet[] = {7, 7, 7, 7};
@@ -201,13 +203,14 @@ static void fleet_median_mad_floor(void **state)
 	assert_float_equal(f.limit, 0, 0);
 
 	/* leave-one-out: four nodes, one at a third, one 34% fast (a virtual cluster's GEMM rates
-	 * in GFLOP/s). All four: median 1.833, MAD (0.007 + 0.62) / 2 → 4σ = 1.86 > the median:
-	 * nothing judged. Without the slow one: median 1.84, MAD 0.014 → 4σ = 0.083 < the floor:
-	 * limit 0.92, and 0.58 is slow. */
+	 * in GFLOP/s). All four: median 1.833, MAD (0.007 + 0.62) / 2 → 4σ = 1.86 > 80% of the
+	 * median: slow only below a fifth of it, and 0.58 is not. Without the slow one:
+	 * median 1.84, MAD 0.014 → 4σ = 0.083 < the floor: limit 0.92, and 0.58 is slow. */
 	static const double four[] = {1.826, 0.58, 1.84, 2.45};
 	tl_fleet_judge(four, 4, SIZE_MAX, &f);
 	assert_float_equal(f.median, 1.833, 1e-12);
-	assert_float_equal(f.limit, 0, 0);
+	assert_float_equal(f.limit, 1.833 * 0.2, 1e-12); /* the ceiling's margin */
+	assert_false(tl_fleet_slow(&f, 0.58));
 	tl_fleet_judge(four, 4, 1, &f);
 	assert_int_equal(f.n, 3);
 	assert_float_equal(f.median, 1.84, 1e-12);
