@@ -58,50 +58,59 @@ static void merge_one(struct tl_coll_stat *merged, int *n, const struct tl_coll_
 	merged[(*n)++].fastest_rank_mean_s = mean;
 }
 
-int tl_stats_gather_colls(const struct tl_coll_stat *mine, int n, struct tl_coll_stat **merged,
-			  int *nmerged, MPI_Comm comm)
+int tl_stats_gather_bytes(const void *mine, int bytes, void **all, int *total, MPI_Comm comm)
 {
-	int rank, ranks, bytes = n * (int)sizeof(*mine), total = 0;
+	int rank, ranks, rc = 0;
 	int *counts = NULL, *displs = NULL;
-	struct tl_coll_stat *all = NULL;
 
-	*merged = NULL;
-	*nmerged = 0;
+	*all = NULL;
+	*total = 0;
 	TL_MPI_CHECK(MPI_Comm_rank(comm, &rank));
 	TL_MPI_CHECK(MPI_Comm_size(comm, &ranks));
 	if (rank == 0) {
 		counts = calloc((size_t)ranks, sizeof(*counts));
 		displs = calloc((size_t)ranks, sizeof(*displs));
-		if (!counts || !displs)
-			goto nomem;
 	}
+	/* Every rank takes part in both gathers, also when rank 0 is out of memory. */
 	TL_MPI_CHECK(MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
-	if (rank == 0) {
+	if (rank == 0 && counts && displs) {
 		for (int r = 0; r < ranks; r++) {
-			displs[r] = total;
-			total += counts[r];
+			displs[r] = *total;
+			*total += counts[r];
 		}
-		all = malloc((size_t)total + 1);
-		*merged = calloc((size_t)total / sizeof(*mine) + 1, sizeof(**merged));
-		if (!all || !*merged)
-			goto nomem;
+		*all = malloc((size_t)*total + 1);
+	}
+	if (rank == 0 && !*all)
+		rc = TL_ENOMEM;
+	TL_MPI_CHECK(MPI_Gatherv(mine, bytes, MPI_BYTE, *all, counts, displs, MPI_BYTE, 0, comm));
+	free(counts);
+	free(displs);
+	return rc;
+}
+
+int tl_stats_gather_colls(const struct tl_coll_stat *mine, int n, struct tl_coll_stat **merged,
+			  int *nmerged, MPI_Comm comm)
+{
+	int rank, total = 0;
+	void *bytes = NULL;
+
+	*merged = NULL;
+	*nmerged = 0;
+	TL_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+	int rc = tl_stats_gather_bytes(mine, n * (int)sizeof(*mine), &bytes, &total, comm);
+	if (rc || rank != 0)
+		return rc;
+	const struct tl_coll_stat *all = bytes;
+	*merged = calloc((size_t)total / sizeof(*mine) + 1, sizeof(**merged));
+	if (!*merged) {
+		free(bytes);
+		return TL_ENOMEM;
 	}
 	/* Every rank runs the same binary, so the stats travel as bytes. */
-	TL_MPI_CHECK(MPI_Gatherv(mine, bytes, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm));
-	if (rank == 0)
-		for (size_t i = 0; i < (size_t)total / sizeof(*mine); i++)
-			merge_one(*merged, nmerged, &all[i]);
-	free(all);
-	free(counts);
-	free(displs);
+	for (size_t i = 0; i < (size_t)total / sizeof(*mine); i++)
+		merge_one(*merged, nmerged, &all[i]);
+	free(bytes);
 	return 0;
-nomem:
-	free(all);
-	free(counts);
-	free(displs);
-	free(*merged);
-	*merged = NULL;
-	return TL_ENOMEM;
 }
 
 /* ---------------------------------------------------------------- arrival skew */

@@ -24,7 +24,7 @@ TL_UNIT_TESTS = tests/unit/test_job tests/unit/test_model tests/unit/test_grid \
 	tests/unit/test_exec tests/unit/test_topo tests/unit/test_bf16 \
 	tests/unit/test_sweep tests/unit/test_report tests/unit/test_gpu \
 	tests/unit/test_progress tests/unit/test_peak tests/unit/test_log tests/unit/test_coll \
-	tests/unit/test_operands
+	tests/unit/test_operands tests/unit/test_doctor
 if TL_CUDA
 TL_UNIT_TESTS += tests/unit/test_cuda
 endif
@@ -98,6 +98,11 @@ tests_unit_test_progress_LDADD = $(TL_UNIT_LDADD)
 tests_unit_test_log_SOURCES = tests/unit/test_log.c tests/unit/tl_test.h
 tests_unit_test_log_CFLAGS = $(TL_UNIT_CFLAGS)
 tests_unit_test_log_LDADD = $(TL_UNIT_LDADD) -lpthread
+
+# The doctor's schedule, judgement, verdict and hostlists (libtlcore.la: no MPI).
+tests_unit_test_doctor_SOURCES = tests/unit/test_doctor.c
+tests_unit_test_doctor_CFLAGS = $(TL_UNIT_CFLAGS)
+tests_unit_test_doctor_LDADD = $(TL_UNIT_LDADD)
 
 tests_unit_test_peak_SOURCES = tests/unit/test_peak.c tests/unit/tl_test.h
 tests_unit_test_peak_CFLAGS = $(TL_UNIT_CFLAGS)
@@ -214,6 +219,7 @@ TL_LAUNCHER_TESTS = \
 	tests/mpi/check.sh \
 	tests/mpi/kill.sh \
 	tests/mpi/rank-error.sh \
+	tests/mpi/doctor.sh \
 	tests/report/scaling.sh
 
 # The rest need no launcher of their own: fixed files, srun and PMIx (Slurm), a GPU.
@@ -229,6 +235,8 @@ TL_SCRIPT_TESTS = \
 	tests/cluster/run.sh \
 	tests/cluster/attribution.sh \
 	tests/cluster/slurm.sh \
+	tests/cluster/doctor.sh \
+	tests/cluster/doctor-slurm.sh \
 	tests/slurm/scancel.sh \
 	tests/cuda/cuda.sh
 

@@ -19,6 +19,10 @@ size_t tl_slowest(const struct tl_step *ranks, size_t n);
  * on rank 0; it is ignored elsewhere. */
 int tl_stats_gather_step(const struct tl_step *mine, struct tl_step *all, MPI_Comm comm);
 
+/* Gather every rank's bytes (bytes of its own each) to rank 0 of comm, one rank after the other:
+ * *all (rank 0 only; malloc'd, free it; NULL elsewhere) holding *total bytes. */
+int tl_stats_gather_bytes(const void *mine, int bytes, void **all, int *total, MPI_Comm comm);
+
 /*
  * Gather every rank's collective stats to rank 0 of comm and merge them by (kind, group, bytes,
  * blocking): each merged entry has the largest of the ranks' counts, their total time, the
