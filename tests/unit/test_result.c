@@ -711,6 +711,13 @@ static void test_stragglers(void **state)
 	assert_near(num(r0, "link.mbps"), 100);
 	json_decref(doc);
 
+	/* Rank 2's node at 70 MB/s, 30% below the others, its probe steady (σ 1%): short of
+	 * TL_LINK_MARGIN (40%), which a busy CPU's probe reaches on healthy links: not named. */
+	four[2].link.mbps = four[2].link.in_mbps = 70.7;
+	judge_steps(&four[2], steps[2]);
+	named(&r, got);
+	assert_string_equal(got[2], "dp_transfer/transfer");
+
 	/* Rank 2's node reaches 10 MB/s through its link: it is named for that, and its slow
 	 * transfers in the data-parallel group that link is in are the link's, not named again. */
 	four[2].link.mbps = four[2].link.in_mbps = 10;
