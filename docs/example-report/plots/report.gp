@@ -42,9 +42,6 @@ set ylabel 'step time (s)'
 set yrange [0:*]
 set key below center horizontal maxcols 3
 set bmargin 5.2
-set xrange [*:96]
-set object 1 rect from first 5.65685, graph 0 to graph 1, graph 1 behind fillcolor rgb '#e8e8e8' fillstyle solid 1.0 noborder
-set label 1 'extrapolated' at first 5.65685, graph 0.95 offset 1,0 textcolor rgb '#666666'
 set title "Predicted and measured step time: gpt-cpu-small (weak scaling)\nIntel(R) Xeon(R) Processor, 2026-12-07"
 plot 'predicted-1.dat' using 1:2 with linespoints lw 2 pt 6 lc rgb '#4477aa' title 'predicted (the report''s model)', '' using 1:3:4:5 with yerrorbars pt 7 ps 1.3 lc rgb '#ee6677' title 'measured (mean, min-max)'
 unset object 1
@@ -105,9 +102,6 @@ set ylabel 'step time (s)'
 set yrange [0:*]
 set key below center horizontal maxcols 3
 set bmargin 5.2
-set xrange [*:96]
-set object 1 rect from first 5.65685, graph 0 to graph 1, graph 1 behind fillcolor rgb '#e8e8e8' fillstyle solid 1.0 noborder
-set label 1 'extrapolated' at first 5.65685, graph 0.95 offset 1,0 textcolor rgb '#666666'
 set title "Predicted and measured step time: gpt-cpu-small (weak scaling)\nIntel(R) Xeon(R) Processor, 2026-12-07"
 plot 'predicted-1.dat' using 1:2 with linespoints lw 2 pt 6 lc rgb '#4477aa' title 'predicted (the report''s model)', '' using 1:3:4:5 with yerrorbars pt 7 ps 1.3 lc rgb '#ee6677' title 'measured (mean, min-max)'
 unset object 1
