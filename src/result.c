@@ -385,15 +385,19 @@ void tl_rank_judge_steps(struct tl_rank_info *ri, const struct tl_step *steps, s
  * phase's noise: on the logarithms of the values, TL_STRAGGLER_SIGMAS times the larger of the
  * peers' spread (a robust σ: 1.4826 x their median absolute deviation) and the uncertainty that
  * the rank's own step-to-step noise leaves on its median (the standard error of a median of n
- * steps: 1.2533 σ / √n), so that a busy machine's jitter, a core shared by two halves of the
- * fleet or a node that runs faster than the rest names nobody, while a node throttled in some
- * steps and not in others still is; and for times, the difference is at
+ * steps: 1.2533 σ / √n), and never less than TL_STRAGGLER_NOISE_FLOOR (three or four peers'
+ * MAD can be near zero by chance: three healthy nodes within 1% of each other would otherwise
+ * make a fourth, 5% slower because it shares a core with the launcher, a straggler), so that a
+ * busy machine's jitter, a core shared by two halves of the fleet or a node that runs faster
+ * than the rest names nobody, while a node throttled in some steps and not in others still is;
+ * and for times, the difference is at
  * least 1% of the median step, so that microsecond noise on a phase that hardly exists names no
  * one either. Communication is judged on its transfer, never on the wait for late peers (the
  * wait is theirs: they are judged for arriving late). What one finding explains of the others
  * is not named twice (verdicts).
  */
 #define TL_STRAGGLER_SIGMAS 3.0
+#define TL_STRAGGLER_NOISE_FLOOR 0.02
 /* A node's link is named only when it carries this much less than the fleet's median at least,
  * whatever straggler_pct says: the probe is one short exchange per path, which a busy CPU slows
  * by tens of percent (healthy nodes read 26-27% below the fleet at a load average of 11-13 on
@@ -449,7 +453,7 @@ static struct judgement judge(const struct tl_result *r, const struct tl_rank_in
 	if (phase != TL_JUDGED_LINK && r->nsteps)
 		own *= 1.2533 / sqrt((double)r->nsteps);
 	struct judgement j = { .value = ri->judged[phase], .median = pe->median,
-			       .noise = fmax(pe->spread, own) };
+			       .noise = fmax(TL_STRAGGLER_NOISE_FLOOR, fmax(pe->spread, own)) };
 
 	/* With two peers there is no telling which one is off: a straggler needs three. */
 	if (pe->n < 3 || (judged_rate(phase) && pe->median <= 0))
