@@ -3,7 +3,11 @@
 # The executor's numbers (issue 4), each measured side by side with its reference in one run of
 # this script, interleaved, so that the machine's state is the same for both:
 #   compute  the GEMM rate inside a 1-rank run vs bench/gemm-standalone over the same shapes
-#            (from --dry-run --json) and thread count; target >= 95%
+#            (from --dry-run --json) and thread count, with its operands cache-warm (one A, B
+#            and C for every call) and rotated through the step's memory (the plan's
+#            memory_bytes_per_rank_max: no operand in cache from its last use), between which
+#            a step's GEMMs fall (each layer's own weights; activations just written); target
+#            >= 97% of the warm loop
 #   comm     each blocking collective's mean time inside a 2-rank run (the fastest rank's mean:
 #            the last to arrive waits for no one) vs bench/mpi-loop of the same call and payload
 #            on the same two ranks, with cache-warm buffers (nccl-tests, OSU) and with buffers
@@ -12,7 +16,9 @@
 #   overhead the step's "other" (step time minus its timed ops) as a share of the step, and
 #            MPI_Init / our start-up to the first step; targets < 1% and < 0.3 s
 #   overlap  the overlap job (below) on 2 ranks, overlap = yes vs no, beside bench/overlap-loop
-#            (40 GEMMs with a 32 MiB MPI_Iallreduce progressed by MPI_Test) in the same round:
+#            (GEMMs with a 32 MiB MPI_Iallreduce progressed by MPI_Test) in the same round, on
+#            one node and (as root, where namespaces can be made) across two nodes of the
+#            virtual cluster with a link of OVERLAP_LINK (default 4gbit) between them:
 #            step time, dp exposed, the share of the dp reductions' own time hidden (the
 #            summary's dp hidden; the loop's (gemm + comm - both) / comm), and the overlap run's
 #            GEMM rate vs gemm-standalone on its shapes; targets: yes faster than no, hidden
@@ -38,20 +44,24 @@ echo "# trainload executor benchmarks: $("$bin" --version), $(nproc) cores, $(un
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), OpenBLAS core ${OPENBLAS_CORETYPE:-auto}, $(mpirun --version | head -1)"
 
 if want compute; then
-echo "## compute: GEMM GFLOP/s in a 1-rank run vs a plain OpenBLAS loop, 1 thread (median of $rounds)"
-printf '  %-14s %10s %12s %7s\n' job trainload standalone ratio
+echo "## compute: GEMM GFLOP/s in a 1-rank run vs a plain OpenBLAS loop, 1 thread, 20 steps (median of $rounds)"
+printf '  %-14s %10s %12s %7s %12s %7s\n' job trainload warm_loop ratio rotated_loop ratio
 for job in default cpu-small; do
 	"$bin" --dry-run --json "$top/jobs/$job.job" >"$tmp/$job.dry.json"
-	: >"$tmp/in"; : >"$tmp/alone"
+	mib=$(jq '.plan.memory_bytes_per_rank_max / 1048576 | ceil' "$tmp/$job.dry.json")
+	: >"$tmp/in"; : >"$tmp/alone"; : >"$tmp/rotated"
 	for _ in $(seq "$rounds"); do
-		"$bin" -q --force -o "$tmp/r.json" --set run.threads_per_rank=1 --set run.steps=5 \
+		"$bin" -q --force -o "$tmp/r.json" --set run.threads_per_rank=1 --set run.steps=20 \
 			--peak-tflops 1 "$top/jobs/$job.job"
 		jq '.ranks[0].gemm_gflops' "$tmp/r.json" >>"$tmp/in"
-		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/$job.dry.json" 1 5 |
+		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/$job.dry.json" 1 20 |
 			awk '{print $4}' >>"$tmp/alone"
+		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/$job.dry.json" 1 20 f32 \
+			"$mib" | awk '{print $4}' >>"$tmp/rotated"
 	done
-	a=$(median <"$tmp/in") b=$(median <"$tmp/alone")
-	printf '  %-14s %10.2f %12.2f %6.1f%%\n' "$job" "$a" "$b" "$(awk "BEGIN{print 100*$a/$b}")"
+	a=$(median <"$tmp/in") b=$(median <"$tmp/alone") c=$(median <"$tmp/rotated")
+	printf '  %-14s %10.2f %12.2f %6.1f%% %12.2f %6.1f%%\n' "$job" "$a" "$b" \
+		"$(awk "BEGIN{print 100*$a/$b}")" "$c" "$(awk "BEGIN{print 100*$a/$c}")"
 done
 fi
 
@@ -107,21 +117,23 @@ if want overlap; then
 ovjob=(--set model.layers=12 --set model.vocab=2048 --set parallel.bucket_policy=ddp
 	--set parallel.bucket_mb=4 "$top/jobs/cpu-small.job")
 "$bin" --dry-run --json --ranks 2 "${ovjob[@]}" >"$tmp/ov.dry.json"
-overlap_rounds() { # MPI options for both trainload and the loop, then a label
-	local label=$1
-	shift
+# LABEL GEMMS MPIRUN...: ROUNDS rounds of overlap = yes, overlap = no and the loop (GEMMS GEMMs
+# of 256x1024x256 around a 32 MiB MPI_Iallreduce, enough to cover it) launched by MPIRUN...
+overlap_rounds() {
+	local label=$1 gemms=$2
+	shift 2
 	: >"$tmp/ov-yes"; : >"$tmp/ov-no"; : >"$tmp/loop"; : >"$tmp/gemm-alone"
 	for _ in $(seq "$rounds"); do
 		for ov in yes no; do
-			"${mpirun[@]}" "$@" "$bin" -q --force -o "$tmp/ov-$ov.json" --set run.threads_per_rank=1 \
+			"$@" "$bin" -q --force -o "$tmp/ov-$ov.json" --set run.threads_per_rank=1 \
 				--set parallel.overlap=$ov --peak-tflops 1 "${ovjob[@]}"
 			jq -r '[.summary.step_time_s.p50, .summary.breakdown_s.comm_exposed_by_group.dp,
 				.summary.dp_alone_s, (.summary.dp_hidden_share // 0),
 				([.ranks[].gemm_gflops] | add / length)] | @tsv' "$tmp/ov-$ov.json" \
 				>>"$tmp/ov-$ov"
 		done
-		OPENBLAS_NUM_THREADS=1 "${mpirun[@]}" "$@" \
-			"$top/bench/overlap-loop" 33554432 40 256 1024 256 5 >>"$tmp/loop"
+		OPENBLAS_NUM_THREADS=1 "$@" -x OPENBLAS_NUM_THREADS \
+			"$top/bench/overlap-loop" 33554432 "$gemms" 256 1024 256 5 >>"$tmp/loop"
 		OPENBLAS_NUM_THREADS=1 "$top/bench/gemm-standalone" "$tmp/ov.dry.json" 1 5 |
 			awk '{print $4}' >>"$tmp/gemm-alone"
 	done
@@ -145,11 +157,38 @@ overlap_rounds() { # MPI options for both trainload and the loop, then a label
 echo "## overlap: 12-layer cpu-small, V 2048, DDP buckets of 4 MiB, 2 ranks, 1 thread each, and the plain loop (median of $rounds)"
 echo "#  hidden = 1 - dp exposed / the dp reductions alone (trainload); (gemm + comm - both) / comm (loop)"
 echo "#  step_s of the loop: both_s; alone_s: the non-blocking collective alone; uptime: $(uptime | sed 's/.*load/load/')"
-overlap_rounds "the MPI's defaults"
+# One node: the two ranks share memory and the machine's cores, so the reduction's copies and sums
+# are work for the cores that run the GEMMs.
+overlap_rounds "one node, shared memory, the MPI's defaults" 40 "${mpirun[@]}"
 if mpirun --version 2>&1 | grep -q "Open MPI"; then
-	overlap_rounds "Open MPI with --mca coll_libnbc_iallreduce_algorithm 3" \
-		--mca coll_libnbc_iallreduce_algorithm 3
+	overlap_rounds "one node, Open MPI with --mca coll_libnbc_iallreduce_algorithm 3" 40 \
+		"${mpirun[@]}" --mca coll_libnbc_iallreduce_algorithm 3
 fi
+# Two nodes of the virtual cluster (tests/cluster/lib-cluster.sh), a core each, linked at
+# OVERLAP_LINK (default 4gbit): the bytes cross a link, as between the nodes of a cluster, and
+# the ranks' cores are left to compute while the link is busy. In a subshell, whose exit takes
+# the cluster down.
+link=${OVERLAP_LINK:-4gbit}
+(
+	set +eu
+	TL_SRCDIR=$top/tests TRAINLOAD=$bin MPIRUN=$(command -v mpirun) TL_TIMEOUT=600
+	export TL_SRCDIR TRAINLOAD TL_TIMEOUT
+	# shellcheck source=tests/lib.sh
+	. "$top/tests/lib.sh"
+	# shellcheck source=tests/cluster/lib-cluster.sh
+	. "$top/tests/cluster/lib-cluster.sh"
+	why=$(cluster_why_not)
+	mpirun --version 2>&1 | grep -q "Open MPI" || why="the virtual cluster's launcher is Open MPI's"
+	if [ -n "$why" ]; then
+		echo "# two virtual nodes: skipped ($why)"
+		exit 0
+	fi
+	cd "$tmp" && cluster_up 2 "$link" >/dev/null || exit 1
+	read -ra launch <<<"$MPIRUN $(cluster_mpirun_args) -np 2"
+	[ -n "${OPENBLAS_CORETYPE:-}" ] && launch+=(-x OPENBLAS_CORETYPE)
+	set -e
+	overlap_rounds "two virtual nodes, 1 rank and 1 core each, links at $link (TCP)" 300 "${launch[@]}"
+)
 fi
 
 if want memory; then
