@@ -22,9 +22,11 @@
 #            step time, dp exposed, the share of the dp reductions' own time hidden (the
 #            summary's dp hidden; the loop's (gemm + comm - both) / comm), and the overlap run's
 #            GEMM rate vs gemm-standalone on its shapes; targets: yes faster than no, hidden
-#            >= 50%, GEMM rate >= 97%. Run once with the MPI's defaults and, with Open MPI, once
-#            with coll_libnbc_iallreduce_algorithm=3 (reduce-scatter + allgather: libnbc's
-#            default below 4 ranks, or in place, is a binomial reduce and broadcast)
+#            >= 50%, GEMM rate >= 97%. On one node, run once with the MPI's defaults and, with
+#            Open MPI, once with coll_libnbc_iallreduce_algorithm=3 (reduce-scatter + allgather:
+#            libnbc's default below 4 ranks, or in place, is a binomial reduce and broadcast);
+#            there the reduction's copies and sums are work for the cores that compute, so
+#            what hides is little (docs/PERFORMANCE.md §5)
 #   memory   peak RSS of 1-rank runs with memory = full vs the plan's memory_bytes_per_rank_max;
 #            target within 10% + 32 MiB
 # Leaves OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as the environment has them.
