@@ -234,6 +234,7 @@ TL_SCRIPT_TESTS = \
 	tests/cluster/testbed.sh \
 	tests/cluster/run.sh \
 	tests/cluster/attribution.sh \
+	tests/cluster/overlap.sh \
 	tests/cluster/slurm.sh \
 	tests/cluster/doctor.sh \
 	tests/cluster/doctor-slurm.sh \
