@@ -431,9 +431,21 @@ static int call(struct tl_exec *ex, const struct tl_op *op)
 	return be->ops->coll_start(be, op);
 }
 
-/* One iteration of r: its ops in turn. Checked, all of them are filled first (a window's
- * messages land in one buffer while others are still being posted), and each is verified as it
- * completes. */
+/* How many waits from ops[i] on are for slots that follow each other (the waits of a window),
+ * at most n - i. */
+static size_t wait_run(const struct tl_op *ops, size_t i, size_t n)
+{
+	size_t k = i;
+
+	while (k < n && ops[k].kind == TL_OP_WAIT && ops[k].req == ops[i].req + (int)(k - i))
+		k++;
+	return k - i;
+}
+
+/* One iteration of r: its ops in turn, consecutive waits for consecutive slots in one call where
+ * the backend can (OSU's MPI_Waitall of a window). Checked, all of them are filled first (a
+ * window's messages land in one buffer while others are still being posted), and each is
+ * verified once it has completed. */
 static int iterate(struct tl_exec *ex, const struct tl_repeat *r, uint64_t seed)
 {
 	const struct tl_op *ops = ex->plan->ops + r->first;
@@ -441,14 +453,20 @@ static int iterate(struct tl_exec *ex, const struct tl_repeat *r, uint64_t seed)
 	for (size_t i = 0; r->check && i < r->count; i++)
 		if (ops[i].kind != TL_OP_WAIT)
 			ex->be->ops->check_fill(ex->be, &ops[i], seed);
-	for (size_t i = 0; i < r->count; i++) {
-		int rc = call(ex, &ops[i]);
+	for (size_t i = 0; i < r->count;) {
+		size_t waits = ex->be->ops->coll_wait_range ? wait_run(ops, i, r->count) : 0;
+		int rc = waits > 1 ? ex->be->ops->coll_wait_range(ex->be, ops[i].req, (int)waits)
+				   : call(ex, &ops[i]);
 		if (rc)
 			return rc;
-		if (r->check && ops[i].kind == TL_OP_WAIT)
-			verify_op(ex, &ex->plan->ops[ex->slot_op[ops[i].req]], seed);
-		else if (r->check && !ops[i].nonblocking)
-			verify_op(ex, &ops[i], seed);
+		size_t done = waits > 1 ? waits : 1;
+		for (size_t k = i; r->check && k < i + done; k++) {
+			if (ops[k].kind == TL_OP_WAIT)
+				verify_op(ex, &ex->plan->ops[ex->slot_op[ops[k].req]], seed);
+			else if (!ops[k].nonblocking)
+				verify_op(ex, &ops[k], seed);
+		}
+		i += done;
 	}
 	return 0;
 }

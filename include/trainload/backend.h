@@ -90,6 +90,11 @@ struct tl_backend_ops {
 	/* Block until the op started in slot req completes. */
 	int (*coll_wait)(struct tl_backend *be, int req);
 
+	/* Optional (NULL: coll_wait on each in turn): block until the ops started in slots
+	 * [first, first + count) all complete, with one call, as OSU's bandwidth tests wait for
+	 * their window (MPI_Waitall); a sweep's consecutive waits use it. */
+	int (*coll_wait_range)(struct tl_backend *be, int first, int count);
+
 	/* The peak GEMM rate of this rank, in FLOP/s, measured with a calibration GEMM of the
 	 * job's compute_dtype and the rank's threads, best of a few runs (MFU's denominator). */
 	int (*calibrate)(struct tl_backend *be, double *flops_per_s);

@@ -625,6 +625,23 @@ static int cpu_coll_wait(struct tl_backend *be, int req)
 	return 0;
 }
 
+/* The slots' requests lie one after another in cpu->reqs (make_slots): one MPI_Waitall. */
+static int cpu_coll_wait_range(struct tl_backend *be, int first, int count)
+{
+	struct cpu *cpu = be->priv;
+
+	if (first < 0 || count < 1 || first + count > cpu->plan->reqs)
+		return TL_ERUN;
+	struct slot *a = &cpu->slots[first], *z = &cpu->slots[first + count - 1];
+	TL_MPI_CHECK(tl_mpi_waitall((int)(z->reqs + z->n - a->reqs), a->reqs));
+	for (struct slot *s = a; s <= z; s++)
+		if (s->op) {
+			finish(cpu, s->op);
+			s->op = NULL;
+		}
+	return 0;
+}
+
 /* ---- checking ---- */
 
 static void cpu_check_fill(struct tl_backend *be, const struct tl_op *op, uint64_t step)
@@ -755,6 +772,7 @@ const struct tl_backend_ops tl_backend_cpu = {
 	.coll_start = cpu_coll_start,
 	.coll_test = cpu_coll_test,
 	.coll_wait = cpu_coll_wait,
+	.coll_wait_range = cpu_coll_wait_range,
 	.calibrate = cpu_calibrate,
 	.hw_peak = cpu_hw_peak,
 	.check_fill = cpu_check_fill,

@@ -162,6 +162,7 @@ struct rec {
 	long open[MAX_SLOTS]; /* per slot: the op started in it, -1 none */
 	int tests[MAX_SLOTS]; /* per slot: coll_test calls since the start */
 	size_t completed;     /* started ops seen complete */
+	size_t ranges, range_slots; /* coll_wait_range calls, and the slots they waited for */
 	size_t fills, verifies;
 	/* What each call spends, and what was spent, counted here. */
 	double gemm_s, pass_s, coll_s;
@@ -275,6 +276,18 @@ static int rec_coll_wait(struct tl_backend *be, int req)
 	return 0;
 }
 
+static int rec_coll_wait_range(struct tl_backend *be, int first, int count)
+{
+	struct rec *r = be->priv;
+
+	assert_true(first >= 0 && count > 1 && first + count <= MAX_SLOTS);
+	for (int req = first; req < first + count; req++)
+		assert_int_equal(rec_coll_wait(be, req), 0);
+	r->ranges++;
+	r->range_slots += (size_t)count;
+	return 0;
+}
+
 static int rec_calibrate(struct tl_backend *be, double *flops)
 {
 	(void)be;
@@ -317,6 +330,7 @@ static const struct tl_backend_ops rec_ops = {
     .coll_start = rec_coll_start,
     .coll_test = rec_coll_test,
     .coll_wait = rec_coll_wait,
+    .coll_wait_range = rec_coll_wait_range,
     .calibrate = rec_calibrate,
     .check_fill = rec_fill,
     .check_verify = rec_verify,
@@ -459,7 +473,8 @@ static void test_sweep_null(void **state)
 	tl_sweep_free(&sw);
 }
 
-/* A sweep's point through the recording backend: each op called once per iteration; checked
+/* A sweep's point through the recording backend: each op called once per iteration; a window's
+ * waits in one coll_wait_range call (OSU's MPI_Waitall), a lone wait with coll_wait; checked
  * iterations fill every op of the iteration before its calls and verify each one received. */
 static void test_sweep_recorded(void **state)
 {
@@ -495,7 +510,8 @@ static void test_sweep_recorded(void **state)
 		    .first = pt->first, .count = pt->count, .iters = 3, .stamps = stamps};
 		struct tl_repeat check = {
 		    .first = pt->first, .count = pt->count, .iters = 2, .check = true};
-		size_t fills = rec.fills, verifies = rec.verifies;
+		size_t fills = rec.fills, verifies = rec.verifies, ranges = rec.ranges,
+		       range_slots = rec.range_slots;
 		assert_int_equal(tl_exec_repeat(&ex, &timed), 0);
 		assert_int_equal(rec.fills, fills); /* nothing of the check in timed iterations */
 		assert_int_equal(tl_exec_repeat(&ex, &check), 0);
@@ -505,6 +521,9 @@ static void test_sweep_recorded(void **state)
 		/* every op but the waits is filled; every one that receives is verified */
 		assert_int_equal(rec.fills - fills, 2 * (sends + recvs + colls));
 		assert_int_equal(rec.verifies - verifies, 2 * (recvs + colls));
+		/* 5 iterations: a window's waits in one call each, a lone wait alone */
+		assert_int_equal(rec.ranges - ranges, waits > 1 ? 5 : 0);
+		assert_int_equal(rec.range_slots - range_slots, waits > 1 ? 5 * waits : 0);
 		if (colls) { /* a non-blocking collective: its start and its wait */
 			assert_int_equal(waits, 1);
 			assert_int_equal(pt->count, 2);
