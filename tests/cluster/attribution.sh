@@ -72,9 +72,12 @@ cluster_cap_cpu node2 off
 grep -q '^  rank 1 (node2, cpus [0-9,-]*) compute: gemm [0-9.]* GFLOP/s, [0-9.]*% below median' cap.out ||
 	{ show cap; fail "the summary does not name node2 for compute"; }
 # the others wait for node2 at the gradient allreduce: it is the late one, they the waiting ones
+# (each waits for the latest arrival, node2, less its own lateness; not held against the
+# transfer, which node2's capped CPU slows as well: 0.43 s against a 0.41 s wait in one CI run)
 jq_true cap.json '(.ranks[1].per_step_s.comm_late_by_group.dp) as $late |
-	[.ranks[0, 2, 3] | .per_step_s.comm_late_by_group.dp < $late and
-	 .per_step_s.comm_wait_by_group.dp > .per_step_s.comm_transfer_by_group.dp] | all'
+	.ranks[1].per_step_s.comm_wait_by_group.dp < $late / 2 and
+	([.ranks[0, 2, 3] | .per_step_s.comm_late_by_group.dp < $late / 2 and
+	  .per_step_s.comm_wait_by_group.dp > $late / 2] | all)'
 
 # --- the scaling model over 1, 2 and 4 nodes --------------------------------------------------
 attribute one 1
