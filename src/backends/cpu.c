@@ -586,6 +586,15 @@ static int cpu_coll_run(struct tl_backend *be, const struct tl_op *op)
 	return rc;
 }
 
+/* A slot whose op has completed: the op's finish, and the slot free for the next. */
+static void release(struct cpu *cpu, struct slot *s)
+{
+	if (s->op) {
+		finish(cpu, s->op);
+		s->op = NULL;
+	}
+}
+
 static int cpu_coll_start(struct tl_backend *be, const struct tl_op *op)
 {
 	struct cpu *cpu = be->priv;
@@ -604,24 +613,8 @@ static int cpu_coll_test(struct tl_backend *be, int req, int *done)
 	*done = 1;
 	if (s->n)
 		TL_MPI_CHECK(tl_mpi_testall(s->n, s->reqs, done));
-	if (*done && s->op) {
-		finish(cpu, s->op);
-		s->op = NULL;
-	}
-	return 0;
-}
-
-static int cpu_coll_wait(struct tl_backend *be, int req)
-{
-	struct cpu *cpu = be->priv;
-	struct slot *s = &cpu->slots[req];
-
-	if (s->n)
-		TL_MPI_CHECK(tl_mpi_waitall(s->n, s->reqs));
-	if (s->op) {
-		finish(cpu, s->op);
-		s->op = NULL;
-	}
+	if (*done)
+		release(cpu, s);
 	return 0;
 }
 
@@ -635,11 +628,13 @@ static int cpu_coll_wait_range(struct tl_backend *be, int first, int count)
 	struct slot *a = &cpu->slots[first], *z = &cpu->slots[first + count - 1];
 	TL_MPI_CHECK(tl_mpi_waitall((int)(z->reqs + z->n - a->reqs), a->reqs));
 	for (struct slot *s = a; s <= z; s++)
-		if (s->op) {
-			finish(cpu, s->op);
-			s->op = NULL;
-		}
+		release(cpu, s);
 	return 0;
+}
+
+static int cpu_coll_wait(struct tl_backend *be, int req)
+{
+	return cpu_coll_wait_range(be, req, 1);
 }
 
 /* ---- checking ---- */
